@@ -1,0 +1,60 @@
+/** POST /v1/chat/completions: messages rendered with the model's chat template, streamed or not. */
+import type { FastifyInstance } from "fastify";
+import type { GenerationResult } from "../engine/types.js";
+import { abortOnDisconnect, finishReason, newId, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
+import { chatCompletionRequestSchema, type ChatCompletionChunk, type ChatCompletionRequest, type ChatCompletionResponse } from "./protocol.js";
+import { SseWriter } from "./sse.js";
+import { parseBody, requireEngine, type ServerState } from "./state.js";
+import { streamChoices } from "./streaming.js";
+
+function messageText(content: ChatCompletionRequest["messages"][number]["content"]): string {
+  if (content == null) return "";
+  return typeof content === "string" ? content : content.map((p) => p.text).join("\n");
+}
+
+export function registerChatRoutes(app: FastifyInstance, state: ServerState): void {
+  app.post("/v1/chat/completions", async (request, reply) => {
+    const engine = requireEngine(state);
+    const body = parseBody(chatCompletionRequestSchema, request.body);
+    const model = resolveModel(engine, body.model);
+    const messages = body.messages.map((m) => ({ role: m.role, content: messageText(m.content), ...(m.name ? { name: m.name } : {}) }));
+    const promptTokens = engine.tokenize(engine.applyChatTemplate(messages));
+    const n = body.n ?? 1;
+    const cancel = new AbortController();
+    const requests = Array.from({ length: n }, (_, i) => toGenerationRequest(engine, body, promptTokens, i, cancel.signal));
+    const choices = startAll(engine, requests, cancel);
+    abortOnDisconnect(reply.raw, cancel);
+
+    const id = newId("chatcmpl");
+    const created = Math.floor(Date.now() / 1000);
+    const includeUsage = body.stream_options?.include_usage === true;
+    if (body.stream) {
+      const base = { id, object: "chat.completion.chunk" as const, created, model, system_fingerprint: SYSTEM_FINGERPRINT, ...(includeUsage ? { usage: null } : {}) };
+      const chunk = (index: number, delta: ChatCompletionChunk["choices"][number]["delta"], finish: GenerationResult | null): ChatCompletionChunk => ({
+        ...base,
+        choices: [{ index, delta, logprobs: null, finish_reason: finish ? finishReason(finish) : null }],
+      });
+      const sse = new SseWriter(reply);
+      sse.open();
+      for (const c of choices) sse.send(chunk(c.index, { role: "assistant", content: "" }, null));
+      await streamChoices(sse, choices, cancel, {
+        piece: (c: Choice, text) => chunk(c.index, { content: text }, null),
+        end: (c: Choice, r) => chunk(c.index, {}, r),
+        usage: includeUsage ? (results) => ({ ...base, choices: [], usage: usageOf(results, () => 0) }) : undefined,
+      });
+      return reply;
+    }
+
+    const results = await Promise.all(choices.map((c) => c.stream.result));
+    const response: ChatCompletionResponse = {
+      id,
+      object: "chat.completion",
+      created,
+      model,
+      system_fingerprint: SYSTEM_FINGERPRINT,
+      choices: results.map((r, index) => ({ index, message: { role: "assistant", content: r.text }, logprobs: null, finish_reason: finishReason(r) })),
+      usage: usageOf(results, () => 0),
+    };
+    return response;
+  });
+}

@@ -1,0 +1,56 @@
+/** POST /v1/completions: raw prompts (a string or an array of strings), streamed or not. */
+import type { FastifyInstance } from "fastify";
+import type { GenerationResult } from "../engine/types.js";
+import { ApiError } from "./errors.js";
+import { abortOnDisconnect, finishReason, newId, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
+import { completionRequestSchema, type CompletionResponse } from "./protocol.js";
+import { SseWriter } from "./sse.js";
+import { parseBody, requireEngine, type ServerState } from "./state.js";
+import { streamChoices } from "./streaming.js";
+
+export function registerCompletionRoutes(app: FastifyInstance, state: ServerState): void {
+  app.post("/v1/completions", async (request, reply) => {
+    const engine = requireEngine(state);
+    const body = parseBody(completionRequestSchema, request.body);
+    const model = resolveModel(engine, body.model);
+    const prompts = typeof body.prompt === "string" ? [body.prompt] : body.prompt;
+    const n = body.n ?? 1;
+    const cancel = new AbortController();
+    const requests = prompts.flatMap((p, pi) => {
+      const tokens = engine.tokenize(p);
+      if (tokens.length === 0) throw ApiError.invalid(`Invalid value for 'prompt': the prompt is empty`, prompts.length > 1 ? `prompt.${pi}` : "prompt");
+      return Array.from({ length: n }, (_, j) => toGenerationRequest(engine, body, tokens, j, cancel.signal));
+    });
+    const choices = startAll(engine, requests, cancel);
+    abortOnDisconnect(reply.raw, cancel);
+
+    const id = newId("cmpl");
+    const created = Math.floor(Date.now() / 1000);
+    const base = { id, object: "text_completion" as const, created, model, system_fingerprint: SYSTEM_FINGERPRINT };
+    const promptOf = (index: number) => Math.floor(index / n);
+    if (body.stream) {
+      const includeUsage = body.stream_options?.include_usage === true;
+      const chunk = (c: Choice, text: string, r: GenerationResult | null): CompletionResponse => ({
+        ...base,
+        choices: [{ index: c.index, text, logprobs: null, finish_reason: r ? finishReason(r) : null }],
+        ...(includeUsage ? { usage: null } : {}),
+      });
+      const sse = new SseWriter(reply);
+      sse.open();
+      await streamChoices(sse, choices, cancel, {
+        piece: (c, text) => chunk(c, text, null),
+        end: (c, r) => chunk(c, "", r),
+        usage: includeUsage ? (results) => ({ ...base, choices: [], usage: usageOf(results, promptOf) }) : undefined,
+      });
+      return reply;
+    }
+
+    const results = await Promise.all(choices.map((c) => c.stream.result));
+    const response: CompletionResponse = {
+      ...base,
+      choices: results.map((r, index) => ({ index, text: r.text, logprobs: null, finish_reason: finishReason(r) })),
+      usage: usageOf(results, promptOf),
+    };
+    return response;
+  });
+}

@@ -1,0 +1,96 @@
+/**
+ * Shared by chat and completions: turn validated sampling fields into engine requests, start
+ * every choice (all or none: a full queue rejects the whole request), and add up usage.
+ */
+import { randomInt, randomUUID } from "node:crypto";
+import type { Engine, GenerationRequest, GenerationResult, GenerationStream } from "../engine/types.js";
+import { ContextLengthError } from "../engine/types.js";
+import { ApiError } from "./errors.js";
+import type { FinishReasonOut, SamplingRequest, Usage } from "./protocol.js";
+
+export interface Choice {
+  index: number;
+  stream: GenerationStream;
+}
+
+/** Builds the engine request for one prompt. `choice` makes seeded choices differ from each other. */
+export function toGenerationRequest(engine: Engine, body: SamplingRequest, promptTokens: number[], choice: number, signal: AbortSignal): GenerationRequest {
+  const contextSize = engine.info.contextSize;
+  if (promptTokens.length >= contextSize) throw new ContextLengthError(contextSize, promptTokens.length);
+  const requested = body.max_completion_tokens ?? body.max_tokens ?? undefined;
+  if (requested !== undefined && promptTokens.length + requested > contextSize) {
+    throw new ContextLengthError(contextSize, promptTokens.length, requested);
+  }
+  const maxTokens = requested ?? contextSize - promptTokens.length;
+  const minTokens = body.min_tokens ?? 0;
+  if (minTokens > maxTokens) throw ApiError.invalid(`min_tokens (${minTokens}) must not exceed max_tokens (${maxTokens})`, "min_tokens");
+  const stop = body.stop == null ? [] : (Array.isArray(body.stop) ? body.stop : [body.stop]).filter((s) => s.length > 0);
+  return {
+    promptTokens,
+    sampling: {
+      temperature: body.temperature ?? 1,
+      topP: body.top_p ?? 1,
+      topK: body.top_k ?? -1,
+      minP: body.min_p ?? 0,
+      seed: body.seed != null ? body.seed + choice : randomInt(0, 2 ** 32 - 1),
+      repetitionPenalty: body.repetition_penalty ?? 1,
+      presencePenalty: body.presence_penalty ?? 0,
+      frequencyPenalty: body.frequency_penalty ?? 0,
+    },
+    maxTokens,
+    minTokens,
+    ignoreEos: body.ignore_eos ?? false,
+    stop,
+    signal,
+  };
+}
+
+/** Starts all generations, or none: if one cannot start (queue full), the started ones are cancelled. */
+export function startAll(engine: Engine, requests: GenerationRequest[], cancel: AbortController): Choice[] {
+  const choices: Choice[] = [];
+  try {
+    requests.forEach((r, index) => choices.push({ index, stream: engine.generate(r) }));
+  } catch (err) {
+    cancel.abort();
+    throw err;
+  }
+  return choices;
+}
+
+/** Aborts `controller` when the client goes away before the response is complete. */
+export function abortOnDisconnect(raw: { on(event: "close", cb: () => void): unknown; writableFinished?: boolean }, controller: AbortController): void {
+  raw.on("close", () => {
+    if (!raw.writableFinished) controller.abort();
+  });
+}
+
+export function finishReason(r: GenerationResult): FinishReasonOut {
+  return r.finishReason === "length" ? "length" : "stop";
+}
+
+/** Usage over several results; `promptGroups` maps each result to its prompt so a prompt shared by n choices counts once. */
+export function usageOf(results: GenerationResult[], promptGroup: (i: number) => number): Usage {
+  const prompts = new Map<number, GenerationResult>();
+  let completion = 0;
+  results.forEach((r, i) => {
+    completion += r.completionTokens;
+    const g = promptGroup(i);
+    const prev = prompts.get(g);
+    if (!prev || r.cachedTokens > prev.cachedTokens) prompts.set(g, r);
+  });
+  let prompt = 0;
+  let cached = 0;
+  for (const r of prompts.values()) { prompt += r.promptTokens; cached += r.cachedTokens; }
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: cached } };
+}
+
+export function newId(prefix: string): string {
+  return `${prefix}-${randomUUID().replace(/-/g, "")}`;
+}
+
+export const SYSTEM_FINGERPRINT = "nimble";
+
+export function resolveModel(engine: Engine, requested: string | undefined): string {
+  if (requested !== undefined && requested !== engine.info.id) throw ApiError.modelNotFound(requested);
+  return engine.info.id;
+}

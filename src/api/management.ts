@@ -1,0 +1,30 @@
+/** NIM's management endpoints: health (live, ready), version, metadata, Prometheus metrics. */
+import type { FastifyInstance } from "fastify";
+import { NIMBLE_VERSION } from "../version.js";
+import { modelCard } from "./models.js";
+import type { ServerState } from "./state.js";
+
+export const API_VERSION = "1.0.0";
+
+export function registerManagementRoutes(app: FastifyInstance, state: ServerState): void {
+  app.get("/v1/health/live", async () => ({ object: "health.response", message: "live", live: true }));
+
+  app.get("/v1/health/ready", async (_request, reply) => {
+    if (state.engine && !state.draining) return { object: "health.response", message: "ready", ready: true };
+    const message = state.draining ? "shutting down" : "model loading";
+    return reply.status(503).header("retry-after", "1").send({ object: "health.response", message, ready: false });
+  });
+
+  app.get("/v1/version", async () => ({ release: NIMBLE_VERSION, api: API_VERSION }));
+
+  app.get("/v1/metadata", async () => ({
+    version: NIMBLE_VERSION,
+    modelInfo: state.engine ? [{ ...modelCard(state.engine.info, Math.floor(state.startedAt / 1000)), path: state.engine.info.path }] : [],
+    ...state.metadata,
+  }));
+
+  app.get("/v1/metrics", async (_request, reply) => {
+    reply.header("content-type", state.metrics.registry.contentType);
+    return state.metrics.render();
+  });
+}

@@ -1,0 +1,71 @@
+/**
+ * Prometheus metrics with NIM's names and buckets, every series labelled `model_name`.
+ * One "request" here is one generation (a choice): n=2 counts two.
+ */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { SchedulerObserver } from "../engine/scheduler.js";
+import type { EngineStats } from "../engine/types.js";
+
+const TOKEN_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
+
+export class Metrics {
+  readonly registry = new Registry();
+  private modelName = "";
+  private stats: () => EngineStats | undefined = () => undefined;
+
+  private readonly promptTokens = new Counter({ name: "prompt_tokens_total", help: "Prompt tokens processed.", labelNames: ["model_name"], registers: [this.registry] });
+  private readonly generationTokens = new Counter({ name: "generation_tokens_total", help: "Tokens generated.", labelNames: ["model_name"], registers: [this.registry] });
+  private readonly success = new Counter({ name: "request_success_total", help: "Generations that finished (stop or length).", labelNames: ["model_name"], registers: [this.registry] });
+  private readonly failure = new Counter({ name: "request_failure_total", help: "Generations that failed with an error.", labelNames: ["model_name"], registers: [this.registry] });
+  private readonly finished = new Counter({ name: "request_finish_total", help: "Generations by finish reason (stop, length, abort, error).", labelNames: ["model_name", "finished_reason"], registers: [this.registry] });
+  private readonly ttft = new Histogram({ name: "time_to_first_token_seconds", help: "Time from arrival to the first generated token.", labelNames: ["model_name"], buckets: [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10], registers: [this.registry] });
+  private readonly tpot = new Histogram({ name: "time_per_output_token_seconds", help: "Mean time between generated tokens of a request.", labelNames: ["model_name"], buckets: [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5], registers: [this.registry] });
+  private readonly e2e = new Histogram({ name: "e2e_request_latency_seconds", help: "Time from arrival to the end of a generation.", labelNames: ["model_name"], buckets: [1, 2.5, 5, 10, 15, 20, 30, 40, 50, 60], registers: [this.registry] });
+  private readonly requestPromptTokens = new Histogram({ name: "request_prompt_tokens", help: "Prompt tokens per request.", labelNames: ["model_name"], buckets: TOKEN_BUCKETS, registers: [this.registry] });
+  private readonly requestGenerationTokens = new Histogram({ name: "request_generation_tokens", help: "Generated tokens per request.", labelNames: ["model_name"], buckets: TOKEN_BUCKETS, registers: [this.registry] });
+
+  constructor() {
+    const metrics = this;
+    const gauge = (name: string, help: string, read: (s: EngineStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["model_name"],
+        registers: [this.registry],
+        collect() {
+          const s = metrics.stats();
+          if (s && metrics.modelName) this.set({ model_name: metrics.modelName }, read(s));
+        },
+      });
+    gauge("num_requests_running", "Requests being generated.", (s) => s.running);
+    gauge("num_requests_waiting", "Requests waiting for a free sequence.", (s) => s.waiting);
+    gauge("num_request_max", "Requests that can be generated at once.", (s) => s.parallel);
+    gauge("gpu_cache_usage_perc", "KV cache in use by running requests (0-1).", (s) => s.kvCacheUsage);
+  }
+
+  /** Binds the metrics to the served model. */
+  attach(modelName: string, stats: () => EngineStats): void {
+    this.modelName = modelName;
+    this.stats = stats;
+  }
+
+  readonly observer: SchedulerObserver = {
+    onFinish: (f) => {
+      const labels = { model_name: this.modelName };
+      this.promptTokens.inc(labels, f.promptTokens);
+      this.generationTokens.inc(labels, f.completionTokens);
+      this.requestPromptTokens.observe(labels, f.promptTokens);
+      this.requestGenerationTokens.observe(labels, f.completionTokens);
+      this.finished.inc({ ...labels, finished_reason: f.finishReason });
+      if (f.finishReason === "error") this.failure.inc(labels);
+      else if (f.finishReason !== "abort") this.success.inc(labels);
+      if (f.ttftMs !== undefined) this.ttft.observe(labels, f.ttftMs / 1000);
+      if (f.tpotMs !== undefined) this.tpot.observe(labels, f.tpotMs / 1000);
+      this.e2e.observe(labels, f.e2eMs / 1000);
+    },
+  };
+
+  async render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

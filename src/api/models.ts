@@ -1,0 +1,28 @@
+/** GET /v1/models: the served model, with a plain note when it is the random-weight demo. */
+import type { FastifyInstance } from "fastify";
+import type { ModelInfo } from "../engine/types.js";
+import type { ModelCard } from "./protocol.js";
+import { requireEngine, type ServerState } from "./state.js";
+
+export const DEMO_NOTE =
+  "This is Nimble's built-in demo model: random weights, so its output is gibberish. Serve a real model with `nimble serve --model ./model.gguf` or `--model hf:owner/repo/file.gguf`.";
+
+export function modelCard(info: ModelInfo, created: number): ModelCard {
+  return {
+    id: info.id,
+    object: "model",
+    created,
+    owned_by: "nimble",
+    root: info.id,
+    parent: null,
+    max_model_len: info.contextSize,
+    nimble: { demo: info.isDemo, ...(info.isDemo ? { note: DEMO_NOTE } : {}), parameters: info.parameters, parallel: info.parallel },
+  };
+}
+
+export function registerModelRoutes(app: FastifyInstance, state: ServerState): void {
+  app.get("/v1/models", async () => {
+    const engine = requireEngine(state);
+    return { object: "list", data: [modelCard(engine.info, Math.floor(state.startedAt / 1000))] };
+  });
+}

@@ -1,0 +1,134 @@
+/**
+ * The OpenAI/NIM protocol: request schemas (validated at the edge with zod) and response types,
+ * in one place for every endpoint family.
+ */
+import { z } from "zod";
+
+/** Fields a later release will support: rejected with a clear 400 rather than silently ignored. */
+const NOT_YET_SUPPORTED = ["tools", "tool_choice", "functions", "function_call", "guided_json", "guided_choice", "guided_regex", "guided_grammar", "logit_bias", "top_logprobs"] as const;
+
+const stop = z.union([z.string(), z.array(z.string()).max(16)]).nullable().optional();
+
+/** Sampling and length fields shared by chat and completions (OpenAI's plus vLLM/NIM's extensions). */
+const samplingFields = {
+  model: z.string().optional(),
+  temperature: z.number().min(0).max(2).nullable().optional(),
+  top_p: z.number().gt(0).max(1).nullable().optional(),
+  top_k: z.number().int().min(-1).nullable().optional(),
+  min_p: z.number().min(0).max(1).nullable().optional(),
+  seed: z.number().int().nullable().optional(),
+  repetition_penalty: z.number().gt(0).max(2).nullable().optional(),
+  presence_penalty: z.number().min(-2).max(2).nullable().optional(),
+  frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
+  stop,
+  max_tokens: z.number().int().positive().nullable().optional(),
+  min_tokens: z.number().int().nonnegative().nullable().optional(),
+  ignore_eos: z.boolean().nullable().optional(),
+  n: z.number().int().min(1).max(16).nullable().optional(),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.object({ include_usage: z.boolean().nullable().optional() }).nullable().optional(),
+  user: z.string().optional(),
+};
+
+function rejectUnsupported(body: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  for (const key of NOT_YET_SUPPORTED) {
+    const v = body[key];
+    if (v === undefined || v === null || (Array.isArray(v) && v.length === 0) || v === "none") continue;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message: "this parameter is not supported by this server yet" });
+  }
+  if (body.logprobs === true || (typeof body.logprobs === "number" && body.logprobs > 0)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["logprobs"], message: "logprobs are not supported by this server yet" });
+  }
+  const rf = body.response_format as { type?: unknown } | undefined | null;
+  if (rf != null && rf.type !== "text") {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["response_format"], message: "only {\"type\":\"text\"} is supported by this server yet" });
+  }
+}
+
+const textPart = z.object({ type: z.literal("text"), text: z.string() });
+const content = z.union([z.string(), z.array(textPart).min(1)]);
+
+export const chatMessageSchema = z.discriminatedUnion("role", [
+  z.object({ role: z.literal("system"), content, name: z.string().optional() }),
+  z.object({ role: z.literal("developer"), content, name: z.string().optional() }),
+  z.object({ role: z.literal("user"), content, name: z.string().optional() }),
+  z.object({ role: z.literal("assistant"), content: content.nullable().optional(), name: z.string().optional() }),
+]);
+
+export const chatCompletionRequestSchema = z
+  .object({
+    ...samplingFields,
+    messages: z.array(chatMessageSchema).min(1),
+    max_completion_tokens: z.number().int().positive().nullable().optional(),
+  })
+  .passthrough()
+  .superRefine((body, ctx) => rejectUnsupported(body, ctx));
+
+export const completionRequestSchema = z
+  .object({
+    ...samplingFields,
+    prompt: z.union([z.string(), z.array(z.string()).min(1).max(64)]),
+    echo: z.boolean().nullable().optional(),
+    suffix: z.string().nullable().optional(),
+  })
+  .passthrough()
+  .superRefine((body, ctx) => {
+    rejectUnsupported(body, ctx);
+    if (body.echo) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["echo"], message: "echo is not supported by this server yet" });
+    if (body.suffix) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["suffix"], message: "suffix is not supported by this server yet" });
+  });
+
+export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
+export type CompletionRequest = z.infer<typeof completionRequestSchema>;
+export type SamplingRequest = Pick<ChatCompletionRequest, keyof typeof samplingFields> & { max_completion_tokens?: number | null };
+
+export type FinishReasonOut = "stop" | "length";
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+}
+
+export interface ChatCompletionResponse {
+  id: string;
+  object: "chat.completion";
+  created: number;
+  model: string;
+  system_fingerprint: string;
+  choices: { index: number; message: { role: "assistant"; content: string }; logprobs: null; finish_reason: FinishReasonOut }[];
+  usage: Usage;
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: "chat.completion.chunk";
+  created: number;
+  model: string;
+  system_fingerprint: string;
+  choices: { index: number; delta: { role?: "assistant"; content?: string }; logprobs: null; finish_reason: FinishReasonOut | null }[];
+  usage?: Usage | null;
+}
+
+export interface CompletionResponse {
+  id: string;
+  object: "text_completion";
+  created: number;
+  model: string;
+  system_fingerprint: string;
+  choices: { index: number; text: string; logprobs: null; finish_reason: FinishReasonOut | null }[];
+  usage?: Usage | null;
+}
+
+export interface ModelCard {
+  id: string;
+  object: "model";
+  created: number;
+  owned_by: string;
+  root: string;
+  parent: null;
+  max_model_len: number;
+  /** Nimble's own notes about the model (for the demo model: that its weights are random). */
+  nimble?: { demo: boolean; note?: string; parameters: number; parallel: number };
+}

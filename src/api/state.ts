@@ -1,0 +1,31 @@
+/** What every route handler can see of the server: the engine once loaded, and whether it is draining. */
+import type { z } from "zod";
+import type { Engine } from "../engine/types.js";
+import { ApiError } from "./errors.js";
+import type { Metrics } from "./metrics.js";
+
+export interface ServerState {
+  engine: Engine | undefined;
+  draining: boolean;
+  metrics: Metrics;
+  startedAt: number;
+  /** Settings and hardware to report in /v1/metadata. */
+  metadata: Record<string, unknown>;
+}
+
+/** The engine, or 503 while the model loads or the server drains. */
+export function requireEngine(state: ServerState): Engine {
+  if (state.draining) throw new ApiError(503, "The server is shutting down.", "service_unavailable", null, "shutting_down", { "retry-after": "5" });
+  if (!state.engine) throw ApiError.notReady();
+  return state.engine;
+}
+
+/** Validates a request body, turning the first problem into a 400 that names the parameter. */
+export function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown): z.infer<S> {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw ApiError.invalid("The request body must be a JSON object.", null, "invalid_json");
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw ApiError.fromZod(parsed.error);
+  return parsed.data;
+}

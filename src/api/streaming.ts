@@ -1,0 +1,33 @@
+/** Streams several choices over one SSE response: pieces as they come, a final chunk per choice, usage, [DONE]. */
+import type { GenerationResult } from "../engine/types.js";
+import { toApiError } from "./errors.js";
+import type { Choice } from "./generation.js";
+import type { SseWriter } from "./sse.js";
+
+export interface ChunkFactory {
+  piece(choice: Choice, text: string): unknown;
+  end(choice: Choice, result: GenerationResult): unknown;
+  usage?: (results: GenerationResult[]) => unknown;
+}
+
+export async function streamChoices(sse: SseWriter, choices: Choice[], cancel: AbortController, make: ChunkFactory): Promise<void> {
+  const results: GenerationResult[] = [];
+  try {
+    await Promise.all(
+      choices.map(async (c) => {
+        for await (const text of c.stream) sse.send(make.piece(c, text));
+        const result = await c.stream.result;
+        results[c.index] = result;
+        if (result.finishReason !== "abort") sse.send(make.end(c, result));
+      }),
+    );
+  } catch (err) {
+    cancel.abort();
+    // The status line is sent: report the failure in the stream itself.
+    sse.error(toApiError(err).body());
+    sse.done();
+    return;
+  }
+  if (make.usage) sse.send(make.usage(results));
+  sse.done();
+}

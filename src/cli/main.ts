@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+/** The `nimble` command line: thin commands that parse flags and call the library. */
+import { Command, CommanderError } from "commander";
+import { NIMBLE_VERSION } from "../version.js";
+import { registerGenModel } from "./commands/gen-model.js";
+import { registerServe } from "./commands/serve.js";
+
+const program = new Command()
+  .name("nimble")
+  .description("Self-hosted inference: llama.cpp behind OpenAI- and NIM-compatible APIs.")
+  .version(NIMBLE_VERSION)
+  .showHelpAfterError("(run with --help for usage)")
+  .exitOverride();
+
+registerServe(program);
+registerGenModel(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  process.stderr.write(`nimble: ${(err as Error).message}\n`);
+  process.exit(1);
+}

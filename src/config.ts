@@ -1,0 +1,85 @@
+/**
+ * Nimble's configuration: one typed object, resolved from command-line flags > environment
+ * (NIMBLE_*, with NIM's names as aliases) > config file (JSON) > defaults.
+ * OPTIONS is the single source of truth: the CLI flags and docs/CONFIGURATION.md's table come from it.
+ */
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+
+export const OPTIONS = {
+  model: { flag: "--model <ref>", env: ["NIMBLE_MODEL", "NIM_MODEL_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "GGUF model to serve: a path, or hf:owner/repo/file.gguf (downloaded once into the home folder). Without it, a random-weight demo model is generated and served." },
+  servedModelName: { flag: "--served-model-name <name>", env: ["NIMBLE_SERVED_MODEL_NAME", "NIM_SERVED_MODEL_NAME"], schema: z.string().min(1).optional(), default: undefined, description: "Model id clients use in `model` (default: the file name without .gguf)." },
+  host: { flag: "--host <host>", env: ["NIMBLE_HOST"], schema: z.string().min(1), default: "127.0.0.1", description: "Address to listen on." },
+  port: { flag: "--port <port>", env: ["NIMBLE_PORT", "NIM_SERVER_PORT"], schema: z.coerce.number().int().min(0).max(65535), default: 8000, description: "Port to listen on (0 = any free port)." },
+  parallel: { flag: "--parallel <n>", env: ["NIMBLE_PARALLEL"], schema: positiveInt.max(256), default: 4, description: "Sequences decoded together (continuous batching slots)." },
+  ctxSize: { flag: "--ctx-size <tokens>", env: ["NIMBLE_CTX_SIZE", "NIM_MAX_MODEL_LEN"], schema: positiveInt.optional(), default: undefined, description: "Context per sequence, prompt plus completion (default: the model's training context, at most 4096). Each of the --parallel sequences gets this much." },
+  batchSize: { flag: "--batch-size <tokens>", env: ["NIMBLE_BATCH_SIZE"], schema: positiveInt, default: 512, description: "Most tokens decoded in one step (prefill chunk budget)." },
+  threads: { flag: "--threads <n>", env: ["NIMBLE_THREADS"], schema: nonNegativeInt, default: 0, description: "CPU threads for decoding; 0 = automatic (all physical cores for large batches, one fewer for small ones on machines with up to 4 cores)." },
+  gpu: { flag: "--gpu <kind>", env: ["NIMBLE_GPU"], schema: z.enum(["auto", "cuda", "vulkan", "metal", "cpu"]), default: "auto" as const, description: "Compute backend: auto (a GPU when one is usable), cuda, vulkan, metal or cpu." },
+  maxQueue: { flag: "--max-queue <n>", env: ["NIMBLE_MAX_QUEUE"], schema: nonNegativeInt, default: 64, description: "Requests that may wait for a free sequence; beyond it requests get 429 at once." },
+  bodyLimit: { flag: "--body-limit <bytes>", env: ["NIMBLE_BODY_LIMIT"], schema: positiveInt, default: 4 * 1024 * 1024, description: "Largest request body accepted (413 beyond)." },
+  drainTimeout: { flag: "--drain-timeout <seconds>", env: ["NIMBLE_DRAIN_TIMEOUT"], schema: z.coerce.number().nonnegative(), default: 30, description: "On SIGTERM/SIGINT, how long in-flight requests may take to finish before the process exits." },
+  home: { flag: "--home <dir>", env: ["NIMBLE_HOME", "NIM_CACHE_PATH"], schema: z.string().min(1), default: join(homedir(), ".cache", "nimble"), description: "Folder for downloaded and generated models." },
+  logLevel: { flag: "--log-level <level>", env: ["NIMBLE_LOG_LEVEL", "NIM_LOG_LEVEL"], schema: z.enum(["error", "warn", "info", "debug"]), default: "info" as const, description: "Log verbosity." },
+} as const;
+
+export type OptionName = keyof typeof OPTIONS;
+export type NimbleConfig = { [K in OptionName]: z.infer<(typeof OPTIONS)[K]["schema"]> };
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Resolves the configuration. `flags` holds only options given on the command line. */
+export function resolveConfig(
+  flags: Partial<Record<OptionName, unknown>> = {},
+  env: NodeJS.ProcessEnv = process.env,
+  configFile: string | undefined = (flags as { config?: string }).config ?? env.NIMBLE_CONFIG,
+): NimbleConfig {
+  let file: Record<string, unknown> = {};
+  if (configFile) {
+    try {
+      file = JSON.parse(readFileSync(configFile, "utf8")) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${configFile}: ${(err as Error).message}`);
+    }
+    if (typeof file !== "object" || file === null || Array.isArray(file)) throw new ConfigError(`config file ${configFile} must hold a JSON object`);
+    for (const key of Object.keys(file)) {
+      if (!(key in OPTIONS)) throw new ConfigError(`unknown option "${key}" in config file ${configFile}`);
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, opt] of Object.entries(OPTIONS) as [OptionName, (typeof OPTIONS)[OptionName]][]) {
+    let raw: unknown = flags[name];
+    let source = `--${kebab(name)}`;
+    if (raw === undefined) {
+      const envName = opt.env.find((e) => env[e] !== undefined && env[e] !== "");
+      if (envName) { raw = env[envName]; source = envName; }
+    }
+    if (raw === undefined && file[name] !== undefined) { raw = file[name]; source = `"${name}" in ${configFile}`; }
+    if (raw === undefined) { out[name] = opt.default; continue; }
+    const parsed = (opt.schema as z.ZodTypeAny).safeParse(raw);
+    if (!parsed.success) throw new ConfigError(`invalid value ${JSON.stringify(raw)} for ${source}: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+    out[name] = parsed.data;
+  }
+  return out as NimbleConfig;
+}
+
+export function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** The options table for docs/CONFIGURATION.md. */
+export function optionsMarkdownTable(): string {
+  const rows = ["| Flag | Environment | Default | Description |", "|---|---|---|---|"];
+  for (const [name, opt] of Object.entries(OPTIONS)) {
+    const def = name === "home" ? "`~/.cache/nimble`" : opt.default === undefined ? "—" : `\`${String(opt.default)}\``;
+    rows.push(`| \`${opt.flag}\` | ${opt.env.map((e) => `\`${e}\``).join(", ")} | ${def} | ${opt.description} |`);
+  }
+  return rows.join("\n");
+}

@@ -1,0 +1,157 @@
+/**
+ * The local engine: one GGUF model loaded through node-llama-cpp, one llama.cpp context with
+ * N parallel sequences, driven by the continuous-batching Scheduler.
+ */
+import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
+import { ChatTemplate } from "./chat-template.js";
+import { createNativeSampler, nativeContext } from "./native.js";
+import { Scheduler, type SchedulerObserver } from "./scheduler.js";
+import { defaultThreadPolicy, threadsFor, type ThreadPolicy } from "./threads.js";
+import type { ChatMessage, Engine, EngineStats, GenerationRequest, GenerationStream, ModelInfo } from "./types.js";
+
+export type GpuChoice = "auto" | "cuda" | "vulkan" | "metal" | "cpu";
+
+export interface LlamaEngineOptions {
+  modelPath: string;
+  /** Name the model is served as. */
+  servedName: string;
+  isDemo?: boolean;
+  /** Parallel sequences (requests decoded together). */
+  parallel: number;
+  /** Tokens per sequence (prompt + completion); default: the model's training context, at most 4096. */
+  contextSize?: number;
+  /** Most tokens decoded per step. */
+  batchSize?: number;
+  maxQueue: number;
+  /** CPU threads; default: chosen per step from the physical core count. */
+  threads?: number;
+  gpu?: GpuChoice;
+  /** Load progress, 0–1. */
+  onLoadProgress?: (progress: number) => void;
+  observer?: SchedulerObserver;
+}
+
+export interface HardwareInfo {
+  gpu: string | false;
+  gpuDevices: string[];
+  cpuMathCores: number;
+  gpuLayers: number;
+}
+
+export class LlamaEngine implements Engine {
+  private closing = false;
+
+  private constructor(
+    readonly info: ModelInfo,
+    readonly hardware: HardwareInfo,
+    readonly threadPolicy: ThreadPolicy,
+    private readonly llama: Llama,
+    private readonly model: LlamaModel,
+    private readonly context: LlamaContext,
+    private readonly scheduler: Scheduler,
+    private readonly chatTemplate: ChatTemplate,
+  ) {}
+
+  static async load(options: LlamaEngineOptions): Promise<LlamaEngine> {
+    const gpu = options.gpu ?? "auto";
+    const llama = await getLlama({
+      gpu: gpu === "cpu" ? false : gpu,
+      logLevel: LlamaLogLevel.error,
+      progressLogs: false,
+    });
+    const model = await llama.loadModel({
+      modelPath: options.modelPath,
+      onLoadProgress: options.onLoadProgress,
+    });
+    const contextSize = options.contextSize ?? Math.min(model.trainContextSize, 4096);
+    const batchSize = Math.max(options.batchSize ?? 512, options.parallel);
+    const policy = defaultThreadPolicy(llama.cpuMathCores, options.threads);
+    const context = await model.createContext({
+      sequences: options.parallel,
+      contextSize,
+      batchSize,
+      threads: policy.threads,
+      flashAttention: true,
+    });
+
+    const eogTokens: number[] = [];
+    const vocabSize = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
+    for (let t = 0; t < vocabSize; t++) if (model.isEogToken(t as Token)) eogTokens.push(t);
+
+    const scheduler = new Scheduler(
+      nativeContext(context),
+      {
+        detokenize: (tokens) => model.detokenize(tokens as Token[]),
+        isEog: (token) => model.isEogToken(token as Token),
+        eogTokens,
+        createSampler: () => createNativeSampler(model),
+      },
+      {
+        parallel: options.parallel,
+        contextSize: context.contextSize,
+        batchSize,
+        maxQueue: options.maxQueue,
+        threadsFor: (n) => threadsFor(policy, n),
+      },
+      options.observer,
+    );
+    const template = (model.fileInfo.metadata as { tokenizer?: { chat_template?: string } }).tokenizer?.chat_template;
+    const chatTemplate = new ChatTemplate(template, { bos: model.tokens.bosString ?? undefined, eos: model.tokens.eosString ?? undefined });
+    const info: ModelInfo = {
+      id: options.servedName,
+      path: options.modelPath,
+      isDemo: options.isDemo ?? false,
+      architecture: String((model.fileInfo.metadata as { general?: { architecture?: string } }).general?.architecture ?? "unknown"),
+      parameters: model.fileInsights.totalParameters,
+      sizeBytes: model.size,
+      trainContextSize: model.trainContextSize,
+      contextSize: context.contextSize,
+      parallel: options.parallel,
+      hasChatTemplate: chatTemplate.isModelTemplate,
+    };
+    const hardware: HardwareInfo = {
+      gpu: llama.gpu,
+      gpuDevices: llama.gpu ? await llama.getGpuDeviceNames() : [],
+      cpuMathCores: llama.cpuMathCores,
+      gpuLayers: model.gpuLayers,
+    };
+    return new LlamaEngine(info, hardware, policy, llama, model, context, scheduler, chatTemplate);
+  }
+
+  tokenize(text: string): number[] {
+    const tokens = this.model.tokenize(text, true);
+    const bos = this.model.tokens.bos;
+    if (this.model.tokens.shouldPrependBosToken && bos != null && tokens[0] !== bos) return [bos, ...tokens];
+    return tokens;
+  }
+
+  detokenize(tokens: number[]): string {
+    return this.model.detokenize(tokens as Token[]);
+  }
+
+  applyChatTemplate(messages: ChatMessage[]): string {
+    return this.chatTemplate.render(messages);
+  }
+
+  generate(request: GenerationRequest): GenerationStream {
+    return this.scheduler.generate(request);
+  }
+
+  stats(): EngineStats {
+    return this.scheduler.stats();
+  }
+
+  async close(timeoutMs = 30_000): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([this.scheduler.drain(), timedOut]);
+    clearTimeout(timer);
+    this.scheduler.abortAll("The server is shutting down.");
+    await this.scheduler.drain();
+    await this.context.dispose();
+    await this.model.dispose();
+    await this.llama.dispose();
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The slice of node-llama-cpp's native binding the scheduler drives directly.
+ *
+ * node-llama-cpp's own evaluation queue batches sequences in arrival order and lets each
+ * sequence queue its next token on its own, which fragments micro-batches and desynchronises
+ * decode steps (see docs/ARCHITECTURE.md). The scheduler therefore owns the decode step and
+ * talks to the context's native methods. These are internal to node-llama-cpp, so the
+ * version is pinned and checked here, in one place.
+ */
+import type { LlamaContext, LlamaModel } from "node-llama-cpp";
+
+export interface NativeContext {
+  initBatch(size: number): void;
+  /** Adds tokens of one sequence at positions [firstPos, firstPos + tokens.length); returns batch indexes of logits. */
+  addToBatch(sequenceId: number, firstPos: number, tokens: Uint32Array, logitIndexes: Uint32Array): Uint32Array;
+  decodeBatch(): Promise<void>;
+  /** Samples from the logits at a batch index; -1 when nothing could be sampled. */
+  sampleToken(batchLogitIndex: number, sampler: NativeSampler): Promise<number>;
+  /** Removes KV cells of a sequence in [start, end) (end < 0: to the end). */
+  removeTokenCellsFromSequence(sequenceId: number, start: number, end: number): boolean;
+  setThreads(threads: number): void;
+  getThreads(): number;
+}
+
+export interface NativeSamplerConfig {
+  temperature?: number;
+  minP?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  repeatPenalty?: number;
+  repeatPenaltyMaxTokens?: number;
+  repeatPenaltyTokens?: Uint32Array;
+  repeatPenaltyPresencePenalty?: number;
+  repeatPenaltyFrequencyPenalty?: number;
+  tokenBiasKeys?: Uint32Array;
+  tokenBiasValues?: Float32Array;
+}
+
+export interface NativeSampler {
+  applyConfig(config: NativeSamplerConfig): void;
+  dispose(): void;
+}
+
+export const SUPPORTED_NODE_LLAMA_CPP = "3.21.1";
+
+interface InternalContext { _ctx?: NativeContext }
+interface InternalModel { _model?: unknown; _llama?: { _bindings?: { AddonSampler?: new (model: unknown) => NativeSampler } } }
+
+export function nativeContext(context: LlamaContext): NativeContext {
+  const ctx = (context as unknown as InternalContext)._ctx;
+  if (!ctx || typeof ctx.decodeBatch !== "function" || typeof ctx.addToBatch !== "function") {
+    throw new Error(`node-llama-cpp's native context API changed; Nimble supports node-llama-cpp@${SUPPORTED_NODE_LLAMA_CPP}`);
+  }
+  return ctx;
+}
+
+export function createNativeSampler(model: LlamaModel): NativeSampler {
+  const internal = model as unknown as InternalModel;
+  const Sampler = internal._llama?._bindings?.AddonSampler;
+  if (!Sampler || internal._model == null) {
+    throw new Error(`node-llama-cpp's native sampler API changed; Nimble supports node-llama-cpp@${SUPPORTED_NODE_LLAMA_CPP}`);
+  }
+  return new Sampler(internal._model);
+}

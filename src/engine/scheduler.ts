@@ -1,0 +1,406 @@
+/**
+ * The continuous-batching scheduler. It owns the decode step, as llama.cpp's server does:
+ * each step puts every active sequence into one batch (ascending sequence ids, decode tokens
+ * plus prefill chunks under a token budget), decodes once, samples every sequence, emits text,
+ * and admits waiting requests onto free sequences before the next step.
+ */
+import { GenerationChannel } from "./channel.js";
+import type { NativeContext, NativeSampler, NativeSamplerConfig } from "./native.js";
+import { IncrementalDetokenizer, StopMatcher } from "./text-stream.js";
+import {
+  ContextLengthError,
+  EngineClosedError,
+  QueueFullError,
+  type EngineStats,
+  type FinishReason,
+  type GenerationRequest,
+  type GenerationStream,
+} from "./types.js";
+
+/** What the scheduler needs from the model, kept narrow so it can be read (and tested) alone. */
+export interface SchedulerModel {
+  detokenize(tokens: number[]): string;
+  isEog(token: number): boolean;
+  /** All end-of-generation token ids (suppressed while min_tokens is not reached). */
+  eogTokens: number[];
+  createSampler(): NativeSampler;
+}
+
+export interface SchedulerOptions {
+  parallel: number;
+  /** Tokens one sequence can hold (prompt + completion). */
+  contextSize: number;
+  /** Most tokens decoded in one step. */
+  batchSize: number;
+  maxQueue: number;
+  /** Threads for a decode step of `batchTokens` tokens. */
+  threadsFor(batchTokens: number): number;
+  /** Tokens of history the repetition penalties look at. */
+  penaltyLastN?: number;
+}
+
+/** Observes every finished generation (for metrics). */
+export interface SchedulerObserver {
+  onFinish?(info: { promptTokens: number; completionTokens: number; finishReason: FinishReason | "error"; queuedMs: number; ttftMs?: number; e2eMs: number; tpotMs?: number }): void;
+}
+
+interface Job {
+  request: GenerationRequest;
+  channel: GenerationChannel;
+  enqueuedAt: number;
+  admittedAt: number;
+  firstTokenAt: number;
+  slot?: Slot;
+  /** Prompt tokens not yet decoded. */
+  pending: number[];
+  /** Position of the next token to decode in the sequence. */
+  nPast: number;
+  cachedTokens: number;
+  generated: number[];
+  text: string;
+  sampler?: NativeSampler;
+  samplerConfig?: NativeSamplerConfig;
+  eogSuppressed: boolean;
+  detokenizer: IncrementalDetokenizer;
+  stopMatcher: StopMatcher;
+}
+
+interface Slot {
+  id: number;
+  /** Tokens whose KV cells this sequence holds, position i at index i. */
+  cached: number[];
+  job?: Job;
+}
+
+interface BatchItem {
+  job: Job;
+  tokens: number[];
+  logitIndex: number;
+  wantsLogits: boolean;
+}
+
+function commonPrefixLength(a: number[], b: number[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+export class Scheduler {
+  private readonly slots: Slot[];
+  private readonly queue: Job[] = [];
+  private running = 0;
+  private closed = false;
+  private loopActive = false;
+  private idle: Promise<void> = Promise.resolve();
+  private resolveIdle: (() => void) | undefined;
+  private readonly penaltyLastN: number;
+
+  constructor(
+    private readonly ctx: NativeContext,
+    private readonly model: SchedulerModel,
+    private readonly options: SchedulerOptions,
+    private readonly observer: SchedulerObserver = {},
+  ) {
+    this.slots = Array.from({ length: options.parallel }, (_, id) => ({ id, cached: [] }));
+    this.penaltyLastN = options.penaltyLastN ?? 64;
+  }
+
+  generate(request: GenerationRequest): GenerationStream {
+    if (this.closed) throw new EngineClosedError();
+    const { contextSize } = this.options;
+    if (request.promptTokens.length === 0) throw new Error("The prompt is empty.");
+    if (request.promptTokens.length >= contextSize) throw new ContextLengthError(contextSize, request.promptTokens.length);
+    if (this.running >= this.options.parallel && this.queue.length >= this.options.maxQueue) {
+      throw new QueueFullError(this.options.maxQueue);
+    }
+    const job: Job = {
+      request,
+      channel: new GenerationChannel(),
+      enqueuedAt: performance.now(),
+      admittedAt: 0,
+      firstTokenAt: 0,
+      pending: [],
+      nPast: 0,
+      cachedTokens: 0,
+      generated: [],
+      text: "",
+      eogSuppressed: false,
+      detokenizer: new IncrementalDetokenizer((t) => this.model.detokenize(t)),
+      stopMatcher: new StopMatcher(request.stop),
+    };
+    this.queue.push(job);
+    this.ensureLoop();
+    return job.channel;
+  }
+
+  stats(): EngineStats {
+    let used = 0;
+    for (const s of this.slots) if (s.job) used += s.job.nPast;
+    return {
+      running: this.running,
+      waiting: this.queue.length,
+      maxQueue: this.options.maxQueue,
+      parallel: this.options.parallel,
+      kvCacheUsage: used / (this.options.contextSize * this.options.parallel),
+    };
+  }
+
+  /** Stops accepting requests and resolves once running and queued ones have finished. */
+  async drain(): Promise<void> {
+    this.closed = true;
+    await this.idle;
+  }
+
+  /** Aborts everything still running or queued. */
+  abortAll(reason: string): void {
+    for (const job of this.queue.splice(0)) job.channel.fail(new Error(reason));
+    for (const slot of this.slots) if (slot.job) this.fail(slot.job, new Error(reason));
+  }
+
+  private ensureLoop(): void {
+    if (this.loopActive) return;
+    this.loopActive = true;
+    this.idle = new Promise((resolve) => (this.resolveIdle = resolve));
+    void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      for (;;) {
+        this.admit();
+        if (this.running === 0) break;
+        await this.step();
+      }
+    } finally {
+      this.loopActive = false;
+      this.resolveIdle?.();
+      // A request may have arrived while the loop was winding down.
+      if (this.queue.length > 0) this.ensureLoop();
+    }
+  }
+
+  /** Moves waiting requests onto free sequences, preferring the sequence with the longest cached prefix. */
+  private admit(): void {
+    while (this.queue.length > 0) {
+      const free = this.slots.filter((s) => !s.job);
+      if (free.length === 0) return;
+      const job = this.queue.shift()!;
+      if (job.request.signal?.aborted) {
+        this.finish(job, "abort");
+        continue;
+      }
+      const prompt = job.request.promptTokens;
+      let best = free[0]!;
+      let bestLen = commonPrefixLength(best.cached, prompt);
+      for (const s of free.slice(1)) {
+        const len = commonPrefixLength(s.cached, prompt);
+        if (len > bestLen) { best = s; bestLen = len; }
+      }
+      // At least one prompt token must be decoded to get logits for the first sampled token.
+      const reuse = Math.min(bestLen, prompt.length - 1);
+      if (reuse < best.cached.length) {
+        this.ctx.removeTokenCellsFromSequence(best.id, reuse, -1);
+        best.cached.length = reuse;
+      }
+      job.slot = best;
+      best.job = job;
+      job.nPast = reuse;
+      job.cachedTokens = reuse;
+      job.pending = prompt.slice(reuse);
+      job.admittedAt = performance.now();
+      this.initSampler(job);
+      this.running++;
+    }
+  }
+
+  private initSampler(job: Job): void {
+    const s = job.request.sampling;
+    const config: NativeSamplerConfig = {
+      temperature: s.temperature,
+      topK: s.topK,
+      topP: s.topP,
+      minP: s.minP,
+      seed: s.seed >>> 0,
+    };
+    if (s.repetitionPenalty !== 1 || s.presencePenalty !== 0 || s.frequencyPenalty !== 0) {
+      config.repeatPenalty = s.repetitionPenalty;
+      config.repeatPenaltyPresencePenalty = s.presencePenalty;
+      config.repeatPenaltyFrequencyPenalty = s.frequencyPenalty;
+      config.repeatPenaltyMaxTokens = this.penaltyLastN;
+      config.repeatPenaltyTokens = Uint32Array.from(job.request.promptTokens.slice(-this.penaltyLastN));
+    }
+    job.eogSuppressed = job.request.minTokens > 0 && this.model.eogTokens.length > 0;
+    if (job.eogSuppressed) {
+      config.tokenBiasKeys = Uint32Array.from(this.model.eogTokens);
+      config.tokenBiasValues = new Float32Array(this.model.eogTokens.length).fill(-Infinity);
+    }
+    job.samplerConfig = config;
+    job.sampler = this.model.createSampler();
+    job.sampler.applyConfig(config);
+  }
+
+  /** Lifts the end-of-generation suppression once min_tokens is reached. */
+  private liftEogSuppression(job: Job): void {
+    const config = { ...job.samplerConfig! };
+    delete config.tokenBiasKeys;
+    delete config.tokenBiasValues;
+    if (config.repeatPenaltyTokens) {
+      const history = [...job.request.promptTokens, ...job.generated];
+      config.repeatPenaltyTokens = Uint32Array.from(history.slice(-this.penaltyLastN));
+    }
+    job.samplerConfig = config;
+    job.eogSuppressed = false;
+    job.sampler!.applyConfig(config);
+  }
+
+  private async step(): Promise<void> {
+    // Cancellation: an aborted request stops here and frees its sequence.
+    for (const slot of this.slots) {
+      if (slot.job?.request.signal?.aborted) this.finish(slot.job, "abort");
+    }
+    const active = this.slots.filter((s) => s.job).map((s) => s.job!);
+    if (active.length === 0) return;
+
+    // Decode tokens first (one per generating sequence), then prefill chunks under the budget.
+    let budget = this.options.batchSize;
+    const items: BatchItem[] = [];
+    for (const job of active) {
+      if (job.pending.length === 0) {
+        items.push({ job, tokens: [job.generated[job.generated.length - 1]!], logitIndex: -1, wantsLogits: true });
+        budget--;
+      }
+    }
+    for (const job of active) {
+      if (job.pending.length === 0 || budget <= 0) continue;
+      const n = Math.min(budget, job.pending.length);
+      items.push({ job, tokens: job.pending.slice(0, n), logitIndex: -1, wantsLogits: n === job.pending.length });
+      budget -= n;
+    }
+    // Ascending sequence ids: llama.cpp splits a batch into one micro-batch per run of consecutive ids.
+    items.sort((a, b) => a.job.slot!.id - b.job.slot!.id);
+
+    const total = items.reduce((n, it) => n + it.tokens.length, 0);
+    this.ctx.initBatch(total);
+    for (const it of items) {
+      const logits = it.wantsLogits ? Uint32Array.of(it.tokens.length - 1) : new Uint32Array(0);
+      const indexes = this.ctx.addToBatch(it.job.slot!.id, it.job.nPast, Uint32Array.from(it.tokens), logits);
+      if (it.wantsLogits) it.logitIndex = indexes[0]!;
+    }
+    const threads = this.options.threadsFor(total);
+    if (this.ctx.getThreads() !== threads) this.ctx.setThreads(threads);
+    try {
+      await this.ctx.decodeBatch();
+    } catch (err) {
+      for (const it of items) {
+        this.forgetCache(it.job.slot!);
+        this.fail(it.job, err);
+      }
+      return;
+    }
+    for (const it of items) {
+      const slot = it.job.slot!;
+      slot.cached.push(...it.tokens);
+      it.job.nPast += it.tokens.length;
+      if (it.job.pending.length > 0) it.job.pending = it.job.pending.slice(it.tokens.length);
+    }
+
+    const sampling = items.filter((it) => it.wantsLogits);
+    const tokens = await Promise.all(
+      sampling.map((it) => this.ctx.sampleToken(it.logitIndex, it.job.sampler!).catch((err: unknown) => err)),
+    );
+    for (let i = 0; i < sampling.length; i++) {
+      const job = sampling[i]!.job;
+      const token = tokens[i];
+      if (job.slot === undefined) continue; // finished meanwhile (aborted)
+      if (typeof token !== "number" || token < 0) {
+        this.fail(job, token instanceof Error ? token : new Error("Failed to sample a token"));
+        continue;
+      }
+      this.accept(job, token);
+    }
+  }
+
+  private accept(job: Job, token: number): void {
+    if (job.generated.length === 0) job.firstTokenAt = performance.now();
+    const { request } = job;
+    if (!request.ignoreEos && this.model.isEog(token)) {
+      this.finish(job, "stop");
+      return;
+    }
+    job.generated.push(token);
+    const released = job.stopMatcher.push(job.detokenizer.push(token));
+    this.emit(job, released);
+    if (job.stopMatcher.stopped) {
+      this.finish(job, "stop");
+      return;
+    }
+    if (job.eogSuppressed && job.generated.length >= request.minTokens) this.liftEogSuppression(job);
+    if (job.generated.length >= request.maxTokens || job.nPast + 1 >= this.options.contextSize) {
+      this.finish(job, "length");
+    }
+  }
+
+  private emit(job: Job, text: string): void {
+    if (text.length === 0) return;
+    job.text += text;
+    job.channel.push(text);
+  }
+
+  private release(job: Job): void {
+    const slot = job.slot;
+    if (slot) {
+      slot.job = undefined;
+      job.slot = undefined;
+      this.running--;
+    }
+    job.sampler?.dispose();
+    job.sampler = undefined;
+  }
+
+  private finish(job: Job, reason: FinishReason): void {
+    if (reason !== "abort" && !job.stopMatcher.stopped) {
+      this.emit(job, job.stopMatcher.push(job.detokenizer.flush()));
+      this.emit(job, job.stopMatcher.flush());
+    }
+    this.release(job);
+    const now = performance.now();
+    const admitted = job.admittedAt || now;
+    const first = job.firstTokenAt || now;
+    const queuedMs = admitted - job.enqueuedAt;
+    job.channel.end({
+      finishReason: reason,
+      text: job.text,
+      promptTokens: job.request.promptTokens.length,
+      cachedTokens: job.cachedTokens,
+      completionTokens: job.generated.length,
+      timings: { queuedMs, promptMs: first - admitted, generationMs: now - first },
+    });
+    this.observer.onFinish?.({
+      promptTokens: job.request.promptTokens.length,
+      completionTokens: job.generated.length,
+      finishReason: reason,
+      queuedMs,
+      ttftMs: job.firstTokenAt ? job.firstTokenAt - job.enqueuedAt : undefined,
+      e2eMs: now - job.enqueuedAt,
+      tpotMs: job.generated.length > 1 ? (now - first) / (job.generated.length - 1) : undefined,
+    });
+  }
+
+  private fail(job: Job, err: unknown): void {
+    this.release(job);
+    job.channel.fail(err);
+    this.observer.onFinish?.({
+      promptTokens: job.request.promptTokens.length,
+      completionTokens: job.generated.length,
+      finishReason: "error",
+      queuedMs: (job.admittedAt || performance.now()) - job.enqueuedAt,
+      e2eMs: performance.now() - job.enqueuedAt,
+    });
+  }
+
+  private forgetCache(slot: Slot): void {
+    this.ctx.removeTokenCellsFromSequence(slot.id, 0, -1);
+    slot.cached.length = 0;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The engine interface: what the HTTP layer (or any other caller) can ask of a loaded model.
+ * Nothing here knows about HTTP.
+ */
+
+export interface SamplingParams {
+  /** 0 = greedy. */
+  temperature: number;
+  topP: number;
+  /** <= 0 = off. */
+  topK: number;
+  minP: number;
+  /** Seed of the random sampler; the same seed and prompt give the same output. */
+  seed: number;
+  /** Multiplicative penalty on tokens seen in the last `penaltyLastN` tokens; 1 = off. */
+  repetitionPenalty: number;
+  presencePenalty: number;
+  frequencyPenalty: number;
+}
+
+export interface GenerationRequest {
+  promptTokens: number[];
+  sampling: SamplingParams;
+  /** Most tokens to generate. */
+  maxTokens: number;
+  /** End-of-generation tokens are suppressed until this many tokens were generated. */
+  minTokens: number;
+  /** Keep generating past end-of-generation tokens (up to maxTokens). */
+  ignoreEos: boolean;
+  stop: string[];
+  /** Aborting stops the generation at the next decode step and frees its sequence. */
+  signal?: AbortSignal;
+}
+
+export type FinishReason = "stop" | "length" | "abort";
+
+export interface GenerationResult {
+  finishReason: FinishReason;
+  /** The full generated text (equals the concatenation of the streamed pieces). */
+  text: string;
+  promptTokens: number;
+  /** Prompt tokens whose KV cache was reused from an earlier request. */
+  cachedTokens: number;
+  completionTokens: number;
+  timings: {
+    queuedMs: number;
+    /** From admission to the first generated token. */
+    promptMs: number;
+    /** From the first generated token to the end. */
+    generationMs: number;
+  };
+}
+
+/** A running generation: iterate for text pieces; `result` settles when it ends. */
+export interface GenerationStream extends AsyncIterable<string> {
+  readonly result: Promise<GenerationResult>;
+}
+
+export interface ModelInfo {
+  /** Name the model is served as. */
+  id: string;
+  path: string;
+  /** Generated random-weight model (output is gibberish). */
+  isDemo: boolean;
+  architecture: string;
+  parameters: number;
+  sizeBytes: number;
+  trainContextSize: number;
+  /** Context (tokens) available to one request: prompt plus completion. */
+  contextSize: number;
+  parallel: number;
+  hasChatTemplate: boolean;
+}
+
+export interface EngineStats {
+  running: number;
+  waiting: number;
+  maxQueue: number;
+  parallel: number;
+  /** Fraction of KV cache cells in use by active sequences (0–1). */
+  kvCacheUsage: number;
+}
+
+export interface ChatMessage {
+  role: string;
+  content: string;
+  name?: string;
+}
+
+export interface Engine {
+  readonly info: ModelInfo;
+  tokenize(text: string): number[];
+  detokenize(tokens: number[]): string;
+  /** Renders messages with the model's chat template, ready for generation. */
+  applyChatTemplate(messages: ChatMessage[]): string;
+  /** Starts a generation. Throws QueueFullError or ContextLengthError at once. */
+  generate(request: GenerationRequest): GenerationStream;
+  stats(): EngineStats;
+  /** Waits for running and queued generations to end (up to timeoutMs), then releases the model. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+export class QueueFullError extends Error {
+  constructor(readonly maxQueue: number) {
+    super(`The server is at capacity: ${maxQueue} requests are already waiting. Retry later.`);
+    this.name = "QueueFullError";
+  }
+}
+
+export class ContextLengthError extends Error {
+  constructor(readonly contextSize: number, readonly promptTokens: number, readonly maxTokens?: number) {
+    super(
+      maxTokens === undefined
+        ? `This model's maximum context length is ${contextSize} tokens, but the prompt has ${promptTokens} tokens.`
+        : `This model's maximum context length is ${contextSize} tokens. However, you requested ${promptTokens + maxTokens} tokens (${promptTokens} in the prompt, ${maxTokens} for the completion).`,
+    );
+    this.name = "ContextLengthError";
+  }
+}
+
+export class EngineClosedError extends Error {
+  constructor() {
+    super("The engine is shutting down and accepts no new requests.");
+    this.name = "EngineClosedError";
+  }
+}

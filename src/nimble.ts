@@ -1,0 +1,78 @@
+/**
+ * The composition root: resolve the model, load the engine, serve it over HTTP.
+ * Used by `nimble serve` and by library users (`import { createServer } from "nimble"`).
+ */
+import { startHttpServer, type HttpServer } from "./api/server.js";
+import { OPTIONS, type NimbleConfig } from "./config.js";
+import { LlamaEngine } from "./engine/llama-engine.js";
+import type { Engine } from "./engine/types.js";
+import type { DownloadProgress } from "./models/download.js";
+import { resolveModel, type ResolvedModel } from "./models/resolve.js";
+
+export interface CreateServerOptions extends Partial<NimbleConfig> {
+  /** Serve this engine instead of loading `model`. */
+  engine?: Engine;
+  /** Told about model resolution (download, demo generation). */
+  onNotice?: (message: string) => void;
+  onDownloadProgress?: (p: DownloadProgress) => void;
+  onLoadProgress?: (progress: number) => void;
+}
+
+export interface NimbleServer extends HttpServer {
+  config: NimbleConfig;
+  model: ResolvedModel | undefined;
+}
+
+function withDefaults(options: Partial<NimbleConfig>): NimbleConfig {
+  const out: Record<string, unknown> = {};
+  for (const [name, opt] of Object.entries(OPTIONS)) {
+    out[name] = (options as Record<string, unknown>)[name] ?? opt.default;
+  }
+  return out as NimbleConfig;
+}
+
+/**
+ * Starts Nimble. The model reference is resolved (downloaded or generated) before listening;
+ * the server then listens at once and reports ready when the model is loaded (`server.ready`).
+ */
+export async function createServer(options: CreateServerOptions = {}): Promise<NimbleServer> {
+  const config = withDefaults(options);
+  const model = options.engine ? undefined : await resolveModel(config.model, { home: config.home, onNotice: options.onNotice, onDownloadProgress: options.onDownloadProgress });
+  const settings = {
+    parallel: config.parallel,
+    ctxSize: config.ctxSize ?? null,
+    batchSize: config.batchSize,
+    threads: config.threads,
+    gpu: config.gpu,
+    maxQueue: config.maxQueue,
+  };
+  const metadata: Record<string, unknown> = { settings };
+  const server = await startHttpServer({
+    host: config.host,
+    port: config.port,
+    bodyLimit: config.bodyLimit,
+    drainTimeoutMs: config.drainTimeout * 1000,
+    logLevel: config.logLevel === "info" ? "warn" : config.logLevel,
+    metadata,
+    engine:
+      options.engine ??
+      ((observer) =>
+        LlamaEngine.load({
+          modelPath: model!.path,
+          servedName: config.servedModelName ?? model!.name,
+          isDemo: model!.isDemo,
+          parallel: config.parallel,
+          contextSize: config.ctxSize,
+          batchSize: config.batchSize,
+          maxQueue: config.maxQueue,
+          threads: config.threads || undefined,
+          gpu: config.gpu,
+          onLoadProgress: options.onLoadProgress,
+          observer,
+        })),
+  });
+  void server.ready.then((engine) => {
+    if (engine instanceof LlamaEngine) metadata.hardware = engine.hardware;
+  }, () => {});
+  return { ...server, config, model };
+}
