@@ -1,0 +1,109 @@
+/** The nimble command line, run as a user would: help, gen-model, bad input, serve with the demo model, drain on SIGTERM. */
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { tempDir, tinyModelPath } from "./helpers.js";
+
+const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
+}
+
+/** Starts `nimble serve` and resolves with its URL once it logs that it listens. */
+function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(process.execPath, [CLI, "serve", "--port", "0", ...args], { env: { ...process.env, ...env } });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${out}`)), 60_000);
+    child.stdout!.on("data", () => {
+      const m = /listening\s+(http:\/\/\S+)/.exec(out);
+      if (m) { clearTimeout(timer); resolve({ child, url: m[1]!, output: () => out }); }
+    });
+    child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`serve exited with ${code}:\n${out}`)); });
+  });
+}
+
+describe("cli", () => {
+  it("prints help", () => {
+    const r = run(["--help"]);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /serve/);
+    assert.match(r.stdout, /gen-model/);
+    const s = run(["serve", "--help"]);
+    assert.match(s.stdout, /--parallel/);
+    assert.match(s.stdout, /NIM_SERVER_PORT/);
+  });
+
+  it("gen-model writes a deterministic file", () => {
+    const dir = tempDir();
+    const a = run(["gen-model", "--preset", "tiny", "--out", join(dir, "a.gguf")]);
+    assert.equal(a.status, 0, a.stderr);
+    assert.match(a.stdout, /wrote .*a\.gguf/);
+    run(["gen-model", "--preset", "tiny", "--out", join(dir, "b.gguf")]);
+    assert.ok(readFileSync(join(dir, "a.gguf")).equals(readFileSync(join(dir, "b.gguf"))));
+  });
+
+  it("fails with a one-line message and a non-zero exit on bad input", () => {
+    const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
+      [["serve", "--parallel", "-3"], {}, /--parallel/],
+      [["serve", "--model", "/does/not/exist.gguf"], {}, /model file not found/],
+      [["serve", "--model", "hf:just-a-name"], {}, /hf:owner\/repo\/file\.gguf/],
+      [["serve"], { NIMBLE_PORT: "http" }, /NIMBLE_PORT/],
+      [["gen-model", "--out", "/tmp/x.gguf", "--preset", "huge"], {}, /unknown preset/],
+      [["frobnicate"], {}, /unknown command/],
+    ];
+    for (const [args, env, message] of cases) {
+      const r = run(args, env);
+      assert.notEqual(r.status, 0, args.join(" "));
+      assert.match(r.stderr, message);
+      assert.ok(!/\n\s+at /.test(r.stderr), `stack trace for ${args.join(" ")}:\n${r.stderr}`);
+    }
+  });
+
+  it("serves the generated demo model without --model, saying it is a demo", async () => {
+    const home = tempDir();
+    const { child, url, output } = await serve([], { NIMBLE_HOME: home });
+    try {
+      assert.match(output(), /random weights/);
+      assert.match(output(), /CPU/);
+      const models: any = await (await fetch(`${url}/v1/models`)).json();
+      assert.equal(models.data[0].id, "nimble-demo");
+      assert.equal(models.data[0].nimble.demo, true);
+      assert.match(models.data[0].nimble.note, /random weights/);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("drains on SIGTERM: ready turns 503, the in-flight request finishes, exit 0", async () => {
+    const { child, url } = await serve(["--model", await tinyModelPath(), "--parallel", "2"]);
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const res = await fetch(`${url}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ prompt: "hello", max_tokens: 400, ignore_eos: true, stream: true }),
+    });
+    const reader = res.body!.getReader();
+    await reader.read();
+    child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 100));
+    const ready = await fetch(`${url}/v1/health/ready`).catch(() => undefined);
+    if (ready) assert.equal(ready.status, 503);
+    let text = "";
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+    assert.match(text, /"finish_reason":"length"/);
+    assert.match(text, /data: \[DONE\]/);
+    assert.equal(await exited, 0);
+  });
+});
