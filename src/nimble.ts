@@ -5,6 +5,7 @@
 import { startHttpServer, type HttpServer } from "./api/server.js";
 import { OPTIONS, type NimbleConfig } from "./config.js";
 import { LlamaEngine } from "./engine/llama-engine.js";
+import type { AdaptiveThreads } from "./engine/threads.js";
 import type { Engine } from "./engine/types.js";
 import type { DownloadProgress } from "./models/download.js";
 import { resolveModel, type ResolvedModel } from "./models/resolve.js";
@@ -72,7 +73,13 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
         })),
   });
   void server.ready.then((engine) => {
-    if (engine instanceof LlamaEngine) metadata.hardware = engine.hardware;
+    if (!(engine instanceof LlamaEngine)) return;
+    metadata.hardware = engine.hardware;
+    const threads = engine.threads;
+    Object.defineProperty(metadata, "threads", {
+      enumerable: true,
+      get: () => ({ policy: threads.describe(), ...("choices" in threads ? { chosen: (threads as AdaptiveThreads).choices() } : {}) }),
+    });
   }, () => {});
   return { ...server, config, model };
 }

@@ -6,7 +6,7 @@ import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel
 import { ChatTemplate } from "./chat-template.js";
 import { createNativeSampler, nativeContext } from "./native.js";
 import { Scheduler, type SchedulerObserver } from "./scheduler.js";
-import { defaultThreadPolicy, threadsFor, type ThreadPolicy } from "./threads.js";
+import { createThreadTuner, type ThreadTuner } from "./threads.js";
 import type { ChatMessage, Engine, EngineStats, GenerationRequest, GenerationStream, ModelInfo } from "./types.js";
 
 export type GpuChoice = "auto" | "cuda" | "vulkan" | "metal" | "cpu";
@@ -44,7 +44,7 @@ export class LlamaEngine implements Engine {
   private constructor(
     readonly info: ModelInfo,
     readonly hardware: HardwareInfo,
-    readonly threadPolicy: ThreadPolicy,
+    readonly threads: ThreadTuner,
     private readonly llama: Llama,
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
@@ -65,12 +65,12 @@ export class LlamaEngine implements Engine {
     });
     const contextSize = options.contextSize ?? Math.min(model.trainContextSize, 4096);
     const batchSize = Math.max(options.batchSize ?? 512, options.parallel);
-    const policy = defaultThreadPolicy(llama.cpuMathCores, options.threads);
+    const threads = createThreadTuner(llama.cpuMathCores, options.threads);
     const context = await model.createContext({
       sequences: options.parallel,
       contextSize,
       batchSize,
-      threads: policy.threads,
+      threads: options.threads ?? llama.cpuMathCores,
       flashAttention: true,
     });
 
@@ -91,7 +91,7 @@ export class LlamaEngine implements Engine {
         contextSize: context.contextSize,
         batchSize,
         maxQueue: options.maxQueue,
-        threadsFor: (n) => threadsFor(policy, n),
+        threads,
       },
       options.observer,
     );
@@ -115,7 +115,7 @@ export class LlamaEngine implements Engine {
       cpuMathCores: llama.cpuMathCores,
       gpuLayers: model.gpuLayers,
     };
-    return new LlamaEngine(info, hardware, policy, llama, model, context, scheduler, chatTemplate);
+    return new LlamaEngine(info, hardware, threads, llama, model, context, scheduler, chatTemplate);
   }
 
   tokenize(text: string): number[] {

@@ -7,6 +7,7 @@
 import { GenerationChannel } from "./channel.js";
 import type { NativeContext, NativeSampler, NativeSamplerConfig } from "./native.js";
 import { IncrementalDetokenizer, StopMatcher } from "./text-stream.js";
+import type { ThreadTuner } from "./threads.js";
 import {
   ContextLengthError,
   EngineClosedError,
@@ -33,8 +34,8 @@ export interface SchedulerOptions {
   /** Most tokens decoded in one step. */
   batchSize: number;
   maxQueue: number;
-  /** Threads for a decode step of `batchTokens` tokens. */
-  threadsFor(batchTokens: number): number;
+  /** Chooses the CPU threads of each decode step (and learns from its timing). */
+  threads: ThreadTuner;
   /** Tokens of history the repetition penalties look at. */
   penaltyLastN?: number;
 }
@@ -287,10 +288,12 @@ export class Scheduler {
       const indexes = this.ctx.addToBatch(it.job.slot!.id, it.job.nPast, Uint32Array.from(it.tokens), logits);
       if (it.wantsLogits) it.logitIndex = indexes[0]!;
     }
-    const threads = this.options.threadsFor(total);
+    const threads = this.options.threads.choose(total);
     if (this.ctx.getThreads() !== threads) this.ctx.setThreads(threads);
+    const started = performance.now();
     try {
       await this.ctx.decodeBatch();
+      this.options.threads.record(total, threads, performance.now() - started);
     } catch (err) {
       for (const it of items) {
         this.forgetCache(it.job.slot!);

@@ -1,32 +1,122 @@
 /**
- * How many CPU threads a decode step uses.
+ * How many CPU threads a decode step uses, chosen by measurement.
  *
- * llama.cpp's CPU threads busy-wait between graph computations and Node's main thread needs a
- * core between steps, so more threads is not always faster (docs/BENCHMARKS.md has the numbers).
- * Large batches (prefill, many sequences) use every physical core; small decode batches run
- * faster on fewer threads on small machines because the spare core serves Node itself.
+ * llama.cpp's CPU threads synchronise at every graph node, and Node's own threads need a core
+ * between steps, so more threads is not always faster. On a 2-core machine a 1-token step ran
+ * 2.6× faster on 1 thread than on 2, while a 16-token step ran 1.5× faster on 2 (numbers in
+ * docs/BENCHMARKS.md). The best choice depends on the machine, the model and the batch size, so
+ * the tuner measures it: steps are grouped by size (powers of two), each candidate thread count
+ * is timed a few times per group, and the fastest per token is used, re-checked now and then.
  */
-export interface ThreadPolicy {
-  /** Threads for large batches. */
-  threads: number;
-  /** Threads for batches of at most `smallBatchTokens` tokens. */
-  smallBatchThreads: number;
-  smallBatchTokens: number;
+
+export interface ThreadTuner {
+  /** Threads to use for a step of `batchTokens` tokens. */
+  choose(batchTokens: number): number;
+  /** Reports how long a step took with the threads `choose` returned. */
+  record(batchTokens: number, threads: number, ms: number): void;
+  /** For the startup log and /v1/metadata. */
+  describe(): string;
 }
 
-export function defaultThreadPolicy(physicalCores: number, override?: number): ThreadPolicy {
-  if (override !== undefined && override > 0) {
-    return { threads: override, smallBatchThreads: override, smallBatchTokens: 0 };
+/** Always the same thread count (`--threads N`). */
+export class FixedThreads implements ThreadTuner {
+  constructor(private readonly threads: number) {}
+  choose(): number {
+    return this.threads;
   }
-  const threads = Math.max(1, physicalCores);
-  return {
-    threads,
-    // On machines with few cores, leave one free for Node's event loop on small steps.
-    smallBatchThreads: threads <= 4 ? Math.max(1, threads - 1) : threads,
-    smallBatchTokens: 4,
-  };
+  record(): void {}
+  describe(): string {
+    return `${this.threads} (fixed)`;
+  }
 }
 
-export function threadsFor(policy: ThreadPolicy, batchTokens: number): number {
-  return batchTokens <= policy.smallBatchTokens ? policy.smallBatchThreads : policy.threads;
+interface Sample {
+  /** Exponentially weighted mean of ms per token. */
+  msPerToken: number;
+  count: number;
+}
+
+export class AdaptiveThreads implements ThreadTuner {
+  private readonly candidates: number[];
+  private readonly groups = new Map<number, { samples: Map<number, Sample>; steps: number }>();
+
+  /**
+   * @param maxThreads physical cores to use at most
+   * @param samplesPerCandidate timed steps per candidate before trusting the mean
+   * @param recheckEvery steps of a group between re-measuring the other candidates
+   */
+  constructor(
+    readonly maxThreads: number,
+    private readonly samplesPerCandidate = 3,
+    private readonly recheckEvery = 256,
+  ) {
+    const set = new Set([maxThreads, Math.max(1, Math.floor(maxThreads / 2)), Math.max(1, maxThreads - 1), 1]);
+    this.candidates = [...set].sort((a, b) => b - a);
+  }
+
+  private group(batchTokens: number) {
+    const key = Math.ceil(Math.log2(Math.max(1, batchTokens)));
+    let g = this.groups.get(key);
+    if (!g) {
+      g = { samples: new Map(), steps: 0 };
+      this.groups.set(key, g);
+    }
+    return g;
+  }
+
+  choose(batchTokens: number): number {
+    if (this.candidates.length === 1) return this.candidates[0]!;
+    const g = this.group(batchTokens);
+    g.steps++;
+    // Measure each candidate first, then use the fastest, re-measuring the others periodically.
+    for (const c of this.candidates) {
+      const s = g.samples.get(c);
+      if (!s || s.count < this.samplesPerCandidate) return c;
+    }
+    if (g.steps % this.recheckEvery === 0) {
+      return this.candidates[(g.steps / this.recheckEvery) % this.candidates.length]!;
+    }
+    return this.best(g.samples);
+  }
+
+  record(batchTokens: number, threads: number, ms: number): void {
+    const g = this.group(batchTokens);
+    const perToken = ms / Math.max(1, batchTokens);
+    const s = g.samples.get(threads);
+    if (!s) g.samples.set(threads, { msPerToken: perToken, count: 1 });
+    else {
+      // The first samples are averaged, later ones weighted so the estimate follows slow drifts.
+      const w = s.count < this.samplesPerCandidate ? 1 / (s.count + 1) : 0.2;
+      s.msPerToken += w * (perToken - s.msPerToken);
+      s.count++;
+    }
+  }
+
+  private best(samples: Map<number, Sample>): number {
+    let best = this.candidates[0]!;
+    let bestMs = Infinity;
+    for (const [threads, s] of samples) {
+      if (s.msPerToken < bestMs) { bestMs = s.msPerToken; best = threads; }
+    }
+    return best;
+  }
+
+  /** Per step-size group, the thread count in use. */
+  choices(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [key, g] of [...this.groups].sort((a, b) => a[0] - b[0])) {
+      const done = this.candidates.every((c) => (g.samples.get(c)?.count ?? 0) >= this.samplesPerCandidate);
+      if (done) out[key === 0 ? "1" : `${2 ** (key - 1) + 1}-${2 ** key}`] = this.best(g.samples);
+    }
+    return out;
+  }
+
+  describe(): string {
+    return `up to ${this.maxThreads}, chosen per step size by measurement (candidates ${this.candidates.join(", ")})`;
+  }
+}
+
+export function createThreadTuner(physicalCores: number, override?: number): ThreadTuner {
+  if (override !== undefined && override > 0) return new FixedThreads(override);
+  return new AdaptiveThreads(Math.max(1, physicalCores));
 }

@@ -44,9 +44,8 @@ export function registerServe(program: Command): void {
     say(`served as  "${info.id}" (${info.architecture}, ${(info.parameters / 1e6).toFixed(1)}M parameters, ${formatBytes(info.sizeBytes)}, chat template: ${info.hasChatTemplate ? "from the model" : "ChatML fallback"})`);
     if (engine instanceof LlamaEngine) {
       const hw = engine.hardware;
-      const t = engine.threadPolicy;
       say(`hardware   ${hw.gpu ? `GPU ${hw.gpu} (${hw.gpuDevices.join(", ") || "unknown device"}), ${hw.gpuLayers} layers offloaded` : "CPU only"}; ${hw.cpuMathCores} CPU math cores`);
-      say(`threads    ${t.threads}${t.smallBatchThreads !== t.threads ? ` (${t.smallBatchThreads} for steps of ≤${t.smallBatchTokens} tokens)` : ""}`);
+      say(`threads    ${engine.threads.describe()}`);
     }
     say(`settings   parallel ${info.parallel}, context ${info.contextSize} tokens per sequence, batch ${config.batchSize}, max queue ${config.maxQueue}`);
     say(`listening  ${server.url}  (OpenAI base URL: ${server.url}/v1)`);
