@@ -75,6 +75,8 @@ interface Slot {
 
 interface BatchItem {
   job: Job;
+  /** The job's sequence when the batch was built (the job may be released while it decodes). */
+  slot: Slot;
   tokens: number[];
   logitIndex: number;
   wantsLogits: boolean;
@@ -96,6 +98,7 @@ export class Scheduler {
   private idle: Promise<void> = Promise.resolve();
   private resolveIdle: (() => void) | undefined;
   private readonly penaltyLastN: number;
+  private readonly releasedSamplers: NativeSampler[] = [];
 
   constructor(
     private readonly ctx: NativeContext,
@@ -112,7 +115,9 @@ export class Scheduler {
     const { contextSize } = this.options;
     if (request.promptTokens.length === 0) throw new Error("The prompt is empty.");
     if (request.promptTokens.length >= contextSize) throw new ContextLengthError(contextSize, request.promptTokens.length);
-    if (this.running >= this.options.parallel && this.queue.length >= this.options.maxQueue) {
+    // Free sequences take requests at the next step; beyond them, at most maxQueue may wait.
+    const freeSequences = Math.max(0, this.options.parallel - this.running);
+    if (this.queue.length >= this.options.maxQueue + freeSequences) {
       throw new QueueFullError(this.options.maxQueue);
     }
     const job: Job = {
@@ -171,9 +176,19 @@ export class Scheduler {
       for (;;) {
         this.admit();
         if (this.running === 0) break;
-        await this.step();
+        try {
+          await this.step();
+        } catch (err) {
+          // A bug must not take the server down: fail the running requests and start clean.
+          for (const slot of this.slots) {
+            if (slot.job) this.fail(slot.job, err);
+            this.forgetCache(slot);
+          }
+        }
+        this.disposeReleasedSamplers();
       }
     } finally {
+      this.disposeReleasedSamplers();
       this.loopActive = false;
       this.resolveIdle?.();
       // A request may have arrived while the loop was winding down.
@@ -268,24 +283,24 @@ export class Scheduler {
     const items: BatchItem[] = [];
     for (const job of active) {
       if (job.pending.length === 0) {
-        items.push({ job, tokens: [job.generated[job.generated.length - 1]!], logitIndex: -1, wantsLogits: true });
+        items.push({ job, slot: job.slot!, tokens: [job.generated[job.generated.length - 1]!], logitIndex: -1, wantsLogits: true });
         budget--;
       }
     }
     for (const job of active) {
       if (job.pending.length === 0 || budget <= 0) continue;
       const n = Math.min(budget, job.pending.length);
-      items.push({ job, tokens: job.pending.slice(0, n), logitIndex: -1, wantsLogits: n === job.pending.length });
+      items.push({ job, slot: job.slot!, tokens: job.pending.slice(0, n), logitIndex: -1, wantsLogits: n === job.pending.length });
       budget -= n;
     }
     // Ascending sequence ids: llama.cpp splits a batch into one micro-batch per run of consecutive ids.
-    items.sort((a, b) => a.job.slot!.id - b.job.slot!.id);
+    items.sort((a, b) => a.slot.id - b.slot.id);
 
     const total = items.reduce((n, it) => n + it.tokens.length, 0);
     this.ctx.initBatch(total);
     for (const it of items) {
       const logits = it.wantsLogits ? Uint32Array.of(it.tokens.length - 1) : new Uint32Array(0);
-      const indexes = this.ctx.addToBatch(it.job.slot!.id, it.job.nPast, Uint32Array.from(it.tokens), logits);
+      const indexes = this.ctx.addToBatch(it.slot.id, it.job.nPast, Uint32Array.from(it.tokens), logits);
       if (it.wantsLogits) it.logitIndex = indexes[0]!;
     }
     const threads = this.options.threads.choose(total);
@@ -296,19 +311,18 @@ export class Scheduler {
       this.options.threads.record(total, threads, performance.now() - started);
     } catch (err) {
       for (const it of items) {
-        this.forgetCache(it.job.slot!);
-        this.fail(it.job, err);
+        this.forgetCache(it.slot);
+        if (it.job.slot) this.fail(it.job, err);
       }
       return;
     }
     for (const it of items) {
-      const slot = it.job.slot!;
-      slot.cached.push(...it.tokens);
+      it.slot.cached.push(...it.tokens);
       it.job.nPast += it.tokens.length;
       if (it.job.pending.length > 0) it.job.pending = it.job.pending.slice(it.tokens.length);
     }
 
-    const sampling = items.filter((it) => it.wantsLogits);
+    const sampling = items.filter((it) => it.wantsLogits && it.job.slot !== undefined);
     const tokens = await Promise.all(
       sampling.map((it) => this.ctx.sampleToken(it.logitIndex, it.job.sampler!).catch((err: unknown) => err)),
     );
@@ -357,7 +371,8 @@ export class Scheduler {
       job.slot = undefined;
       this.running--;
     }
-    job.sampler?.dispose();
+    // A sampler may still be in use by a sampling call of the current step: dispose after it.
+    if (job.sampler) this.releasedSamplers.push(job.sampler);
     job.sampler = undefined;
   }
 
@@ -400,6 +415,10 @@ export class Scheduler {
       queuedMs: (job.admittedAt || performance.now()) - job.enqueuedAt,
       e2eMs: performance.now() - job.enqueuedAt,
     });
+  }
+
+  private disposeReleasedSamplers(): void {
+    for (const sampler of this.releasedSamplers.splice(0)) sampler.dispose();
   }
 
   private forgetCache(slot: Slot): void {
