@@ -1,6 +1,7 @@
 /** POST /v1/chat/completions: messages rendered with the model's chat template, streamed or not. */
 import type { FastifyInstance } from "fastify";
 import type { GenerationResult } from "../engine/types.js";
+import { ApiError } from "./errors.js";
 import { abortOnDisconnect, finishReason, newId, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
 import { chatCompletionRequestSchema, type ChatCompletionChunk, type ChatCompletionRequest, type ChatCompletionResponse } from "./protocol.js";
 import { SseWriter } from "./sse.js";
@@ -18,7 +19,14 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
     const body = parseBody(chatCompletionRequestSchema, request.body);
     const model = resolveModel(engine, body.model);
     const messages = body.messages.map((m) => ({ role: m.role, content: messageText(m.content), ...(m.name ? { name: m.name } : {}) }));
-    const promptTokens = engine.tokenize(engine.applyChatTemplate(messages));
+    let prompt: string;
+    try {
+      prompt = engine.applyChatTemplate(messages);
+    } catch (err) {
+      // Templates enforce their own rules (e.g. alternating roles) by raising errors.
+      throw ApiError.invalid(`The model's chat template cannot render these messages: ${(err as Error).message}`, "messages", "chat_template_error");
+    }
+    const promptTokens = engine.tokenize(prompt);
     const n = body.n ?? 1;
     const cancel = new AbortController();
     const requests = Array.from({ length: n }, (_, i) => toGenerationRequest(engine, body, promptTokens, i, cancel.signal));

@@ -32,6 +32,8 @@ export interface GenerateOptions {
   shape: ModelShape;
   seed?: number;
   name?: string;
+  /** Jinja chat template to store (default: ChatML); null stores none. */
+  chatTemplate?: string | null;
 }
 
 const FILE_TYPES: Record<ModelShape["tensorType"], number> = { F32: 0, F16: 1, Q8_0: 7 };
@@ -95,8 +97,8 @@ export async function generateModel(path: string, options: GenerateOptions): Pro
     "tokenizer.ggml.eot_token_id": { type: "u32", value: vocab.eotId },
     "tokenizer.ggml.padding_token_id": { type: "u32", value: vocab.padId },
     "tokenizer.ggml.add_bos_token": { type: "bool", value: false },
-    "tokenizer.chat_template": { type: "string", value: CHATML_TEMPLATE },
   };
+  if (options.chatTemplate !== null) metadata["tokenizer.chat_template"] = { type: "string", value: options.chatTemplate ?? CHATML_TEMPLATE };
 
   const tensors: GgufTensor[] = [];
   const add = (name: string, dims: number[], type: GgmlType, scale: number | "ones") => {
