@@ -6,6 +6,7 @@ import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel
 import { ChatTemplate } from "./chat-template.js";
 import { createNativeSampler, nativeContext } from "./native.js";
 import { Scheduler, type SchedulerObserver } from "./scheduler.js";
+import { attachThreadPool, type ThreadPoolStatus } from "./threadpool.js";
 import { createThreadTuner, type ThreadTuner } from "./threads.js";
 import type { ChatMessage, Engine, EngineStats, GenerationRequest, GenerationStream, ModelInfo } from "./types.js";
 
@@ -36,6 +37,8 @@ export interface HardwareInfo {
   gpuDevices: string[];
   cpuMathCores: number;
   gpuLayers: number;
+  /** Whether a persistent CPU thread pool is attached (and why not). */
+  threadPool: { attached: boolean; reason?: string };
 }
 
 export class LlamaEngine implements Engine {
@@ -50,6 +53,7 @@ export class LlamaEngine implements Engine {
     private readonly context: LlamaContext,
     private readonly scheduler: Scheduler,
     private readonly chatTemplate: ChatTemplate,
+    private readonly threadPool: ThreadPoolStatus,
   ) {}
 
   static async load(options: LlamaEngineOptions): Promise<LlamaEngine> {
@@ -73,6 +77,8 @@ export class LlamaEngine implements Engine {
       threads: options.threads ?? llama.cpuMathCores,
       flashAttention: true,
     });
+
+    const threadPool = attachThreadPool(context, model, options.parallel, options.threads ?? llama.cpuMathCores);
 
     const eogTokens: number[] = [];
     const vocabSize = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
@@ -114,8 +120,9 @@ export class LlamaEngine implements Engine {
       gpuDevices: llama.gpu ? await llama.getGpuDeviceNames() : [],
       cpuMathCores: llama.cpuMathCores,
       gpuLayers: model.gpuLayers,
+      threadPool: { attached: threadPool.attached, ...(threadPool.reason ? { reason: threadPool.reason } : {}) },
     };
-    return new LlamaEngine(info, hardware, threads, llama, model, context, scheduler, chatTemplate);
+    return new LlamaEngine(info, hardware, threads, llama, model, context, scheduler, chatTemplate, threadPool);
   }
 
   tokenize(text: string): number[] {
@@ -150,6 +157,7 @@ export class LlamaEngine implements Engine {
     clearTimeout(timer);
     this.scheduler.abortAll("The server is shutting down.");
     await this.scheduler.drain();
+    this.threadPool.detach();
     await this.context.dispose();
     await this.model.dispose();
     await this.llama.dispose();

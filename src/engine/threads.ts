@@ -6,7 +6,7 @@
  * 2.6× faster on 1 thread than on 2, while a 16-token step ran 1.5× faster on 2 (numbers in
  * docs/BENCHMARKS.md). The best choice depends on the machine, the model and the batch size, so
  * the tuner measures it: steps are grouped by size (powers of two), each candidate thread count
- * is timed a few times per group, and the fastest per token is used, re-checked now and then.
+ * is timed several times per group, and the fastest per token is used, re-checked now and then.
  */
 
 export interface ThreadTuner {
@@ -47,7 +47,7 @@ export class AdaptiveThreads implements ThreadTuner {
    */
   constructor(
     readonly maxThreads: number,
-    private readonly samplesPerCandidate = 3,
+    private readonly samplesPerCandidate = 8,
     private readonly recheckEvery = 256,
   ) {
     const set = new Set([maxThreads, Math.max(1, Math.floor(maxThreads / 2)), Math.max(1, maxThreads - 1), 1]);
@@ -83,7 +83,9 @@ export class AdaptiveThreads implements ThreadTuner {
     const g = this.group(batchTokens);
     const perToken = ms / Math.max(1, batchTokens);
     const s = g.samples.get(threads);
-    if (!s) g.samples.set(threads, { msPerToken: perToken, count: 1 });
+    // The first step with a thread count pays for waking its threads: not counted.
+    if (!s) g.samples.set(threads, { msPerToken: 0, count: 0 });
+    else if (s.count === 0) { s.msPerToken = perToken; s.count = 1; }
     else {
       // The first samples are averaged, later ones weighted so the estimate follows slow drifts.
       const w = s.count < this.samplesPerCandidate ? 1 / (s.count + 1) : 0.2;
@@ -96,7 +98,7 @@ export class AdaptiveThreads implements ThreadTuner {
     let best = this.candidates[0]!;
     let bestMs = Infinity;
     for (const [threads, s] of samples) {
-      if (s.msPerToken < bestMs) { bestMs = s.msPerToken; best = threads; }
+      if (s.count > 0 && s.msPerToken < bestMs) { bestMs = s.msPerToken; best = threads; }
     }
     return best;
   }

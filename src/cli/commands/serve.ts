@@ -45,7 +45,7 @@ export function registerServe(program: Command): void {
     if (engine instanceof LlamaEngine) {
       const hw = engine.hardware;
       say(`hardware   ${hw.gpu ? `GPU ${hw.gpu} (${hw.gpuDevices.join(", ") || "unknown device"}), ${hw.gpuLayers} layers offloaded` : "CPU only"}; ${hw.cpuMathCores} CPU math cores`);
-      say(`threads    ${engine.threads.describe()}`);
+      say(`threads    ${engine.threads.describe()}; ${hw.threadPool.attached ? "persistent thread pool" : `no persistent thread pool: ${hw.threadPool.reason}`}`);
     }
     say(`settings   parallel ${info.parallel}, context ${info.contextSize} tokens per sequence, batch ${config.batchSize}, max queue ${config.maxQueue}`);
     say(`listening  ${server.url}  (OpenAI base URL: ${server.url}/v1)`);

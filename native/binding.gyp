@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "nimble_threadpool",
+      "sources": ["threadpool.c"],
+      "cflags": ["-O2", "-Wall"],
+      "conditions": [["OS=='linux'", { "libraries": ["-ldl"] }]]
+    }
+  ]
+}
