@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /** The `nimble` command line: thin commands that parse flags and call the library. */
 import { Command, CommanderError } from "commander";
 import { NIMBLE_VERSION } from "../version.js";

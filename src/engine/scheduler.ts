@@ -186,6 +186,9 @@ export class Scheduler {
           }
         }
         this.disposeReleasedSamplers();
+        // Let consumers write out this step's text (and new requests arrive) now, between steps,
+        // rather than during the next decode, when every core may be computing.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } finally {
       this.disposeReleasedSamplers();
@@ -234,11 +237,12 @@ export class Scheduler {
     const s = job.request.sampling;
     const config: NativeSamplerConfig = {
       temperature: s.temperature,
-      topK: s.topK,
       topP: s.topP,
       minP: s.minP,
       seed: s.seed >>> 0,
     };
+    // top_k off: no top-k sampler at all (the binding's "all tokens" variant sorts the whole vocabulary).
+    if (s.topK > 0) config.topK = s.topK;
     if (s.repetitionPenalty !== 1 || s.presencePenalty !== 0 || s.frequencyPenalty !== 0) {
       config.repeatPenalty = s.repetitionPenalty;
       config.repeatPenaltyPresencePenalty = s.presencePenalty;
