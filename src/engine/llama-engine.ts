@@ -69,7 +69,6 @@ export class LlamaEngine implements Engine {
     });
     const contextSize = options.contextSize ?? Math.min(model.trainContextSize, 4096);
     const batchSize = Math.max(options.batchSize ?? 512, options.parallel);
-    const threads = createThreadTuner(llama.cpuMathCores, options.threads);
     const context = await model.createContext({
       sequences: options.parallel,
       contextSize,
@@ -79,6 +78,7 @@ export class LlamaEngine implements Engine {
     });
 
     const threadPool = attachThreadPool(context, model, options.parallel, options.threads ?? llama.cpuMathCores);
+    const threads = createThreadTuner(llama.cpuMathCores, options.threads, threadPool.attached);
 
     const eogTokens: number[] = [];
     const vocabSize = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;

@@ -18,15 +18,15 @@ export interface ThreadTuner {
   describe(): string;
 }
 
-/** Always the same thread count (`--threads N`). */
+/** Always the same thread count. */
 export class FixedThreads implements ThreadTuner {
-  constructor(private readonly threads: number) {}
+  constructor(private readonly threads: number, private readonly why: string) {}
   choose(): number {
     return this.threads;
   }
   record(): void {}
   describe(): string {
-    return `${this.threads} (fixed)`;
+    return `${this.threads} (${this.why})`;
   }
 }
 
@@ -118,7 +118,14 @@ export class AdaptiveThreads implements ThreadTuner {
   }
 }
 
-export function createThreadTuner(physicalCores: number, override?: number): ThreadTuner {
-  if (override !== undefined && override > 0) return new FixedThreads(override);
+/**
+ * `--threads N` fixes the count. With a persistent thread pool (threadpool.ts) every physical core
+ * is used, as llama.cpp's own tools do: measured here, that beat one thread at every step size.
+ * Without the pool, worker threads are started for every step, which makes small steps slower on
+ * more threads: the tuner then measures what is fastest.
+ */
+export function createThreadTuner(physicalCores: number, override: number | undefined, persistentPool: boolean): ThreadTuner {
+  if (override !== undefined && override > 0) return new FixedThreads(override, "fixed by --threads");
+  if (persistentPool) return new FixedThreads(Math.max(1, physicalCores), "all physical cores");
   return new AdaptiveThreads(Math.max(1, physicalCores));
 }
