@@ -186,9 +186,6 @@ export class Scheduler {
           }
         }
         this.disposeReleasedSamplers();
-        // Let consumers write out this step's text (and new requests arrive) now, between steps,
-        // rather than during the next decode, when every core may be computing.
-        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } finally {
       this.disposeReleasedSamplers();
