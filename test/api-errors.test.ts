@@ -75,7 +75,9 @@ describe("errors", () => {
 
   it("400 with both numbers when the prompt is longer than the context", async () => {
     const res = await postJson(`${url}/v1/completions`, { prompt: "word ".repeat(400), max_tokens: 4 });
-    assertError(res, 400, undefined, ["256"]);
+    assertError(res, 400, "prompt", ["256"]);
+    const chat = await postJson(`${url}/v1/chat/completions`, { messages: [{ role: "user", content: "word ".repeat(400) }] });
+    assertError(chat, 400, "messages", ["256"]);
     assert.equal(res.json.error.code, "context_length_exceeded");
     assert.match(res.json.error.message, /prompt has \d+ tokens|\d+ in the prompt/);
     const tokens = Number(/(\d+) (?:tokens\.|in the prompt)/.exec(res.json.error.message)![1]);
@@ -84,7 +86,7 @@ describe("errors", () => {
 
   it("400 when prompt plus max_tokens exceed the context", async () => {
     const res = await postJson(`${url}/v1/completions`, { prompt: "hello", max_tokens: 1000 });
-    assertError(res, 400, undefined, ["256", "1000"]);
+    assertError(res, 400, "max_tokens", ["256", "1000"]);
   });
 
   it("keeps serving after all of that", async () => {

@@ -49,6 +49,9 @@ describe("lifecycle", () => {
       const metadata: any = await (await fetch(`${server.url}/v1/metadata`)).json();
       assert.equal(metadata.modelInfo[0].id, "tiny");
       assert.equal(metadata.settings.parallel, 4);
+      // npm ci builds the native addon: the persistent llama.cpp thread pool must be attached.
+      assert.deepEqual(metadata.hardware.threadPool, { attached: true });
+      assert.match(metadata.threads.policy, /all physical cores/);
       const res = await fetch(`${server.url}/v1/metrics`);
       assert.match(res.headers.get("content-type") ?? "", /text\/plain/);
       const text = await res.text();

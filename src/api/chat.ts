@@ -29,7 +29,7 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
     const promptTokens = engine.tokenize(prompt);
     const n = body.n ?? 1;
     const cancel = new AbortController();
-    const requests = Array.from({ length: n }, (_, i) => toGenerationRequest(engine, body, promptTokens, i, cancel.signal));
+    const requests = Array.from({ length: n }, (_, i) => toGenerationRequest(engine, body, promptTokens, i, cancel.signal, "messages"));
     const choices = startAll(engine, requests, cancel);
     abortOnDisconnect(reply.raw, cancel);
 

@@ -19,7 +19,7 @@ export function registerCompletionRoutes(app: FastifyInstance, state: ServerStat
     const requests = prompts.flatMap((p, pi) => {
       const tokens = engine.tokenize(p);
       if (tokens.length === 0) throw ApiError.invalid(`Invalid value for 'prompt': the prompt is empty`, prompts.length > 1 ? `prompt.${pi}` : "prompt");
-      return Array.from({ length: n }, (_, j) => toGenerationRequest(engine, body, tokens, j, cancel.signal));
+      return Array.from({ length: n }, (_, j) => toGenerationRequest(engine, body, tokens, j, cancel.signal, prompts.length > 1 ? `prompt.${pi}` : "prompt"));
     });
     const choices = startAll(engine, requests, cancel);
     abortOnDisconnect(reply.raw, cancel);

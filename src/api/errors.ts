@@ -54,7 +54,7 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof QueueFullError) {
     return new ApiError(429, err.message, "rate_limit_error", null, "queue_full", { "retry-after": "1" });
   }
-  if (err instanceof ContextLengthError) return ApiError.invalid(err.message, "messages", "context_length_exceeded");
+  if (err instanceof ContextLengthError) return ApiError.invalid(err.message, null, "context_length_exceeded");
   if (err instanceof EngineClosedError) return new ApiError(503, err.message, "service_unavailable", null, "shutting_down", { "retry-after": "5" });
   const fe = err as Partial<FastifyError>;
   if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {

@@ -13,13 +13,20 @@ export interface Choice {
   stream: GenerationStream;
 }
 
-/** Builds the engine request for one prompt. `choice` makes seeded choices differ from each other. */
-export function toGenerationRequest(engine: Engine, body: SamplingRequest, promptTokens: number[], choice: number, signal: AbortSignal): GenerationRequest {
+function contextLengthError(err: ContextLengthError, param: string): ApiError {
+  return ApiError.invalid(err.message, param, "context_length_exceeded");
+}
+
+/**
+ * Builds the engine request for one prompt. `choice` makes seeded choices differ from each other;
+ * `promptParam` names the request field the prompt came from (for errors).
+ */
+export function toGenerationRequest(engine: Engine, body: SamplingRequest, promptTokens: number[], choice: number, signal: AbortSignal, promptParam: string): GenerationRequest {
   const contextSize = engine.info.contextSize;
-  if (promptTokens.length >= contextSize) throw new ContextLengthError(contextSize, promptTokens.length);
+  if (promptTokens.length >= contextSize) throw contextLengthError(new ContextLengthError(contextSize, promptTokens.length), promptParam);
   const requested = body.max_completion_tokens ?? body.max_tokens ?? undefined;
   if (requested !== undefined && promptTokens.length + requested > contextSize) {
-    throw new ContextLengthError(contextSize, promptTokens.length, requested);
+    throw contextLengthError(new ContextLengthError(contextSize, promptTokens.length, requested), body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens");
   }
   const maxTokens = requested ?? contextSize - promptTokens.length;
   const minTokens = body.min_tokens ?? 0;

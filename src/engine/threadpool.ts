@@ -58,7 +58,7 @@ export function attachThreadPool(context: LlamaContext, model: LlamaModel, seque
   const nativeContext = (context as unknown as { _ctx: unknown })._ctx;
   const nativeModel = (model as unknown as { _model: unknown })._model;
   // Poll level 0: idle workers sleep instead of spinning, leaving the cores to Node between steps.
-  const result = addon.attach(nativeContext, nativeModel, sequences, threads, Number(process.env.NIMBLE_THREADPOOL_POLL ?? 0));
+  const result = addon.attach(nativeContext, nativeModel, sequences, threads, 0);
   if (!result.attached || result.handle === undefined) return none(result.reason ?? "unknown reason");
   let attached = true;
   return {
