@@ -71,6 +71,8 @@ interface Slot {
   /** Tokens whose KV cells this sequence holds, position i at index i. */
   cached: number[];
   job?: Job;
+  /** When the sequence was last released (a counter; 0 = never used). */
+  lastUsed: number;
 }
 
 interface BatchItem {
@@ -99,6 +101,7 @@ export class Scheduler {
   private resolveIdle: (() => void) | undefined;
   private readonly penaltyLastN: number;
   private readonly releasedSamplers: NativeSampler[] = [];
+  private releases = 0;
 
   constructor(
     private readonly ctx: NativeContext,
@@ -106,7 +109,7 @@ export class Scheduler {
     private readonly options: SchedulerOptions,
     private readonly observer: SchedulerObserver = {},
   ) {
-    this.slots = Array.from({ length: options.parallel }, (_, id) => ({ id, cached: [] }));
+    this.slots = Array.from({ length: options.parallel }, (_, id) => ({ id, cached: [], lastUsed: 0 }));
     this.penaltyLastN = options.penaltyLastN ?? 64;
   }
 
@@ -207,11 +210,13 @@ export class Scheduler {
         continue;
       }
       const prompt = job.request.promptTokens;
+      // Longest shared prefix wins; among equals, the least recently used sequence (its cache is
+      // the one least likely to be wanted again, e.g. by the next turn of a conversation).
       let best = free[0]!;
       let bestLen = commonPrefixLength(best.cached, prompt);
       for (const s of free.slice(1)) {
         const len = commonPrefixLength(s.cached, prompt);
-        if (len > bestLen) { best = s; bestLen = len; }
+        if (len > bestLen || (len === bestLen && s.lastUsed < best.lastUsed)) { best = s; bestLen = len; }
       }
       // At least one prompt token must be decoded to get logits for the first sampled token.
       const reuse = Math.min(bestLen, prompt.length - 1);
@@ -369,6 +374,7 @@ export class Scheduler {
     const slot = job.slot;
     if (slot) {
       slot.job = undefined;
+      slot.lastUsed = ++this.releases;
       job.slot = undefined;
       this.running--;
     }

@@ -1,0 +1,183 @@
+/**
+ * The scheduler alone, on a scripted llama.cpp context: what goes into each decode step
+ * (continuous batching, ascending sequence ids, prefill budget), prefix reuse, min_tokens,
+ * cancellation and the queue bound. The fake "model" emits A, B, C, … and wants to end
+ * (token 99) after `eogAfter` tokens.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { NativeContext, NativeSampler, NativeSamplerConfig } from "../src/engine/native.js";
+import { Scheduler, type SchedulerOptions } from "../src/engine/scheduler.js";
+import { FixedThreads } from "../src/engine/threads.js";
+import { QueueFullError, type GenerationRequest } from "../src/engine/types.js";
+
+const EOG = 99;
+
+interface BatchEntry { seq: number; pos: number; tokens: number[] }
+
+class FakeSampler implements NativeSampler {
+  config: NativeSamplerConfig = {};
+  generated = 0;
+  applyConfig(config: NativeSamplerConfig): void { this.config = config; }
+  dispose(): void {}
+}
+
+class FakeContext implements NativeContext {
+  batches: BatchEntry[][] = [];
+  removed: [number, number, number][] = [];
+  private current: BatchEntry[] = [];
+  private size = 0;
+  threads = 1;
+  constructor(private readonly eogAfter = Infinity) {}
+  initBatch(size: number): void { this.current = []; this.size = size; }
+  addToBatch(seq: number, pos: number, tokens: Uint32Array, logits: Uint32Array): Uint32Array {
+    const offset = this.current.reduce((n, e) => n + e.tokens.length, 0);
+    this.current.push({ seq, pos, tokens: [...tokens] });
+    assert.ok(offset + tokens.length <= this.size, "batch overflow");
+    return Uint32Array.from([...logits].map((i) => offset + i));
+  }
+  async decodeBatch(): Promise<void> {
+    this.batches.push(this.current);
+    await new Promise((r) => setImmediate(r));
+  }
+  async sampleToken(_index: number, sampler: NativeSampler): Promise<number> {
+    const s = sampler as FakeSampler;
+    const eogBanned = s.config.tokenBiasKeys?.includes(EOG) ?? false;
+    const token = s.generated >= this.eogAfter && !eogBanned ? EOG : 65 + (s.generated % 26);
+    s.generated++;
+    return token;
+  }
+  removeTokenCellsFromSequence(seq: number, start: number, end: number): boolean { this.removed.push([seq, start, end]); return true; }
+  setThreads(n: number): void { this.threads = n; }
+  getThreads(): number { return this.threads; }
+}
+
+function scheduler(ctx: FakeContext, options: Partial<SchedulerOptions> = {}): Scheduler {
+  return new Scheduler(
+    ctx,
+    { detokenize: (t) => String.fromCharCode(...t), isEog: (t) => t === EOG, eogTokens: [EOG], createSampler: () => new FakeSampler() },
+    { parallel: 4, contextSize: 256, batchSize: 64, maxQueue: 8, threads: new FixedThreads(1, "test"), ...options },
+  );
+}
+
+function request(prompt: number[], extra: Partial<GenerationRequest> = {}): GenerationRequest {
+  return {
+    promptTokens: prompt,
+    sampling: { temperature: 0, topP: 1, topK: -1, minP: 0, seed: 1, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0 },
+    maxTokens: 8, minTokens: 0, ignoreEos: false, stop: [], ...extra,
+  };
+}
+
+const range = (n: number, from = 1) => Array.from({ length: n }, (_, i) => from + i);
+
+describe("scheduler", () => {
+  it("admits a new request into the running batch at the next step (continuous batching)", async () => {
+    const ctx = new FakeContext();
+    const s = scheduler(ctx);
+    const a = s.generate(request(range(5), { maxTokens: 12 }));
+    const it = a[Symbol.asyncIterator]();
+    await it.next();
+    await it.next();
+    const stepsBeforeB = ctx.batches.length;
+    const b = s.generate(request(range(7, 50), { maxTokens: 3 }));
+    const [ra, rb] = await Promise.all([a.result, b.result]);
+    assert.equal(ra.completionTokens, 12);
+    assert.equal(rb.completionTokens, 3);
+    // The step after B arrived decodes A's next token and B's whole prompt together.
+    const next = ctx.batches[stepsBeforeB]!;
+    assert.deepEqual(next.map((e) => [e.seq, e.tokens.length]), [[0, 1], [1, 7]]);
+    // A got a token in every step until it finished: nobody waited for a batch to drain.
+    const aSteps = ctx.batches.filter((b) => b.some((e) => e.seq === 0));
+    assert.equal(aSteps.length, 12);
+  });
+
+  it("puts sequences in ascending id order and keeps prefill within the token budget", async () => {
+    const ctx = new FakeContext();
+    const s = scheduler(ctx, { batchSize: 16 });
+    const results = await Promise.all([range(40), range(30, 100), range(3, 200)].map((p) => s.generate(request(p, { maxTokens: 4 })).result));
+    assert.deepEqual(results.map((r) => r.completionTokens), [4, 4, 4]);
+    for (const batch of ctx.batches) {
+      const seqs = batch.map((e) => e.seq);
+      assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y));
+      assert.ok(batch.reduce((n, e) => n + e.tokens.length, 0) <= 16);
+    }
+    // Positions of each sequence are contiguous from 0.
+    const next = new Map<number, number>();
+    for (const e of ctx.batches.flat()) {
+      assert.equal(e.pos, next.get(e.seq) ?? 0);
+      next.set(e.seq, e.pos + e.tokens.length);
+    }
+  });
+
+  it("reuses the longest cached prefix and evaluates only the rest", async () => {
+    const ctx = new FakeContext();
+    const s = scheduler(ctx);
+    const first = await s.generate(request(range(20), { maxTokens: 4 })).result;
+    assert.equal(first.cachedTokens, 0);
+    // An unrelated request in between takes another free sequence, not the one holding the cache.
+    await s.generate(request(range(6, 300), { maxTokens: 2 })).result;
+    const before = ctx.batches.length;
+    const second = await s.generate(request([...range(20), 65, 66, 67, 5, 6], { maxTokens: 2 })).result;
+    // Sequence 0 held the 20 prompt tokens plus the 3 generated tokens that were decoded (A, B, C).
+    assert.equal(second.cachedTokens, 23);
+    const firstStep = ctx.batches[before]!;
+    assert.equal(firstStep.length, 1);
+    assert.equal(firstStep[0]!.pos, second.cachedTokens);
+    assert.equal(firstStep[0]!.seq, 0);
+    assert.equal(firstStep[0]!.tokens.length, 2);
+  });
+
+  it("re-evaluates one token when the whole prompt is cached", async () => {
+    const ctx = new FakeContext();
+    const s = scheduler(ctx);
+    await s.generate(request(range(10), { maxTokens: 1 })).result;
+    const r = await s.generate(request(range(10), { maxTokens: 1 })).result;
+    assert.equal(r.cachedTokens, 9);
+    assert.deepEqual(ctx.removed.at(-1), [0, 9, -1]);
+  });
+
+  it("suppresses end-of-generation until min_tokens, then stops on it", async () => {
+    const ctx = new FakeContext(2);
+    const s = scheduler(ctx);
+    const plain = await s.generate(request(range(4), { maxTokens: 20 })).result;
+    assert.equal(plain.finishReason, "stop");
+    assert.equal(plain.completionTokens, 2);
+    const min = await s.generate(request(range(4, 30), { maxTokens: 20, minTokens: 6 })).result;
+    assert.equal(min.finishReason, "stop");
+    assert.equal(min.completionTokens, 6);
+    const ignore = await s.generate(request(range(4, 60), { maxTokens: 9, ignoreEos: true })).result;
+    assert.equal(ignore.finishReason, "length");
+    assert.equal(ignore.completionTokens, 9);
+  });
+
+  it("cancels at the next step and frees the sequence", async () => {
+    const ctx = new FakeContext();
+    const s = scheduler(ctx, { parallel: 1 });
+    const controller = new AbortController();
+    const g = s.generate(request(range(4), { maxTokens: 1000, signal: controller.signal }));
+    const it = g[Symbol.asyncIterator]();
+    await it.next();
+    controller.abort();
+    const r = await g.result;
+    assert.equal(r.finishReason, "abort");
+    assert.ok(r.completionTokens < 10);
+    assert.equal(s.stats().running, 0);
+    const next = await s.generate(request(range(3, 40), { maxTokens: 2 })).result;
+    assert.equal(next.completionTokens, 2);
+  });
+
+  it("bounds waiting requests by free sequences plus maxQueue, rejecting at once", () => {
+    const s = scheduler(new FakeContext(), { parallel: 1, maxQueue: 1 });
+    s.generate(request(range(4), { maxTokens: 50 }));
+    s.generate(request(range(4), { maxTokens: 50 }));
+    assert.throws(() => s.generate(request(range(4))), QueueFullError);
+    s.abortAll("test over");
+  });
+
+  it("cuts text at a stop string spanning tokens", async () => {
+    const s = scheduler(new FakeContext());
+    const r = await s.generate(request(range(3), { maxTokens: 20, stop: ["DE"] })).result;
+    assert.equal(r.text, "ABC");
+    assert.equal(r.finishReason, "stop");
+  });
+});
