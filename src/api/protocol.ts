@@ -78,6 +78,27 @@ export const completionRequestSchema = z
     if (body.suffix) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["suffix"], message: "suffix is not supported by this server yet" });
   });
 
+/** vLLM's POST /tokenize (a prompt or chat messages), with llama.cpp's `content` and `add_special` accepted as aliases. */
+export const tokenizeRequestSchema = z
+  .object({
+    model: z.string().optional(),
+    prompt: z.string().optional(),
+    content: z.string().optional(),
+    messages: z.array(chatMessageSchema).min(1).optional(),
+    add_special_tokens: z.boolean().optional(),
+    add_special: z.boolean().optional(),
+  })
+  .passthrough()
+  .superRefine((body, ctx) => {
+    const given = [body.prompt, body.content, body.messages].filter((v) => v !== undefined).length;
+    if (given !== 1) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["prompt"], message: "give exactly one of prompt (or content) and messages" });
+  });
+
+export const detokenizeRequestSchema = z.object({
+  model: z.string().optional(),
+  tokens: z.array(z.number().int().nonnegative()).max(1_000_000),
+}).passthrough();
+
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 export type CompletionRequest = z.infer<typeof completionRequestSchema>;
 export type SamplingRequest = Pick<ChatCompletionRequest, keyof typeof samplingFields> & { max_completion_tokens?: number | null };

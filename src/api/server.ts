@@ -11,6 +11,7 @@ import { ApiError, errorHandler, sendError } from "./errors.js";
 import { registerManagementRoutes } from "./management.js";
 import { Metrics } from "./metrics.js";
 import { registerModelRoutes } from "./models.js";
+import { registerTokenizeRoutes } from "./tokenize.js";
 import type { ServerState } from "./state.js";
 
 export type EngineSource = Engine | ((observer: SchedulerObserver) => Promise<Engine>);
@@ -54,6 +55,7 @@ export function buildApp(state: ServerState, options: Pick<HttpServerOptions, "b
   registerModelRoutes(app, state);
   registerChatRoutes(app, state);
   registerCompletionRoutes(app, state);
+  registerTokenizeRoutes(app, state);
   return app;
 }
 

@@ -114,6 +114,7 @@ export class LlamaEngine implements Engine {
       contextSize: context.contextSize,
       parallel: options.parallel,
       hasChatTemplate: chatTemplate.isModelTemplate,
+      vocabSize,
     };
     const hardware: HardwareInfo = {
       gpu: llama.gpu,
@@ -125,10 +126,10 @@ export class LlamaEngine implements Engine {
     return new LlamaEngine(info, hardware, threads, llama, model, context, scheduler, chatTemplate, threadPool);
   }
 
-  tokenize(text: string): number[] {
+  tokenize(text: string, addSpecial = true): number[] {
     const tokens = this.model.tokenize(text, true);
     const bos = this.model.tokens.bos;
-    if (this.model.tokens.shouldPrependBosToken && bos != null && tokens[0] !== bos) return [bos, ...tokens];
+    if (addSpecial && this.model.tokens.shouldPrependBosToken && bos != null && tokens[0] !== bos) return [bos, ...tokens];
     return tokens;
   }
 

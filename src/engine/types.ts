@@ -70,6 +70,7 @@ export interface ModelInfo {
   contextSize: number;
   parallel: number;
   hasChatTemplate: boolean;
+  vocabSize: number;
 }
 
 export interface EngineStats {
@@ -89,7 +90,8 @@ export interface ChatMessage {
 
 export interface Engine {
   readonly info: ModelInfo;
-  tokenize(text: string): number[];
+  /** Tokens of a text, special tokens parsed; the model's BOS token is prepended when it wants one, unless `addSpecial` is false. */
+  tokenize(text: string, addSpecial?: boolean): number[];
   detokenize(tokens: number[]): string;
   /** Renders messages with the model's chat template, ready for generation. */
   applyChatTemplate(messages: ChatMessage[]): string;

@@ -1,0 +1,28 @@
+/** POST /tokenize and /detokenize (vLLM's shapes; llama.cpp's `content` accepted): the served model's tokenizer. */
+import type { FastifyInstance } from "fastify";
+import { ApiError } from "./errors.js";
+import { resolveModel } from "./generation.js";
+import { chatMessagesToTemplate } from "./chat.js";
+import { detokenizeRequestSchema, tokenizeRequestSchema } from "./protocol.js";
+import { parseBody, requireEngine, type ServerState } from "./state.js";
+
+export function registerTokenizeRoutes(app: FastifyInstance, state: ServerState): void {
+  app.post("/tokenize", async (request) => {
+    const engine = requireEngine(state);
+    const body = parseBody(tokenizeRequestSchema, request.body);
+    resolveModel(engine, body.model);
+    const addSpecial = body.add_special_tokens ?? body.add_special ?? true;
+    const text = body.messages ? chatMessagesToTemplate(engine, body.messages) : (body.prompt ?? body.content)!;
+    const tokens = engine.tokenize(text, addSpecial);
+    return { tokens, count: tokens.length, max_model_len: engine.info.contextSize };
+  });
+
+  app.post("/detokenize", async (request) => {
+    const engine = requireEngine(state);
+    const body = parseBody(detokenizeRequestSchema, request.body);
+    resolveModel(engine, body.model);
+    const bad = body.tokens.findIndex((t) => t >= engine.info.vocabSize);
+    if (bad >= 0) throw ApiError.invalid(`Invalid value for 'tokens.${bad}': token ${body.tokens[bad]} is outside the vocabulary (0-${engine.info.vocabSize - 1})`, `tokens.${bad}`);
+    return { prompt: engine.detokenize(body.tokens) };
+  });
+}
