@@ -177,9 +177,9 @@ export class Scheduler {
   private async loop(): Promise<void> {
     try {
       for (;;) {
-        this.admit();
-        if (this.running === 0) break;
         try {
+          this.admit();
+          if (this.running === 0) break;
           await this.step();
         } catch (err) {
           // A bug must not take the server down: fail the running requests and start clean.
