@@ -219,19 +219,25 @@ export class Scheduler {
         if (len > bestLen || (len === bestLen && s.lastUsed < best.lastUsed)) { best = s; bestLen = len; }
       }
       // At least one prompt token must be decoded to get logits for the first sampled token.
-      const reuse = Math.min(bestLen, prompt.length - 1);
-      if (reuse < best.cached.length) {
-        this.ctx.removeTokenCellsFromSequence(best.id, reuse, -1);
-        best.cached.length = reuse;
+      let reuse = Math.min(bestLen, prompt.length - 1);
+      if (reuse < best.cached.length && !this.ctx.removeTokenCellsFromSequence(best.id, reuse, -1)) {
+        // Some caches cannot drop a suffix: start the sequence from scratch.
+        this.forgetCache(best);
+        reuse = 0;
       }
+      best.cached.length = reuse;
       job.slot = best;
       best.job = job;
+      this.running++;
       job.nPast = reuse;
       job.cachedTokens = reuse;
       job.pending = prompt.slice(reuse);
       job.admittedAt = performance.now();
-      this.initSampler(job);
-      this.running++;
+      try {
+        this.initSampler(job);
+      } catch (err) {
+        this.fail(job, err);
+      }
     }
   }
 
