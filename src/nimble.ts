@@ -3,9 +3,8 @@
  * Used by `nimble serve` and by library users (`import { createServer } from "nimble"`).
  */
 import { startHttpServer, type HttpServer } from "./api/server.js";
-import { OPTIONS, type NimbleConfig } from "./config.js";
+import { resolveConfig, type NimbleConfig } from "./config.js";
 import { LlamaEngine } from "./engine/llama-engine.js";
-import type { AdaptiveThreads } from "./engine/threads.js";
 import type { Engine } from "./engine/types.js";
 import type { DownloadProgress } from "./models/download.js";
 import { resolveModel, type ResolvedModel } from "./models/resolve.js";
@@ -24,20 +23,13 @@ export interface NimbleServer extends HttpServer {
   model: ResolvedModel | undefined;
 }
 
-function withDefaults(options: Partial<NimbleConfig>): NimbleConfig {
-  const out: Record<string, unknown> = {};
-  for (const [name, opt] of Object.entries(OPTIONS)) {
-    out[name] = (options as Record<string, unknown>)[name] ?? opt.default;
-  }
-  return out as NimbleConfig;
-}
-
 /**
  * Starts Nimble. The model reference is resolved (downloaded or generated) before listening;
  * the server then listens at once and reports ready when the model is loaded (`server.ready`).
  */
 export async function createServer(options: CreateServerOptions = {}): Promise<NimbleServer> {
-  const config = withDefaults(options);
+  // The same validation and defaults as the CLI's (no environment: a library's caller is explicit).
+  const config = resolveConfig(options, {}, undefined);
   const model = options.engine ? undefined : await resolveModel(config.model, { home: config.home, onNotice: options.onNotice, onDownloadProgress: options.onDownloadProgress });
   const settings = {
     parallel: config.parallel,
@@ -78,7 +70,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     const threads = engine.threads;
     Object.defineProperty(metadata, "threads", {
       enumerable: true,
-      get: () => ({ policy: threads.describe(), ...("choices" in threads ? { chosen: (threads as AdaptiveThreads).choices() } : {}) }),
+      get: () => ({ policy: threads.describe(), ...(threads.choices ? { chosen: threads.choices() } : {}) }),
     });
   }, () => {});
   return { ...server, config, model };

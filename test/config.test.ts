@@ -45,3 +45,11 @@ describe("config", () => {
     assert.ok(doc.includes(optionsMarkdownTable()), "docs/CONFIGURATION.md's table is out of date: regenerate it with `npm run docs:config`");
   });
 });
+
+describe("createServer options", () => {
+  it("are validated like flags, with a clear error", async () => {
+    const { createServer } = await import("../src/nimble.js");
+    await assert.rejects(createServer({ parallel: -1 } as never), /invalid value -1 for --parallel/);
+    await assert.rejects(createServer({ gpu: "tpu" } as never), /--gpu/);
+  });
+});

@@ -16,6 +16,8 @@ export interface ThreadTuner {
   record(batchTokens: number, threads: number, ms: number): void;
   /** For the startup log and /v1/metadata. */
   describe(): string;
+  /** The thread count chosen per step-size group, where it is chosen by measurement. */
+  choices?(): Record<string, number>;
 }
 
 /** Always the same thread count. */
