@@ -59,8 +59,11 @@ describe("StopMatcher", () => {
     assert.ok(!stopped);
   });
 
-  it("uses the earliest of several stop strings", () => {
+  it("uses the earliest of several stop strings, and says which", () => {
     assert.equal(run(["xyz", "b"], ["aaxyzb"]).out.join(""), "aa");
+    const m = new StopMatcher(["b", "xyz"]);
+    m.push("aaxyzb");
+    assert.equal(m.matched, "xyz");
     assert.equal(run(["\n\n", "###"], ["line\n", "\nnext"]).out.join(""), "line");
   });
 

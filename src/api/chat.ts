@@ -1,8 +1,7 @@
 /** POST /v1/chat/completions: messages rendered with the model's chat template, streamed or not. */
 import type { FastifyInstance } from "fastify";
-import type { Engine, GenerationResult } from "../engine/types.js";
-import { ApiError } from "./errors.js";
-import { abortOnDisconnect, finishReason, newId, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
+import type { ChatMessage, GenerationResult } from "../engine/types.js";
+import { abortOnDisconnect, finishReason, newId, renderChat, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
 import { chatCompletionRequestSchema, type ChatCompletionChunk, type ChatCompletionRequest, type ChatCompletionResponse } from "./protocol.js";
 import { SseWriter } from "./sse.js";
 import { parseBody, requireEngine, type ServerState } from "./state.js";
@@ -13,15 +12,9 @@ function messageText(content: ChatCompletionRequest["messages"][number]["content
   return typeof content === "string" ? content : content.map((p) => p.text).join("\n");
 }
 
-/** Renders validated chat messages with the model's template; a template that rejects them is a 400. */
-export function chatMessagesToTemplate(engine: Engine, messages: ChatCompletionRequest["messages"]): string {
-  const plain = messages.map((m) => ({ role: m.role, content: messageText(m.content), ...(m.name ? { name: m.name } : {}) }));
-  try {
-    return engine.applyChatTemplate(plain);
-  } catch (err) {
-    // Templates enforce their own rules (e.g. alternating roles) by raising errors.
-    throw ApiError.invalid(`The model's chat template cannot render these messages: ${(err as Error).message}`, "messages", "chat_template_error");
-  }
+/** OpenAI chat messages as the chat template sees them. */
+export function templateMessages(messages: ChatCompletionRequest["messages"]): ChatMessage[] {
+  return messages.map((m) => ({ role: m.role, content: messageText(m.content), ...(m.name ? { name: m.name } : {}) }));
 }
 
 export function registerChatRoutes(app: FastifyInstance, state: ServerState): void {
@@ -29,7 +22,7 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
     const engine = requireEngine(state);
     const body = parseBody(chatCompletionRequestSchema, request.body);
     const model = resolveModel(engine, body.model);
-    const promptTokens = engine.tokenize(chatMessagesToTemplate(engine, body.messages));
+    const promptTokens = engine.tokenize(renderChat(engine, templateMessages(body.messages)));
     const n = body.n ?? 1;
     const cancel = new AbortController();
     const requests = Array.from({ length: n }, (_, i) => toGenerationRequest(engine, body, promptTokens, i, cancel.signal, "messages"));

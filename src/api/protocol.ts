@@ -153,3 +153,63 @@ export interface ModelCard {
   /** Nimble's own notes about the model (for the demo model: that its weights are random). */
   nimble?: { demo: boolean; note?: string; parameters: number; parallel: number };
 }
+
+// ---- Anthropic Messages (POST /v1/messages) ----
+
+const anthropicTextBlock = z.object({ type: z.literal("text"), text: z.string() }).passthrough();
+/** Content blocks other than text (images, tool use) are rejected with a clear 400 until supported. */
+const anthropicBlock = z
+  .object({ type: z.string() })
+  .passthrough()
+  .superRefine((b, ctx) => {
+    if (b.type !== "text") ctx.addIssue({ code: z.ZodIssueCode.custom, message: `content blocks of type "${b.type}" are not supported by this server yet` });
+    else if (typeof (b as { text?: unknown }).text !== "string") ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["text"], message: "Expected string" });
+  });
+
+const anthropicMessagesFields = {
+  model: z.string().optional(),
+  messages: z
+    .array(z.object({ role: z.enum(["user", "assistant"]), content: z.union([z.string(), z.array(anthropicBlock).min(1)]) }))
+    .min(1),
+  system: z.union([z.string(), z.array(anthropicTextBlock)]).optional(),
+};
+
+export const anthropicMessagesRequestSchema = z
+  .object({
+    ...anthropicMessagesFields,
+    max_tokens: z.number().int().positive(),
+    stop_sequences: z.array(z.string()).max(16).optional(),
+    temperature: z.number().min(0).max(1).optional(),
+    top_p: z.number().gt(0).max(1).optional(),
+    top_k: z.number().int().positive().optional(),
+    stream: z.boolean().optional(),
+    metadata: z.object({ user_id: z.string().nullable().optional() }).passthrough().optional(),
+  })
+  .passthrough()
+  .superRefine((body, ctx) => {
+    for (const key of ["tools", "tool_choice", "thinking"]) {
+      if (body[key] != null) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message: "this parameter is not supported by this server yet" });
+    }
+  });
+
+export const anthropicCountTokensRequestSchema = z.object(anthropicMessagesFields).passthrough();
+
+export type AnthropicMessagesRequest = z.infer<typeof anthropicMessagesRequestSchema>;
+export type AnthropicStopReason = "end_turn" | "max_tokens" | "stop_sequence";
+
+export interface AnthropicUsage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_input_tokens: number;
+}
+
+export interface AnthropicMessage {
+  id: string;
+  type: "message";
+  role: "assistant";
+  model: string;
+  content: { type: "text"; text: string }[];
+  stop_reason: AnthropicStopReason | null;
+  stop_sequence: string | null;
+  usage: AnthropicUsage;
+}

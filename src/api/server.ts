@@ -10,6 +10,7 @@ import { registerCompletionRoutes } from "./completions.js";
 import { ApiError, errorHandler, sendError } from "./errors.js";
 import { registerManagementRoutes } from "./management.js";
 import { Metrics } from "./metrics.js";
+import { registerMessagesRoutes } from "./messages.js";
 import { registerModelRoutes } from "./models.js";
 import { registerTokenizeRoutes } from "./tokenize.js";
 import type { ServerState } from "./state.js";
@@ -56,6 +57,7 @@ export function buildApp(state: ServerState, options: Pick<HttpServerOptions, "b
   registerChatRoutes(app, state);
   registerCompletionRoutes(app, state);
   registerTokenizeRoutes(app, state);
+  registerMessagesRoutes(app, state);
   return app;
 }
 

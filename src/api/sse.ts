@@ -24,6 +24,16 @@ export class SseWriter {
     if (!this.closed) this.reply.raw.write(`data: ${JSON.stringify(data)}\n\n`);
   }
 
+  /** A named event (Anthropic's streams name each event). */
+  event(name: string, data: unknown): void {
+    if (!this.closed) this.reply.raw.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  /** Ends the stream without OpenAI's [DONE] marker. */
+  end(): void {
+    if (!this.closed) this.reply.raw.end();
+  }
+
   /** Sends an error event in OpenAI's shape (the status line is already sent). */
   error(body: unknown): void {
     this.send(body);

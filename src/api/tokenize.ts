@@ -1,8 +1,8 @@
 /** POST /tokenize and /detokenize (vLLM's shapes; llama.cpp's `content` accepted): the served model's tokenizer. */
 import type { FastifyInstance } from "fastify";
 import { ApiError } from "./errors.js";
-import { resolveModel } from "./generation.js";
-import { chatMessagesToTemplate } from "./chat.js";
+import { templateMessages } from "./chat.js";
+import { renderChat, resolveModel } from "./generation.js";
 import { detokenizeRequestSchema, tokenizeRequestSchema } from "./protocol.js";
 import { parseBody, requireEngine, type ServerState } from "./state.js";
 
@@ -12,7 +12,7 @@ export function registerTokenizeRoutes(app: FastifyInstance, state: ServerState)
     const body = parseBody(tokenizeRequestSchema, request.body);
     resolveModel(engine, body.model);
     const addSpecial = body.add_special_tokens ?? body.add_special ?? true;
-    const text = body.messages ? chatMessagesToTemplate(engine, body.messages) : (body.prompt ?? body.content)!;
+    const text = body.messages ? renderChat(engine, templateMessages(body.messages)) : (body.prompt ?? body.content)!;
     const tokens = engine.tokenize(text, addSpecial);
     return { tokens, count: tokens.length, max_model_len: engine.info.contextSize };
   });

@@ -401,6 +401,7 @@ export class Scheduler {
     const queuedMs = admitted - job.enqueuedAt;
     job.channel.end({
       finishReason: reason,
+      ...(job.stopMatcher.matched !== undefined ? { stopSequence: job.stopMatcher.matched } : {}),
       text: job.text,
       promptTokens: job.request.promptTokens.length,
       cachedTokens: job.cachedTokens,

@@ -49,6 +49,8 @@ export class IncrementalDetokenizer {
 export class StopMatcher {
   private held = "";
   stopped = false;
+  /** The stop string that ended the text, once one has. */
+  matched: string | undefined;
 
   constructor(private readonly stops: string[]) {}
 
@@ -60,7 +62,7 @@ export class StopMatcher {
     let cut = -1;
     for (const s of this.stops) {
       const i = this.held.indexOf(s);
-      if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+      if (i >= 0 && (cut < 0 || i < cut)) { cut = i; this.matched = s; }
     }
     if (cut >= 0) {
       this.stopped = true;

@@ -36,6 +36,8 @@ export type FinishReason = "stop" | "length" | "abort";
 
 export interface GenerationResult {
   finishReason: FinishReason;
+  /** The stop string that ended the generation, when one did. */
+  stopSequence?: string;
   /** The full generated text (equals the concatenation of the streamed pieces). */
   text: string;
   promptTokens: number;
