@@ -121,6 +121,21 @@ describe("chat completions", () => {
     assert.ok(json.usage.completion_tokens >= 4);
   });
 
+  it("applies logit_bias: +100 forces a token, -100 bans one", async () => {
+    const forced = await postJson(`${url}/v1/chat/completions`, chat({ max_tokens: 8, ignore_eos: true, temperature: 1, seed: 2, logit_bias: { "65": 100 } }));
+    assert.equal(forced.status, 200, JSON.stringify(forced.json));
+    assert.equal(forced.json.choices[0].message.content, "AAAAAAAA");
+    const plain = await postJson(`${url}/v1/completions`, { prompt: "xyz", max_tokens: 1, temperature: 0, ignore_eos: true });
+    const first = (await postJson(`${url}/tokenize`, { prompt: plain.json.choices[0].text, add_special_tokens: false })).json.tokens[0];
+    const banned = await postJson(`${url}/v1/completions`, { prompt: "xyz", max_tokens: 1, temperature: 0, ignore_eos: true, logit_bias: { [first]: -100 } });
+    assert.notEqual(banned.json.choices[0].text, plain.json.choices[0].text);
+    for (const [bias, param] of [[{ abc: 1 }, "logit_bias.abc"], [{ "99999": 1 }, "logit_bias.99999"], [{ "5": 101 }, "logit_bias.5"]] as const) {
+      const res = await postJson(`${url}/v1/chat/completions`, chat({ logit_bias: bias }));
+      assert.equal(res.status, 400);
+      assert.equal(res.json.error.param, param);
+    }
+  });
+
   it("reuses the cached prefix of an earlier request (multi-turn)", async () => {
     const system = { role: "system", content: "You are a helpful assistant. ".repeat(20) };
     const first = await postJson(`${url}/v1/chat/completions`, chat({ messages: [system, { role: "user", content: "first question" }] }));

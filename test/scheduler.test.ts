@@ -42,7 +42,11 @@ class FakeContext implements NativeContext {
   }
   async sampleToken(_index: number, sampler: NativeSampler): Promise<number> {
     const s = sampler as FakeSampler;
-    const eogBanned = s.config.tokenBiasKeys?.includes(EOG) ?? false;
+    const keys = [...(s.config.tokenBiasKeys ?? [])];
+    const values = [...(s.config.tokenBiasValues ?? [])];
+    const favoured = keys.find((_, i) => values[i]! >= 100);
+    if (favoured !== undefined) { s.generated++; return favoured; }
+    const eogBanned = keys.some((k, i) => k === EOG && values[i] === -Infinity);
     const token = s.generated >= this.eogAfter && !eogBanned ? EOG : 65 + (s.generated % 26);
     s.generated++;
     return token;
@@ -148,6 +152,14 @@ describe("scheduler", () => {
     const ignore = await s.generate(request(range(4, 60), { maxTokens: 9, ignoreEos: true })).result;
     assert.equal(ignore.finishReason, "length");
     assert.equal(ignore.completionTokens, 9);
+  });
+
+  it("keeps the request's logit bias while and after suppressing end-of-generation", async () => {
+    const ctx = new FakeContext(1);
+    const s = scheduler(ctx);
+    const r = await s.generate(request(range(4), { maxTokens: 6, minTokens: 3, logitBias: new Map([[66, 100]]) })).result;
+    assert.equal(r.text, "BBBBBB");
+    assert.equal(r.finishReason, "length");
   });
 
   it("cancels at the next step and frees the sequence", async () => {

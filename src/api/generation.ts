@@ -32,6 +32,15 @@ export function toGenerationRequest(engine: Engine, body: SamplingRequest, promp
   const minTokens = body.min_tokens ?? 0;
   if (minTokens > maxTokens) throw ApiError.invalid(`min_tokens (${minTokens}) must not exceed max_tokens (${maxTokens})`, "min_tokens");
   const stop = body.stop == null ? [] : (Array.isArray(body.stop) ? body.stop : [body.stop]).filter((s) => s.length > 0);
+  let logitBias: Map<number, number> | undefined;
+  if (body.logit_bias) {
+    logitBias = new Map();
+    for (const [key, bias] of Object.entries(body.logit_bias)) {
+      const token = Number(key);
+      if (token >= engine.info.vocabSize) throw ApiError.invalid(`Invalid value for 'logit_bias': token ${token} is outside the vocabulary (0-${engine.info.vocabSize - 1})`, `logit_bias.${key}`);
+      logitBias.set(token, bias <= -100 ? -Infinity : bias);
+    }
+  }
   return {
     promptTokens,
     sampling: {
@@ -48,6 +57,7 @@ export function toGenerationRequest(engine: Engine, body: SamplingRequest, promp
     minTokens,
     ignoreEos: body.ignore_eos ?? false,
     stop,
+    ...(logitBias ? { logitBias } : {}),
     signal,
   };
 }

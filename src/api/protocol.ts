@@ -5,7 +5,7 @@
 import { z } from "zod";
 
 /** Fields a later release will support: rejected with a clear 400 rather than silently ignored. */
-const NOT_YET_SUPPORTED = ["tools", "tool_choice", "functions", "function_call", "guided_json", "guided_choice", "guided_regex", "guided_grammar", "logit_bias", "top_logprobs"] as const;
+const NOT_YET_SUPPORTED = ["tools", "tool_choice", "functions", "function_call", "guided_json", "guided_choice", "guided_regex", "guided_grammar", "top_logprobs"] as const;
 
 const stop = z.union([z.string(), z.array(z.string()).max(16)]).nullable().optional();
 
@@ -28,6 +28,8 @@ const samplingFields = {
   stream: z.boolean().nullable().optional(),
   stream_options: z.object({ include_usage: z.boolean().nullable().optional() }).nullable().optional(),
   user: z.string().optional(),
+  /** Token id (as a string key) → bias added to its logit, -100 to 100; -100 bans the token. */
+  logit_bias: z.record(z.string().regex(/^\d+$/, "keys must be token ids"), z.number().min(-100).max(100)).nullable().optional(),
 };
 
 function rejectUnsupported(body: Record<string, unknown>, ctx: z.RefinementCtx): void {

@@ -259,26 +259,32 @@ export class Scheduler {
       config.repeatPenaltyTokens = Uint32Array.from(job.request.promptTokens.slice(-this.penaltyLastN));
     }
     job.eogSuppressed = job.request.minTokens > 0 && this.model.eogTokens.length > 0;
-    if (job.eogSuppressed) {
-      config.tokenBiasKeys = Uint32Array.from(this.model.eogTokens);
-      config.tokenBiasValues = new Float32Array(this.model.eogTokens.length).fill(-Infinity);
-    }
+    Object.assign(config, this.tokenBias(job));
     job.samplerConfig = config;
     job.sampler = this.model.createSampler();
     job.sampler.applyConfig(config);
   }
 
+  /** The request's logit bias, plus a ban on end-of-generation tokens while min_tokens is not reached. */
+  private tokenBias(job: Job): Pick<NativeSamplerConfig, "tokenBiasKeys" | "tokenBiasValues"> {
+    const bias = new Map(job.request.logitBias ?? []);
+    if (job.eogSuppressed) for (const t of this.model.eogTokens) bias.set(t, -Infinity);
+    if (bias.size === 0) return {};
+    return { tokenBiasKeys: Uint32Array.from(bias.keys()), tokenBiasValues: Float32Array.from(bias.values()) };
+  }
+
   /** Lifts the end-of-generation suppression once min_tokens is reached. */
   private liftEogSuppression(job: Job): void {
+    job.eogSuppressed = false;
     const config = { ...job.samplerConfig! };
     delete config.tokenBiasKeys;
     delete config.tokenBiasValues;
+    Object.assign(config, this.tokenBias(job));
     if (config.repeatPenaltyTokens) {
       const history = [...job.request.promptTokens, ...job.generated];
       config.repeatPenaltyTokens = Uint32Array.from(history.slice(-this.penaltyLastN));
     }
     job.samplerConfig = config;
-    job.eogSuppressed = false;
     job.sampler!.applyConfig(config);
   }
 

@@ -28,6 +28,8 @@ export interface GenerationRequest {
   /** Keep generating past end-of-generation tokens (up to maxTokens). */
   ignoreEos: boolean;
   stop: string[];
+  /** Added to the logits of these token ids before sampling (-Infinity bans a token). */
+  logitBias?: Map<number, number>;
   /** Aborting stops the generation at the next decode step and frees its sequence. */
   signal?: AbortSignal;
 }
