@@ -136,6 +136,46 @@ describe("chat completions", () => {
     }
   });
 
+  it("returns logprobs and top_logprobs, the same streamed and not", async () => {
+    const body = chat({ max_tokens: 12, ignore_eos: true, logprobs: true, top_logprobs: 3 });
+    const { status, json } = await postJson(`${url}/v1/chat/completions`, body);
+    assert.equal(status, 200, JSON.stringify(json));
+    const content = json.choices[0].logprobs.content;
+    assert.equal(content.length, json.usage.completion_tokens);
+    for (const entry of content) {
+      assert.ok(entry.logprob <= 0);
+      assert.equal(entry.top_logprobs.length, 3);
+      const lps = entry.top_logprobs.map((t: any) => t.logprob);
+      assert.deepEqual(lps, [...lps].sort((a: number, b: number) => b - a));
+      assert.ok(lps.reduce((sum: number, lp: number) => sum + Math.exp(lp), 0) <= 1.0001);
+      // Greedy: the chosen token is the most likely one.
+      assert.equal(entry.token, entry.top_logprobs[0].token);
+      assert.equal(entry.logprob, entry.top_logprobs[0].logprob);
+      assert.deepEqual(entry.bytes, [...Buffer.from(entry.token)]);
+    }
+    const events = await postSse(`${url}/v1/chat/completions`, body);
+    const streamed = events.filter((e) => e !== "[DONE]" && e.choices[0]?.logprobs).flatMap((e) => e.choices[0].logprobs.content);
+    assert.deepEqual(streamed, content);
+    const none = await postJson(`${url}/v1/chat/completions`, chat({ max_tokens: 2 }));
+    assert.equal(none.json.choices[0].logprobs, null);
+    const bad = await postJson(`${url}/v1/chat/completions`, chat({ top_logprobs: 2 }));
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.error.param, "top_logprobs");
+  });
+
+  it("returns completions logprobs in the legacy shape", async () => {
+    const { json } = await postJson(`${url}/v1/completions`, { prompt: "Once upon", max_tokens: 6, temperature: 0, ignore_eos: true, logprobs: 2 });
+    const lp = json.choices[0].logprobs;
+    assert.equal(lp.tokens.length, 6);
+    assert.equal(lp.token_logprobs.length, 6);
+    assert.equal(lp.top_logprobs.length, 6);
+    assert.ok(Object.keys(lp.top_logprobs[0]).length <= 2);
+    assert.equal(lp.text_offset[0], 0);
+    for (let i = 1; i < 6; i++) assert.equal(lp.text_offset[i], lp.text_offset[i - 1] + lp.tokens[i - 1].length);
+    // Token texts add up to the text unless a character was split across tokens.
+    if (!json.choices[0].text.includes("\ufffd")) assert.equal(lp.tokens.join(""), json.choices[0].text);
+  });
+
   it("reuses the cached prefix of an earlier request (multi-turn)", async () => {
     const system = { role: "system", content: "You are a helpful assistant. ".repeat(20) };
     const first = await postJson(`${url}/v1/chat/completions`, chat({ messages: [system, { role: "user", content: "first question" }] }));

@@ -40,6 +40,13 @@ describe("openai npm client", () => {
     assert.equal(text, whole.choices[0]!.message.content);
   });
 
+  it("parses logprobs", async () => {
+    const res = await client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "Hello" }], max_tokens: 4, temperature: 0, logprobs: true, top_logprobs: 2 });
+    const content = res.choices[0]!.logprobs!.content!;
+    assert.equal(content.length, res.usage!.completion_tokens);
+    assert.equal(content[0]!.top_logprobs.length, 2);
+  });
+
   it("creates a completion", async () => {
     const res = await client.completions.create({ model: "tiny", prompt: "Once upon", max_tokens: 5, temperature: 0 });
     assert.equal(res.object, "text_completion");

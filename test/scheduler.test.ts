@@ -40,8 +40,14 @@ class FakeContext implements NativeContext {
     this.batches.push(this.current);
     await new Promise((r) => setImmediate(r));
   }
-  async sampleToken(_index: number, sampler: NativeSampler): Promise<number> {
-    const s = sampler as FakeSampler;
+  sampleToken(index: number, sampler: NativeSampler): Promise<number>;
+  sampleToken(index: number, sampler: NativeSampler, probabilities: true): Promise<[number, number[]?]>;
+  async sampleToken(_index: number, sampler: NativeSampler, probabilities?: true): Promise<number | [number, number[]?]> {
+    const token = this.pick(sampler as FakeSampler);
+    // The fake model's distribution: A 0.5, B 0.3, C 0.2.
+    return probabilities ? [token, [65, 0.5, 66, 0.3, 67, 0.2]] : token;
+  }
+  private pick(s: FakeSampler): number {
     const keys = [...(s.config.tokenBiasKeys ?? [])];
     const values = [...(s.config.tokenBiasValues ?? [])];
     const favoured = keys.find((_, i) => values[i]! >= 100);
@@ -160,6 +166,25 @@ describe("scheduler", () => {
     const r = await s.generate(request(range(4), { maxTokens: 6, minTokens: 3, logitBias: new Map([[66, 100]]) })).result;
     assert.equal(r.text, "BBBBBB");
     assert.equal(r.finishReason, "length");
+  });
+
+  it("reports each generated token's logprob and alternatives when asked", async () => {
+    const s = scheduler(new FakeContext());
+    const g = s.generate(request(range(3), { maxTokens: 3, logprobs: { top: 2 } }));
+    const pieces = [];
+    for await (const p of g) pieces.push(p);
+    const r = await g.result;
+    assert.equal(r.text, "ABC");
+    assert.equal(r.logprobs!.length, 3);
+    assert.deepEqual(pieces.flatMap((p) => p.logprobs ?? []), r.logprobs);
+    const [a, b, c] = r.logprobs!;
+    assert.equal(a!.text, "A");
+    assert.equal(a!.logprob, Math.log(0.5));
+    assert.equal(b!.logprob, Math.log(0.3));
+    assert.equal(c!.logprob, Math.log(0.2));
+    assert.deepEqual(a!.top.map((t) => [t.text, t.logprob]), [["A", Math.log(0.5)], ["B", Math.log(0.3)]]);
+    const plain = await s.generate(request(range(3), { maxTokens: 2 })).result;
+    assert.equal(plain.logprobs, undefined);
   });
 
   it("cancels at the next step and frees the sequence", async () => {

@@ -1,6 +1,7 @@
 /** POST /v1/chat/completions: messages rendered with the model's chat template, streamed or not. */
 import type { FastifyInstance } from "fastify";
-import type { ChatMessage, GenerationResult } from "../engine/types.js";
+import type { ChatMessage, GenerationResult, TokenLogprob } from "../engine/types.js";
+import { chatLogprobs } from "./logprobs.js";
 import { abortOnDisconnect, finishReason, newId, renderChat, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
 import { chatCompletionRequestSchema, type ChatCompletionChunk, type ChatCompletionRequest, type ChatCompletionResponse } from "./protocol.js";
 import { SseWriter } from "./sse.js";
@@ -25,7 +26,8 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
     const promptTokens = engine.tokenize(renderChat(engine, templateMessages(body.messages)));
     const n = body.n ?? 1;
     const cancel = new AbortController();
-    const requests = Array.from({ length: n }, (_, i) => toGenerationRequest(engine, body, promptTokens, i, cancel.signal, "messages"));
+    const logprobs = body.logprobs ? { top: body.top_logprobs ?? 0 } : undefined;
+    const requests = Array.from({ length: n }, (_, choice) => toGenerationRequest(engine, body, promptTokens, { choice, signal: cancel.signal, promptParam: "messages", logprobs }));
     const choices = startAll(engine, requests, cancel);
     abortOnDisconnect(reply.raw, cancel);
 
@@ -34,15 +36,15 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
     const includeUsage = body.stream_options?.include_usage === true;
     if (body.stream) {
       const base = { id, object: "chat.completion.chunk" as const, created, model, system_fingerprint: SYSTEM_FINGERPRINT, ...(includeUsage ? { usage: null } : {}) };
-      const chunk = (index: number, delta: ChatCompletionChunk["choices"][number]["delta"], finish: GenerationResult | null): ChatCompletionChunk => ({
+      const chunk = (index: number, delta: ChatCompletionChunk["choices"][number]["delta"], finish: GenerationResult | null, entries?: TokenLogprob[]): ChatCompletionChunk => ({
         ...base,
-        choices: [{ index, delta, logprobs: null, finish_reason: finish ? finishReason(finish) : null }],
+        choices: [{ index, delta, logprobs: entries ? chatLogprobs(entries) : null, finish_reason: finish ? finishReason(finish) : null }],
       });
       const sse = new SseWriter(reply);
       sse.open();
       for (const c of choices) sse.send(chunk(c.index, { role: "assistant", content: "" }, null));
       await streamChoices(sse, choices, cancel, {
-        piece: (c: Choice, text) => chunk(c.index, { content: text }, null),
+        piece: (c: Choice, piece) => chunk(c.index, { content: piece.text }, null, piece.logprobs),
         end: (c: Choice, r) => chunk(c.index, {}, r),
         usage: includeUsage ? (results) => ({ ...base, choices: [], usage: usageOf(results, () => 0) }) : undefined,
       });
@@ -56,7 +58,7 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
       created,
       model,
       system_fingerprint: SYSTEM_FINGERPRINT,
-      choices: results.map((r, index) => ({ index, message: { role: "assistant", content: r.text }, logprobs: null, finish_reason: finishReason(r) })),
+      choices: results.map((r, index) => ({ index, message: { role: "assistant", content: r.text }, logprobs: r.logprobs ? chatLogprobs(r.logprobs) : null, finish_reason: finishReason(r) })),
       usage: usageOf(results, () => 0),
     };
     return response;

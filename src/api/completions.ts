@@ -1,6 +1,7 @@
 /** POST /v1/completions: raw prompts (a string or an array of strings), streamed or not. */
 import type { FastifyInstance } from "fastify";
-import type { GenerationResult } from "../engine/types.js";
+import type { GenerationPiece, GenerationResult } from "../engine/types.js";
+import { completionLogprobs } from "./logprobs.js";
 import { ApiError } from "./errors.js";
 import { abortOnDisconnect, finishReason, newId, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
 import { completionRequestSchema, type CompletionResponse } from "./protocol.js";
@@ -16,10 +17,13 @@ export function registerCompletionRoutes(app: FastifyInstance, state: ServerStat
     const prompts = typeof body.prompt === "string" ? [body.prompt] : body.prompt;
     const n = body.n ?? 1;
     const cancel = new AbortController();
+    const logprobs = body.logprobs != null ? { top: body.logprobs } : undefined;
     const requests = prompts.flatMap((p, pi) => {
       const tokens = engine.tokenize(p);
       if (tokens.length === 0) throw ApiError.invalid(`Invalid value for 'prompt': the prompt is empty`, prompts.length > 1 ? `prompt.${pi}` : "prompt");
-      return Array.from({ length: n }, (_, j) => toGenerationRequest(engine, body, tokens, j, cancel.signal, prompts.length > 1 ? `prompt.${pi}` : "prompt"));
+      return Array.from({ length: n }, (_, choice) =>
+        toGenerationRequest(engine, body, tokens, { choice, signal: cancel.signal, promptParam: prompts.length > 1 ? `prompt.${pi}` : "prompt", logprobs }),
+      );
     });
     const choices = startAll(engine, requests, cancel);
     abortOnDisconnect(reply.raw, cancel);
@@ -30,16 +34,22 @@ export function registerCompletionRoutes(app: FastifyInstance, state: ServerStat
     const promptOf = (index: number) => Math.floor(index / n);
     if (body.stream) {
       const includeUsage = body.stream_options?.include_usage === true;
-      const chunk = (c: Choice, text: string, r: GenerationResult | null): CompletionResponse => ({
-        ...base,
-        choices: [{ index: c.index, text, logprobs: null, finish_reason: r ? finishReason(r) : null }],
-        ...(includeUsage ? { usage: null } : {}),
-      });
+      // text_offset of streamed logprobs counts from the start of each choice's text.
+      const offsets = new Map<number, number>();
+      const chunk = (c: Choice, piece: GenerationPiece, r: GenerationResult | null): CompletionResponse => {
+        const offset = offsets.get(c.index) ?? 0;
+        offsets.set(c.index, offset + piece.text.length);
+        return {
+          ...base,
+          choices: [{ index: c.index, text: piece.text, logprobs: piece.logprobs ? completionLogprobs(piece.logprobs, offset) : null, finish_reason: r ? finishReason(r) : null }],
+          ...(includeUsage ? { usage: null } : {}),
+        };
+      };
       const sse = new SseWriter(reply);
       sse.open();
       await streamChoices(sse, choices, cancel, {
-        piece: (c, text) => chunk(c, text, null),
-        end: (c, r) => chunk(c, "", r),
+        piece: (c, piece) => chunk(c, piece, null),
+        end: (c, r) => chunk(c, { text: "" }, r),
         usage: includeUsage ? (results) => ({ ...base, choices: [], usage: usageOf(results, promptOf) }) : undefined,
       });
       return reply;
@@ -48,7 +58,7 @@ export function registerCompletionRoutes(app: FastifyInstance, state: ServerStat
     const results = await Promise.all(choices.map((c) => c.stream.result));
     const response: CompletionResponse = {
       ...base,
-      choices: results.map((r, index) => ({ index, text: r.text, logprobs: null, finish_reason: finishReason(r) })),
+      choices: results.map((r, index) => ({ index, text: r.text, logprobs: r.logprobs ? completionLogprobs(r.logprobs) : null, finish_reason: finishReason(r) })),
       usage: usageOf(results, promptOf),
     };
     return response;

@@ -17,11 +17,17 @@ function contextLengthError(err: ContextLengthError, param: string): ApiError {
   return ApiError.invalid(err.message, param, "context_length_exceeded");
 }
 
-/**
- * Builds the engine request for one prompt. `choice` makes seeded choices differ from each other;
- * `promptParam` names the request field the prompt came from (for errors).
- */
-export function toGenerationRequest(engine: Engine, body: SamplingRequest, promptTokens: number[], choice: number, signal: AbortSignal, promptParam: string): GenerationRequest {
+export interface RequestContext {
+  /** Index of the choice: seeded choices differ from each other. */
+  choice: number;
+  signal: AbortSignal;
+  /** The request field the prompt came from (for errors). */
+  promptParam: string;
+  logprobs?: { top: number };
+}
+
+/** Builds the engine request for one prompt. */
+export function toGenerationRequest(engine: Engine, body: SamplingRequest, promptTokens: number[], { choice, signal, promptParam, logprobs }: RequestContext): GenerationRequest {
   const contextSize = engine.info.contextSize;
   if (promptTokens.length >= contextSize) throw contextLengthError(new ContextLengthError(contextSize, promptTokens.length), promptParam);
   const requested = body.max_completion_tokens ?? body.max_tokens ?? undefined;
@@ -58,6 +64,7 @@ export function toGenerationRequest(engine: Engine, body: SamplingRequest, promp
     ignoreEos: body.ignore_eos ?? false,
     stop,
     ...(logitBias ? { logitBias } : {}),
+    ...(logprobs ? { logprobs } : {}),
     signal,
   };
 }

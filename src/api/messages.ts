@@ -63,9 +63,7 @@ export function registerMessagesRoutes(app: FastifyInstance, state: ServerState)
       engine,
       { temperature: body.temperature ?? 1, top_p: body.top_p, top_k: body.top_k, stop: body.stop_sequences, max_tokens: body.max_tokens },
       promptTokens,
-      0,
-      cancel.signal,
-      "messages",
+      { choice: 0, signal: cancel.signal, promptParam: "messages" },
     );
     const [choice] = startAll(engine, [generation], cancel);
     abortOnDisconnect(reply.raw, cancel);
@@ -93,7 +91,9 @@ export function registerMessagesRoutes(app: FastifyInstance, state: ServerState)
     sse.event("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } });
     sse.event("ping", { type: "ping" });
     try {
-      for await (const text of choice!.stream) sse.event("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } });
+      for await (const { text } of choice!.stream) {
+        if (text) sse.event("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } });
+      }
       const r = await choice!.stream.result;
       sse.event("content_block_stop", { type: "content_block_stop", index: 0 });
       sse.event("message_delta", { type: "message_delta", delta: { stop_reason: stopReason(r), stop_sequence: r.stopSequence ?? null }, usage: { output_tokens: r.completionTokens } });

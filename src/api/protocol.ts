@@ -3,9 +3,13 @@
  * in one place for every endpoint family.
  */
 import { z } from "zod";
+import type { chatLogprobs, completionLogprobs } from "./logprobs.js";
+
+type ChatLogprobs = ReturnType<typeof chatLogprobs>;
+type CompletionLogprobs = ReturnType<typeof completionLogprobs>;
 
 /** Fields a later release will support: rejected with a clear 400 rather than silently ignored. */
-const NOT_YET_SUPPORTED = ["tools", "tool_choice", "functions", "function_call", "guided_json", "guided_choice", "guided_regex", "guided_grammar", "top_logprobs"] as const;
+const NOT_YET_SUPPORTED = ["tools", "tool_choice", "functions", "function_call", "guided_json", "guided_choice", "guided_regex", "guided_grammar"] as const;
 
 const stop = z.union([z.string(), z.array(z.string()).max(16)]).nullable().optional();
 
@@ -38,9 +42,6 @@ function rejectUnsupported(body: Record<string, unknown>, ctx: z.RefinementCtx):
     if (v === undefined || v === null || (Array.isArray(v) && v.length === 0) || v === "none") continue;
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message: "this parameter is not supported by this server yet" });
   }
-  if (body.logprobs === true || (typeof body.logprobs === "number" && body.logprobs > 0)) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["logprobs"], message: "logprobs are not supported by this server yet" });
-  }
   const rf = body.response_format as { type?: unknown } | undefined | null;
   if (rf != null && rf.type !== "text") {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["response_format"], message: "only {\"type\":\"text\"} is supported by this server yet" });
@@ -62,14 +63,22 @@ export const chatCompletionRequestSchema = z
     ...samplingFields,
     messages: z.array(chatMessageSchema).min(1),
     max_completion_tokens: z.number().int().positive().nullable().optional(),
+    logprobs: z.boolean().nullable().optional(),
+    top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
   })
   .passthrough()
-  .superRefine((body, ctx) => rejectUnsupported(body, ctx));
+  .superRefine((body, ctx) => {
+    rejectUnsupported(body, ctx);
+    if (body.top_logprobs != null && body.logprobs !== true) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["top_logprobs"], message: "top_logprobs needs logprobs: true" });
+    }
+  });
 
 export const completionRequestSchema = z
   .object({
     ...samplingFields,
     prompt: z.union([z.string(), z.array(z.string()).min(1).max(64)]),
+    logprobs: z.number().int().min(0).max(20).nullable().optional(),
     echo: z.boolean().nullable().optional(),
     suffix: z.string().nullable().optional(),
   })
@@ -120,7 +129,7 @@ export interface ChatCompletionResponse {
   created: number;
   model: string;
   system_fingerprint: string;
-  choices: { index: number; message: { role: "assistant"; content: string }; logprobs: null; finish_reason: FinishReasonOut }[];
+  choices: { index: number; message: { role: "assistant"; content: string }; logprobs: ChatLogprobs | null; finish_reason: FinishReasonOut }[];
   usage: Usage;
 }
 
@@ -130,7 +139,7 @@ export interface ChatCompletionChunk {
   created: number;
   model: string;
   system_fingerprint: string;
-  choices: { index: number; delta: { role?: "assistant"; content?: string }; logprobs: null; finish_reason: FinishReasonOut | null }[];
+  choices: { index: number; delta: { role?: "assistant"; content?: string }; logprobs: ChatLogprobs | null; finish_reason: FinishReasonOut | null }[];
   usage?: Usage | null;
 }
 
@@ -140,7 +149,7 @@ export interface CompletionResponse {
   created: number;
   model: string;
   system_fingerprint: string;
-  choices: { index: number; text: string; logprobs: null; finish_reason: FinishReasonOut | null }[];
+  choices: { index: number; text: string; logprobs: CompletionLogprobs | null; finish_reason: FinishReasonOut | null }[];
   usage?: Usage | null;
 }
 

@@ -1,11 +1,11 @@
 /** Streams several choices over one SSE response: pieces as they come, a final chunk per choice, usage, [DONE]. */
-import type { GenerationResult } from "../engine/types.js";
+import type { GenerationPiece, GenerationResult } from "../engine/types.js";
 import { toApiError } from "./errors.js";
 import type { Choice } from "./generation.js";
 import type { SseWriter } from "./sse.js";
 
 export interface ChunkFactory {
-  piece(choice: Choice, text: string): unknown;
+  piece(choice: Choice, piece: GenerationPiece): unknown;
   end(choice: Choice, result: GenerationResult): unknown;
   usage?: (results: GenerationResult[]) => unknown;
 }
@@ -15,7 +15,7 @@ export async function streamChoices(sse: SseWriter, choices: Choice[], cancel: A
   try {
     await Promise.all(
       choices.map(async (c) => {
-        for await (const text of c.stream) sse.send(make.piece(c, text));
+        for await (const piece of c.stream) sse.send(make.piece(c, piece));
         const result = await c.stream.result;
         results[c.index] = result;
         if (result.finishReason !== "abort") sse.send(make.end(c, result));

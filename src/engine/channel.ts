@@ -1,8 +1,8 @@
-/** A single-consumer async queue of text pieces with a final result: the shape of a GenerationStream. */
-import type { GenerationResult, GenerationStream } from "./types.js";
+/** A single-consumer async queue of generation pieces with a final result: the shape of a GenerationStream. */
+import type { GenerationPiece, GenerationResult, GenerationStream, TokenLogprob } from "./types.js";
 
 export class GenerationChannel implements GenerationStream {
-  private pieces: string[] = [];
+  private pieces: GenerationPiece[] = [];
   private wake: (() => void) | undefined;
   private done = false;
   private error: unknown;
@@ -19,9 +19,9 @@ export class GenerationChannel implements GenerationStream {
     this.result.catch(() => {});
   }
 
-  push(piece: string): void {
-    if (piece.length === 0 || this.done) return;
-    this.pieces.push(piece);
+  push(text: string, logprobs?: TokenLogprob[]): void {
+    if ((text.length === 0 && !logprobs?.length) || this.done) return;
+    this.pieces.push(logprobs?.length ? { text, logprobs } : { text });
     this.notify();
   }
 
@@ -46,10 +46,13 @@ export class GenerationChannel implements GenerationStream {
     wake?.();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<string> {
+  async *[Symbol.asyncIterator](): AsyncIterator<GenerationPiece> {
     for (;;) {
       if (this.pieces.length > 0) {
-        yield this.pieces.splice(0, this.pieces.length).join("");
+        // A slow consumer gets what accumulated as one piece.
+        const pieces = this.pieces.splice(0, this.pieces.length);
+        const logprobs = pieces.flatMap((p) => p.logprobs ?? []);
+        yield { text: pieces.map((p) => p.text).join(""), ...(logprobs.length ? { logprobs } : {}) };
         continue;
       }
       if (this.done) {

@@ -16,6 +16,11 @@ export interface NativeContext {
   decodeBatch(): Promise<void>;
   /** Samples from the logits at a batch index; -1 when nothing could be sampled. */
   sampleToken(batchLogitIndex: number, sampler: NativeSampler): Promise<number>;
+  /**
+   * Also returns the probabilities of the candidates left after the sampler's chain, as
+   * [token, probability, token, probability, …] sorted from the most likely.
+   */
+  sampleToken(batchLogitIndex: number, sampler: NativeSampler, probabilities: true): Promise<[number, number[]?]>;
   /** Removes KV cells of a sequence in [start, end) (end < 0: to the end). */
   removeTokenCellsFromSequence(sequenceId: number, start: number, end: number): boolean;
   setThreads(threads: number): void;

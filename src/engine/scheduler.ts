@@ -16,6 +16,7 @@ import {
   type FinishReason,
   type GenerationRequest,
   type GenerationStream,
+  type TokenLogprob,
 } from "./types.js";
 
 /** What the scheduler needs from the model, kept narrow so it can be read (and tested) alone. */
@@ -60,6 +61,9 @@ interface Job {
   generated: number[];
   text: string;
   sampler?: NativeSampler;
+  /** Greedy sampler without settings, used only to read the model's own probabilities (logprobs). */
+  rawSampler?: NativeSampler;
+  logprobs: TokenLogprob[];
   samplerConfig?: NativeSamplerConfig;
   eogSuppressed: boolean;
   detokenizer: IncrementalDetokenizer;
@@ -135,6 +139,7 @@ export class Scheduler {
       generated: [],
       text: "",
       eogSuppressed: false,
+      logprobs: [],
       detokenizer: new IncrementalDetokenizer((t) => this.model.detokenize(t)),
       stopMatcher: new StopMatcher(request.stop),
     };
@@ -263,6 +268,10 @@ export class Scheduler {
     job.samplerConfig = config;
     job.sampler = this.model.createSampler();
     job.sampler.applyConfig(config);
+    if (job.request.logprobs) {
+      job.rawSampler = this.model.createSampler();
+      job.rawSampler.applyConfig({ temperature: 0 });
+    }
   }
 
   /** The request's logit bias, plus a ban on end-of-generation tokens while min_tokens is not reached. */
@@ -341,22 +350,43 @@ export class Scheduler {
     }
 
     const sampling = items.filter((it) => it.wantsLogits && it.job.slot !== undefined);
-    const tokens = await Promise.all(
-      sampling.map((it) => this.ctx.sampleToken(it.logitIndex, it.job.sampler!).catch((err: unknown) => err)),
+    const results = await Promise.all(
+      sampling.map((it) =>
+        Promise.all([
+          this.ctx.sampleToken(it.logitIndex, it.job.sampler!),
+          it.job.rawSampler ? this.ctx.sampleToken(it.logitIndex, it.job.rawSampler, true).then((r) => r[1]) : undefined,
+        ]).catch((err: unknown) => err),
+      ),
     );
     for (let i = 0; i < sampling.length; i++) {
       const job = sampling[i]!.job;
-      const token = tokens[i];
+      const result = results[i];
       if (job.slot === undefined) continue; // finished meanwhile (aborted)
+      const [token, probabilities] = Array.isArray(result) ? (result as [number, number[] | undefined]) : [undefined, undefined];
       if (typeof token !== "number" || token < 0) {
-        this.fail(job, token instanceof Error ? token : new Error("Failed to sample a token"));
+        this.fail(job, result instanceof Error ? result : new Error("Failed to sample a token"));
         continue;
       }
-      this.accept(job, token);
+      this.accept(job, token, probabilities);
     }
   }
 
-  private accept(job: Job, token: number): void {
+  /** The chosen token's log-probability and the top alternatives, from [token, p, token, p, …] sorted by p. */
+  private tokenLogprob(token: number, probabilities: number[], top: number): TokenLogprob {
+    const logprob = (p: number) => (p > 0 ? Math.log(p) : -9999);
+    let chosen = 0;
+    for (let i = 0; i < probabilities.length; i += 2) {
+      if (probabilities[i] === token) { chosen = probabilities[i + 1]!; break; }
+    }
+    const alternatives = [];
+    for (let i = 0; i < Math.min(top * 2, probabilities.length); i += 2) {
+      const t = probabilities[i]!;
+      alternatives.push({ token: t, text: this.model.detokenize([t]), logprob: logprob(probabilities[i + 1]!) });
+    }
+    return { token, text: this.model.detokenize([token]), logprob: logprob(chosen), top: alternatives };
+  }
+
+  private accept(job: Job, token: number, probabilities?: number[]): void {
     if (job.generated.length === 0) job.firstTokenAt = performance.now();
     const { request } = job;
     if (!request.ignoreEos && this.model.isEog(token)) {
@@ -365,7 +395,9 @@ export class Scheduler {
     }
     job.generated.push(token);
     const released = job.stopMatcher.push(job.detokenizer.push(token));
-    this.emit(job, released);
+    const entry = probabilities && job.request.logprobs ? this.tokenLogprob(token, probabilities, job.request.logprobs.top) : undefined;
+    if (entry) job.logprobs.push(entry);
+    this.emit(job, released, entry);
     if (job.stopMatcher.stopped) {
       this.finish(job, "stop");
       return;
@@ -376,10 +408,9 @@ export class Scheduler {
     }
   }
 
-  private emit(job: Job, text: string): void {
-    if (text.length === 0) return;
+  private emit(job: Job, text: string, logprob?: TokenLogprob): void {
     job.text += text;
-    job.channel.push(text);
+    job.channel.push(text, logprob ? [logprob] : undefined);
   }
 
   private release(job: Job): void {
@@ -391,8 +422,9 @@ export class Scheduler {
       this.running--;
     }
     // A sampler may still be in use by a sampling call of the current step: dispose after it.
-    if (job.sampler) this.releasedSamplers.push(job.sampler);
+    for (const sampler of [job.sampler, job.rawSampler]) if (sampler) this.releasedSamplers.push(sampler);
     job.sampler = undefined;
+    job.rawSampler = undefined;
   }
 
   private finish(job: Job, reason: FinishReason): void {
@@ -412,6 +444,7 @@ export class Scheduler {
       promptTokens: job.request.promptTokens.length,
       cachedTokens: job.cachedTokens,
       completionTokens: job.generated.length,
+      ...(job.request.logprobs ? { logprobs: job.logprobs } : {}),
       timings: { queuedMs, promptMs: first - admitted, generationMs: now - first },
     });
     this.observer.onFinish?.({

@@ -28,6 +28,8 @@ export interface GenerationRequest {
   /** Keep generating past end-of-generation tokens (up to maxTokens). */
   ignoreEos: boolean;
   stop: string[];
+  /** Report each generated token's logprob and this many alternatives (0–20). */
+  logprobs?: { top: number };
   /** Added to the logits of these token ids before sampling (-Infinity bans a token). */
   logitBias?: Map<number, number>;
   /** Aborting stops the generation at the next decode step and frees its sequence. */
@@ -46,6 +48,8 @@ export interface GenerationResult {
   /** Prompt tokens whose KV cache was reused from an earlier request. */
   cachedTokens: number;
   completionTokens: number;
+  /** One entry per generated token, when logprobs were asked for. */
+  logprobs?: TokenLogprob[];
   timings: {
     queuedMs: number;
     /** From admission to the first generated token. */
@@ -55,8 +59,23 @@ export interface GenerationResult {
   };
 }
 
-/** A running generation: iterate for text pieces; `result` settles when it ends. */
-export interface GenerationStream extends AsyncIterable<string> {
+/** Log-probability of a generated token under the model (before sampling settings), with the most likely alternatives. */
+export interface TokenLogprob {
+  token: number;
+  /** The token's own text (a lone byte of a multi-byte character shows as U+FFFD). */
+  text: string;
+  logprob: number;
+  top: { token: number; text: string; logprob: number }[];
+}
+
+/** What a generation releases at once: text (whole characters only) and, when asked for, the logprobs of the tokens generated since. */
+export interface GenerationPiece {
+  text: string;
+  logprobs?: TokenLogprob[];
+}
+
+/** A running generation: iterate for pieces; `result` settles when it ends. */
+export interface GenerationStream extends AsyncIterable<GenerationPiece> {
   readonly result: Promise<GenerationResult>;
 }
 
