@@ -65,7 +65,7 @@ class FakeContext implements NativeContext {
 function scheduler(ctx: FakeContext, options: Partial<SchedulerOptions> = {}): Scheduler {
   return new Scheduler(
     ctx,
-    { detokenize: (t) => String.fromCharCode(...t), isEog: (t) => t === EOG, eogTokens: [EOG], createSampler: () => new FakeSampler() },
+    { detokenize: (t) => String.fromCharCode(...t), isEog: (t) => t === EOG, eogTokens: [EOG], createSampler: () => new FakeSampler(), createGrammarState: () => ({}) },
     { parallel: 4, contextSize: 256, batchSize: 64, maxQueue: 8, threads: new FixedThreads(1, "test"), ...options },
   );
 }

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ChatMessage, GenerationResult, TokenLogprob } from "../engine/types.js";
 import { chatLogprobs } from "./logprobs.js";
+import { requestGrammar } from "./guided.js";
 import { abortOnDisconnect, finishReason, newId, renderChat, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
 import { chatCompletionRequestSchema, type ChatCompletionChunk, type ChatCompletionRequest, type ChatCompletionResponse } from "./protocol.js";
 import { SseWriter } from "./sse.js";
@@ -27,7 +28,8 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
     const n = body.n ?? 1;
     const cancel = new AbortController();
     const logprobs = body.logprobs ? { top: body.top_logprobs ?? 0 } : undefined;
-    const requests = Array.from({ length: n }, (_, choice) => toGenerationRequest(engine, body, promptTokens, { choice, signal: cancel.signal, promptParam: "messages", logprobs }));
+    const grammar = await requestGrammar(engine, body);
+    const requests = Array.from({ length: n }, (_, choice) => toGenerationRequest(engine, body, promptTokens, { choice, signal: cancel.signal, promptParam: "messages", logprobs, grammar }));
     const choices = startAll(engine, requests, cancel);
     abortOnDisconnect(reply.raw, cancel);
 

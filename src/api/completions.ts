@@ -2,6 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import type { GenerationPiece, GenerationResult } from "../engine/types.js";
 import { completionLogprobs } from "./logprobs.js";
+import { requestGrammar } from "./guided.js";
 import { ApiError } from "./errors.js";
 import { abortOnDisconnect, finishReason, newId, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
 import { completionRequestSchema, type CompletionResponse } from "./protocol.js";
@@ -18,11 +19,12 @@ export function registerCompletionRoutes(app: FastifyInstance, state: ServerStat
     const n = body.n ?? 1;
     const cancel = new AbortController();
     const logprobs = body.logprobs != null ? { top: body.logprobs } : undefined;
+    const grammar = await requestGrammar(engine, body);
     const requests = prompts.flatMap((p, pi) => {
       const tokens = engine.tokenize(p);
       if (tokens.length === 0) throw ApiError.invalid(`Invalid value for 'prompt': the prompt is empty`, prompts.length > 1 ? `prompt.${pi}` : "prompt");
       return Array.from({ length: n }, (_, choice) =>
-        toGenerationRequest(engine, body, tokens, { choice, signal: cancel.signal, promptParam: prompts.length > 1 ? `prompt.${pi}` : "prompt", logprobs }),
+        toGenerationRequest(engine, body, tokens, { choice, signal: cancel.signal, promptParam: prompts.length > 1 ? `prompt.${pi}` : "prompt", logprobs, grammar }),
       );
     });
     const choices = startAll(engine, requests, cancel);

@@ -3,7 +3,7 @@
  * every choice (all or none: a full queue rejects the whole request), and add up usage.
  */
 import { randomInt, randomUUID } from "node:crypto";
-import type { ChatMessage, Engine, GenerationRequest, GenerationResult, GenerationStream } from "../engine/types.js";
+import type { ChatMessage, Engine, GenerationRequest, GenerationResult, GenerationStream, PreparedGrammar } from "../engine/types.js";
 import { ContextLengthError } from "../engine/types.js";
 import { ApiError } from "./errors.js";
 import type { FinishReasonOut, SamplingRequest, Usage } from "./protocol.js";
@@ -24,10 +24,11 @@ export interface RequestContext {
   /** The request field the prompt came from (for errors). */
   promptParam: string;
   logprobs?: { top: number };
+  grammar?: PreparedGrammar;
 }
 
 /** Builds the engine request for one prompt. */
-export function toGenerationRequest(engine: Engine, body: SamplingRequest, promptTokens: number[], { choice, signal, promptParam, logprobs }: RequestContext): GenerationRequest {
+export function toGenerationRequest(engine: Engine, body: SamplingRequest, promptTokens: number[], { choice, signal, promptParam, logprobs, grammar }: RequestContext): GenerationRequest {
   const contextSize = engine.info.contextSize;
   if (promptTokens.length >= contextSize) throw contextLengthError(new ContextLengthError(contextSize, promptTokens.length), promptParam);
   const requested = body.max_completion_tokens ?? body.max_tokens ?? undefined;
@@ -65,6 +66,7 @@ export function toGenerationRequest(engine: Engine, body: SamplingRequest, promp
     stop,
     ...(logitBias ? { logitBias } : {}),
     ...(logprobs ? { logprobs } : {}),
+    ...(grammar ? { grammar } : {}),
     signal,
   };
 }

@@ -2,13 +2,14 @@
  * The local engine: one GGUF model loaded through node-llama-cpp, one llama.cpp context with
  * N parallel sequences, driven by the continuous-batching Scheduler.
  */
-import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
+import { getLlama, LlamaGrammarEvaluationState, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
 import { ChatTemplate } from "./chat-template.js";
+import { GrammarCache, type CompiledGrammar } from "./grammar.js";
 import { createNativeSampler, nativeContext } from "./native.js";
 import { Scheduler, type SchedulerObserver } from "./scheduler.js";
 import { attachThreadPool, type ThreadPoolStatus } from "./threadpool.js";
 import { createThreadTuner, type ThreadTuner } from "./threads.js";
-import type { ChatMessage, Engine, EngineStats, GenerationRequest, GenerationStream, ModelInfo } from "./types.js";
+import type { ChatMessage, Engine, EngineStats, GenerationRequest, GenerationStream, GrammarSpec, ModelInfo, PreparedGrammar } from "./types.js";
 
 export type GpuChoice = "auto" | "cuda" | "vulkan" | "metal" | "cpu";
 
@@ -54,6 +55,7 @@ export class LlamaEngine implements Engine {
     private readonly scheduler: Scheduler,
     private readonly chatTemplate: ChatTemplate,
     private readonly threadPool: ThreadPoolStatus,
+    private readonly grammars: GrammarCache,
   ) {}
 
   static async load(options: LlamaEngineOptions): Promise<LlamaEngine> {
@@ -91,6 +93,7 @@ export class LlamaEngine implements Engine {
         isEog: (token) => model.isEogToken(token as Token),
         eogTokens,
         createSampler: () => createNativeSampler(model),
+        createGrammarState: (g) => (new LlamaGrammarEvaluationState({ model, grammar: (g as CompiledGrammar).grammar }) as unknown as { _state: unknown })._state,
       },
       {
         parallel: options.parallel,
@@ -123,7 +126,7 @@ export class LlamaEngine implements Engine {
       gpuLayers: model.gpuLayers,
       threadPool: { attached: threadPool.attached, ...(threadPool.reason ? { reason: threadPool.reason } : {}) },
     };
-    return new LlamaEngine(info, hardware, threads, llama, model, context, scheduler, chatTemplate, threadPool);
+    return new LlamaEngine(info, hardware, threads, llama, model, context, scheduler, chatTemplate, threadPool, new GrammarCache(llama));
   }
 
   tokenize(text: string, addSpecial = true): number[] {
@@ -139,6 +142,10 @@ export class LlamaEngine implements Engine {
 
   applyChatTemplate(messages: ChatMessage[]): string {
     return this.chatTemplate.render(messages);
+  }
+
+  prepareGrammar(spec: GrammarSpec): Promise<PreparedGrammar> {
+    return this.grammars.prepare(spec);
   }
 
   generate(request: GenerationRequest): GenerationStream {

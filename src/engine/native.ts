@@ -40,6 +40,8 @@ export interface NativeSamplerConfig {
   repeatPenaltyFrequencyPenalty?: number;
   tokenBiasKeys?: Uint32Array;
   tokenBiasValues?: Float32Array;
+  /** A native grammar evaluation state: sampling only picks tokens the grammar allows, and advances it. */
+  grammarEvaluationState?: unknown;
 }
 
 export interface NativeSampler {

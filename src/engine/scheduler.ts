@@ -16,6 +16,7 @@ import {
   type FinishReason,
   type GenerationRequest,
   type GenerationStream,
+  type PreparedGrammar,
   type TokenLogprob,
 } from "./types.js";
 
@@ -26,6 +27,8 @@ export interface SchedulerModel {
   /** All end-of-generation token ids (suppressed while min_tokens is not reached). */
   eogTokens: number[];
   createSampler(): NativeSampler;
+  /** A fresh native evaluation state of a prepared grammar (one per generation). */
+  createGrammarState(grammar: PreparedGrammar): unknown;
 }
 
 export interface SchedulerOptions {
@@ -263,6 +266,7 @@ export class Scheduler {
       config.repeatPenaltyMaxTokens = this.penaltyLastN;
       config.repeatPenaltyTokens = Uint32Array.from(job.request.promptTokens.slice(-this.penaltyLastN));
     }
+    if (job.request.grammar) config.grammarEvaluationState = this.model.createGrammarState(job.request.grammar);
     job.eogSuppressed = job.request.minTokens > 0 && this.model.eogTokens.length > 0;
     Object.assign(config, this.tokenBias(job));
     job.samplerConfig = config;
@@ -363,6 +367,11 @@ export class Scheduler {
       const result = results[i];
       if (job.slot === undefined) continue; // finished meanwhile (aborted)
       const [token, probabilities] = Array.isArray(result) ? (result as [number, number[] | undefined]) : [undefined, undefined];
+      if (token === -1 && job.request.grammar) {
+        // The grammar allows nothing more: the output is complete.
+        this.finish(job, "stop");
+        continue;
+      }
       if (typeof token !== "number" || token < 0) {
         this.fail(job, result instanceof Error ? result : new Error("Failed to sample a token"));
         continue;

@@ -28,6 +28,8 @@ export interface GenerationRequest {
   /** Keep generating past end-of-generation tokens (up to maxTokens). */
   ignoreEos: boolean;
   stop: string[];
+  /** Constrains the output to a grammar (from Engine.prepareGrammar). */
+  grammar?: PreparedGrammar;
   /** Report each generated token's logprob and this many alternatives (0–20). */
   logprobs?: { top: number };
   /** Added to the logits of these token ids before sampling (-Infinity bans a token). */
@@ -111,6 +113,22 @@ export interface ChatMessage {
   name?: string;
 }
 
+/** What output must match: any JSON, a JSON schema (node-llama-cpp's dialect), GBNF, or one of fixed strings. */
+export type GrammarSpec =
+  | { kind: "json" }
+  | { kind: "json_schema"; schema: Record<string, unknown> }
+  | { kind: "gbnf"; grammar: string }
+  | { kind: "choice"; choices: string[] };
+
+/** A compiled grammar, ready to constrain generations (opaque outside the engine). */
+export interface PreparedGrammar {
+  readonly gbnf: string;
+}
+
+export class GrammarError extends Error {
+  override name = "GrammarError";
+}
+
 export interface Engine {
   readonly info: ModelInfo;
   /** Tokens of a text, special tokens parsed; the model's BOS token is prepended when it wants one, unless `addSpecial` is false. */
@@ -118,6 +136,8 @@ export interface Engine {
   detokenize(tokens: number[]): string;
   /** Renders messages with the model's chat template, ready for generation. */
   applyChatTemplate(messages: ChatMessage[]): string;
+  /** Compiles a grammar (cached); throws GrammarError when it cannot be compiled. */
+  prepareGrammar(spec: GrammarSpec): Promise<PreparedGrammar>;
   /** Starts a generation. Throws QueueFullError or ContextLengthError at once. */
   generate(request: GenerationRequest): GenerationStream;
   stats(): EngineStats;

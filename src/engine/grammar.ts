@@ -1,0 +1,94 @@
+/**
+ * Grammars for constrained generation, compiled once and cached: JSON, JSON schemas, GBNF, and
+ * choices among fixed strings. Sampling then only picks tokens the grammar allows, so the output
+ * parses whatever the model's weights (random ones included).
+ */
+import type { Llama, LlamaGrammar } from "node-llama-cpp";
+import { GrammarError, type GrammarSpec, type PreparedGrammar } from "./types.js";
+
+export interface CompiledGrammar extends PreparedGrammar {
+  readonly grammar: LlamaGrammar;
+}
+
+/** A GBNF string literal. */
+export function gbnfLiteral(text: string): string {
+  return `"${text.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, "\\n").replace(/\r/g, "\\r").replace(/\t/g, "\\t")}"`;
+}
+
+/**
+ * Characters allowed unescaped in JSON strings. llama.cpp's grammar engine reads a lone UTF-8
+ * continuation byte (0x80–0xBF, which byte-level models can emit) as the code point of the same
+ * value, so those code points are excluded: every string is then valid UTF-8 and its length is
+ * what the schema meant. U+0080–U+00BF stay expressible as \u escapes.
+ */
+const STRING_CHAR_CLASS = String.raw`[^"\\\x7F\x00-\x1F]`;
+const UTF8_SAFE_STRING_CHAR_CLASS = String.raw`[^"\\\x7F\x00-\x1F\x80-\xBF]`;
+
+/** Any JSON object (response_format json_object), with exponents bounded so every number parses finite. */
+export const JSON_GBNF = String.raw`root   ::= object
+value  ::= object | array | string | number | ("true" | "false" | "null") ws
+object ::= "{" ws ( string ":" ws value ("," ws string ":" ws value)* )? "}" ws
+array  ::= "[" ws ( value ("," ws value)* )? "]" ws
+string ::= "\"" ( [^"\\\x7F\x00-\x1F\x80-\xBF] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4}) )* "\"" ws
+number ::= "-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})? ws
+ws     ::= | " " | "\n" [ \t]{0,20}`;
+
+/**
+ * Adjusts node-llama-cpp's JSON-schema grammar so that every output is valid JSON that parses
+ * to what the schema means: no trailing newlines (node-llama-cpp's own stop markers; without
+ * them the only way on after the closing brace is the end of generation), integers without an
+ * exponent, and exponents of at most two digits (1E9999 parses to Infinity).
+ */
+export function tightenSchemaGrammar(gbnf: string): string {
+  return gbnf
+    .replace(/ "\\n\\n\\n\\n" \[\\n\]\*$/m, "")
+    .replace(/^(integer-number-rule ::= .*?) \(\[eE\] \[-\+\]\? \("0" \| \[1-9\] \[0-9\]\{0,15\}\)\)\?$/m, "$1")
+    .replace(/\[eE\] \[-\+\]\? \("0" \| \[1-9\] \[0-9\]\{0,15\}\)/g, '[eE] [-+]? ("0" | [1-9] [0-9]?)')
+    .replaceAll(STRING_CHAR_CLASS, UTF8_SAFE_STRING_CHAR_CLASS);
+}
+
+export class GrammarCache {
+  private readonly cache = new Map<string, Promise<CompiledGrammar>>();
+
+  constructor(private readonly llama: Llama, private readonly capacity = 64) {}
+
+  prepare(spec: GrammarSpec): Promise<CompiledGrammar> {
+    const key = JSON.stringify(spec);
+    let entry = this.cache.get(key);
+    if (entry) {
+      // Most recently used last.
+      this.cache.delete(key);
+    } else {
+      entry = this.compile(spec);
+      entry.catch(() => this.cache.delete(key));
+    }
+    this.cache.set(key, entry);
+    while (this.cache.size > this.capacity) this.cache.delete(this.cache.keys().next().value!);
+    return entry;
+  }
+
+  private async compile(spec: GrammarSpec): Promise<CompiledGrammar> {
+    let grammar: LlamaGrammar;
+    try {
+      switch (spec.kind) {
+        case "json":
+          grammar = await this.llama.createGrammar({ grammar: JSON_GBNF });
+          break;
+        case "json_schema": {
+          const generated = await this.llama.createGrammarForJsonSchema(spec.schema as never);
+          grammar = await this.llama.createGrammar({ grammar: tightenSchemaGrammar(generated.grammar) });
+          break;
+        }
+        case "choice":
+          grammar = await this.llama.createGrammar({ grammar: `root ::= ${spec.choices.map(gbnfLiteral).join(" | ")}` });
+          break;
+        case "gbnf":
+          grammar = await this.llama.createGrammar({ grammar: spec.grammar });
+          break;
+      }
+    } catch (err) {
+      throw new GrammarError(`${spec.kind === "gbnf" ? "the grammar" : "the constraint"} cannot be compiled: ${(err as Error).message}`);
+    }
+    return { grammar, gbnf: grammar.grammar };
+  }
+}
