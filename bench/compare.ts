@@ -141,7 +141,7 @@ async function main(): Promise<void> {
         const r = await runLevel({ ...common, concurrency: c, requests, prompts });
         results[t.key][li]!.push(r);
         say(`round ${round + 1}/${rounds} c=${c} ${t.label.padEnd(9)}: ${fmt(r.outputTokensPerSecond)} out tok/s, TTFT p50 ${fmt(r.ttftMs.p50, 0)} ms, `
-          + `${r.requests} requests in ${r.wallSeconds.toFixed(1)} s, ${r.errors} errors${r.errorSamples.length ? ` (${r.errorSamples.join("; ")})` : ""}`
+          + `${r.requests} requests in ${r.durationS.toFixed(1)} s, ${r.errors} errors${r.errorSamples.length ? ` (${r.errorSamples.join("; ")})` : ""}`
           + `${(r.meanCachedTokens ?? 0) >= 1 ? `, ${fmt(r.meanCachedTokens, 0)} cached prompt tokens/request` : ""}`);
       }
     }
@@ -154,8 +154,8 @@ async function main(): Promise<void> {
       requestsPerSecond: med(key, (r) => r.requestsPerSecond),
       ttftP50Ms: med(key, (r) => r.ttftMs.p50),
       ttftP90Ms: med(key, (r) => r.ttftMs.p90),
-      itlMeanMs: med(key, (r) => r.itlMeanMs),
-      e2eP50Ms: med(key, (r) => r.e2eP50Ms),
+      itlMeanMs: med(key, (r) => r.itlMs.mean),
+      e2eP50Ms: med(key, (r) => r.e2eMs.p50),
       errors: results[key][li]!.reduce((a, r) => a + r.errors, 0),
     });
     return { concurrency: c, requests: requestsFor(c), nimble: s("nimble"), llama: s("llama") };

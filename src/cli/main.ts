@@ -1,6 +1,7 @@
 /** The `nimble` command line: thin commands that parse flags and call the library. */
 import { Command, CommanderError } from "commander";
 import { NIMBLE_VERSION } from "../version.js";
+import { registerBench } from "./commands/bench.js";
 import { registerGenModel } from "./commands/gen-model.js";
 import { registerServe } from "./commands/serve.js";
 
@@ -13,6 +14,7 @@ const program = new Command()
 
 registerServe(program);
 registerGenModel(program);
+registerBench(program);
 
 try {
   await program.parseAsync(process.argv);
