@@ -1,25 +1,17 @@
 /** Anthropic's Messages API on the tiny model: raw HTTP and the official @anthropic-ai/sdk client. */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
-import type { NimbleServer } from "../src/nimble.js";
-import { postJson, startTinyServer } from "./helpers.js";
+import { postJson, useTinyServer } from "./helpers.js";
 
-let server: NimbleServer;
-let url: string;
+const tiny = useTinyServer({ ctxSize: 512 });
 let client: Anthropic;
-before(async () => {
-  server = await startTinyServer({ ctxSize: 512 });
-  url = server.url;
-  client = new Anthropic({ baseURL: url, apiKey: "unused", maxRetries: 0 });
-});
-after(async () => server.close());
 
 const base = { model: "tiny", max_tokens: 24, temperature: 0, messages: [{ role: "user", content: "Tell me about cats." }] };
 
 /** Reads an Anthropic event stream into [event, data] pairs. */
 async function events(body: object): Promise<[string, any][]> {
-  const res = await fetch(`${url}/v1/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...body, stream: true }) });
+  const res = await fetch(`${tiny.url}/v1/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...body, stream: true }) });
   assert.equal(res.status, 200);
   const text = await res.text();
   return text.split("\n\n").filter(Boolean).map((frame) => {
@@ -29,8 +21,13 @@ async function events(body: object): Promise<[string, any][]> {
 }
 
 describe("anthropic messages", () => {
+  // After the file's server has started (root hooks run first).
+  before(() => {
+    client = new Anthropic({ baseURL: tiny.url, apiKey: "unused", maxRetries: 0 });
+  });
+
   it("answers with a message: text content, stop reason and usage", async () => {
-    const { status, json } = await postJson(`${url}/v1/messages`, { ...base, system: "You are terse." });
+    const { status, json } = await postJson(`${tiny.url}/v1/messages`, { ...base, system: "You are terse." });
     assert.equal(status, 200);
     assert.equal(json.type, "message");
     assert.equal(json.role, "assistant");
@@ -42,7 +39,7 @@ describe("anthropic messages", () => {
   });
 
   it("streams message_start … message_stop with the same text", async () => {
-    const whole = (await postJson(`${url}/v1/messages`, base)).json;
+    const whole = (await postJson(`${tiny.url}/v1/messages`, base)).json;
     const evs = await events(base);
     assert.deepEqual(
       [...new Set(evs.map(([e]) => e))],
@@ -57,9 +54,9 @@ describe("anthropic messages", () => {
   });
 
   it("reports which stop sequence ended the message", async () => {
-    const full = (await postJson(`${url}/v1/messages`, { ...base, max_tokens: 60 })).json.content[0].text as string;
+    const full = (await postJson(`${tiny.url}/v1/messages`, { ...base, max_tokens: 60 })).json.content[0].text as string;
     const stop = full.slice(10, 13);
-    const { json } = await postJson(`${url}/v1/messages`, { ...base, max_tokens: 60, stop_sequences: ["\u0000nope", stop] });
+    const { json } = await postJson(`${tiny.url}/v1/messages`, { ...base, max_tokens: 60, stop_sequences: ["\u0000nope", stop] });
     assert.equal(json.stop_reason, "stop_sequence");
     assert.equal(json.stop_sequence, stop);
     assert.equal(json.content[0].text, full.slice(0, full.indexOf(stop)));
@@ -67,8 +64,8 @@ describe("anthropic messages", () => {
 
   it("counts tokens like the message itself", async () => {
     const body = { model: "tiny", system: "sys", messages: [{ role: "user", content: [{ type: "text", text: "hello" }] }] };
-    const count = await postJson(`${url}/v1/messages/count_tokens`, body);
-    const message = await postJson(`${url}/v1/messages`, { ...body, max_tokens: 1 });
+    const count = await postJson(`${tiny.url}/v1/messages/count_tokens`, body);
+    const message = await postJson(`${tiny.url}/v1/messages`, { ...body, max_tokens: 1 });
     assert.equal(count.json.input_tokens, message.json.usage.input_tokens);
   });
 
@@ -82,7 +79,7 @@ describe("anthropic messages", () => {
       ["{oops", 400, "invalid_request_error", /JSON/],
     ];
     for (const [body, status, type, message] of cases) {
-      const res = await postJson(`${url}/v1/messages`, body);
+      const res = await postJson(`${tiny.url}/v1/messages`, body);
       assert.equal(res.status, status, JSON.stringify(body));
       assert.equal(res.json.type, "error");
       assert.equal(res.json.error.type, type);

@@ -3,20 +3,13 @@
  * sampling yields output that parses and matches the schema, choice or grammar. Bad constraints are 400s.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import OpenAI from "openai";
 import { zodResponseFormat } from "openai/helpers/zod";
 import { z } from "zod";
-import type { NimbleServer } from "../src/nimble.js";
-import { postJson, postSse, startTinyServer } from "./helpers.js";
+import { postJson, postSse, useTinyServer } from "./helpers.js";
 
-let server: NimbleServer;
-let url: string;
-before(async () => {
-  server = await startTinyServer();
-  url = server.url;
-});
-after(async () => server.close());
+const tiny = useTinyServer();
 
 const messages = [{ role: "user", content: "Describe a person as JSON." }];
 /**
@@ -40,7 +33,7 @@ describe("structured output", () => {
   it("json_schema: every sample parses and validates against the schema", async () => {
     const schema = zodResponseFormat(Person, "person").json_schema.schema;
     for (const seed of [1, 2, 3]) {
-      const { status, json } = await postJson(`${url}/v1/chat/completions`, {
+      const { status, json } = await postJson(`${tiny.url}/v1/chat/completions`, {
         messages, temperature: 1, seed, max_tokens: 400, logit_bias: NO_STRAY_BYTES,
         response_format: { type: "json_schema", json_schema: { name: "person", schema, strict: true } },
       });
@@ -53,7 +46,7 @@ describe("structured output", () => {
 
   it("json_schema: the structure holds even when the model emits invalid UTF-8 inside strings", async () => {
     const schema = zodResponseFormat(Person, "person").json_schema.schema;
-    const { json } = await postJson(`${url}/v1/chat/completions`, { messages, temperature: 1, seed: 1, max_tokens: 400, guided_json: schema });
+    const { json } = await postJson(`${tiny.url}/v1/chat/completions`, { messages, temperature: 1, seed: 1, max_tokens: 400, guided_json: schema });
     const value = JSON.parse(json.choices[0].message.content);
     assert.deepEqual(Object.keys(value), ["name", "age", "member", "color", "tags", "address", "nickname"]);
     assert.ok(Number.isInteger(value.age));
@@ -61,7 +54,7 @@ describe("structured output", () => {
   });
 
   it("works with the openai client's chat.completions.parse and a zod schema", async () => {
-    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0 });
+    const client = new OpenAI({ baseURL: `${tiny.url}/v1`, apiKey: "unused", maxRetries: 0 });
     const res = await client.beta.chat.completions.parse({
       model: "tiny",
       messages: [{ role: "user", content: "Who?" }],
@@ -77,17 +70,17 @@ describe("structured output", () => {
   });
 
   it("json_object, guided_json (as text), streaming and n=2 all parse", async () => {
-    const obj = await postJson(`${url}/v1/chat/completions`, { messages, temperature: 1, seed: 4, max_tokens: 400, response_format: { type: "json_object" } });
+    const obj = await postJson(`${tiny.url}/v1/chat/completions`, { messages, temperature: 1, seed: 4, max_tokens: 400, response_format: { type: "json_object" } });
     assert.equal(typeof JSON.parse(obj.json.choices[0].message.content), "object");
-    const guided = await postJson(`${url}/v1/completions`, { prompt: "JSON:", temperature: 1, seed: 3, max_tokens: 300, guided_json: JSON.stringify({ type: "object", properties: { ok: { type: "boolean" }, n: { type: "integer" } }, required: ["ok", "n"] }) });
+    const guided = await postJson(`${tiny.url}/v1/completions`, { prompt: "JSON:", temperature: 1, seed: 3, max_tokens: 300, guided_json: JSON.stringify({ type: "object", properties: { ok: { type: "boolean" }, n: { type: "integer" } }, required: ["ok", "n"] }) });
     const value = JSON.parse(guided.json.choices[0].text);
     assert.equal(typeof value.ok, "boolean");
     assert.ok(Number.isInteger(value.n));
     const schema = { type: "object", properties: { color: { enum: ["red", "green"] }, n: { type: "number" } }, required: ["color", "n"] };
-    const events = await postSse(`${url}/v1/chat/completions`, { messages, temperature: 1, seed: 8, max_tokens: 200, guided_json: schema });
+    const events = await postSse(`${tiny.url}/v1/chat/completions`, { messages, temperature: 1, seed: 8, max_tokens: 200, guided_json: schema });
     const text = events.filter((e) => e !== "[DONE]" && e.choices[0]).map((e) => e.choices[0].delta.content ?? "").join("");
     assert.ok(["red", "green"].includes(JSON.parse(text).color));
-    const two = await postJson(`${url}/v1/chat/completions`, { messages, temperature: 1, seed: 8, max_tokens: 200, n: 2, guided_json: schema });
+    const two = await postJson(`${tiny.url}/v1/chat/completions`, { messages, temperature: 1, seed: 8, max_tokens: 200, n: 2, guided_json: schema });
     for (const c of two.json.choices) assert.ok(Number.isFinite(JSON.parse(c.message.content).n));
   });
 
@@ -95,13 +88,13 @@ describe("structured output", () => {
     const choices = ["yes", "no", 'maybe "so"', "naïve\nline"];
     const seen = new Set<string>();
     for (const seed of [1, 2, 3, 4, 5, 6]) {
-      const { json } = await postJson(`${url}/v1/chat/completions`, { messages, temperature: 1, seed, guided_choice: choices });
+      const { json } = await postJson(`${tiny.url}/v1/chat/completions`, { messages, temperature: 1, seed, guided_choice: choices });
       assert.ok(choices.includes(json.choices[0].message.content), json.choices[0].message.content);
       seen.add(json.choices[0].message.content);
     }
     assert.ok(seen.size > 1, "sampling varies among the choices");
     for (const seed of [1, 2, 3]) {
-      const { json } = await postJson(`${url}/v1/completions`, { prompt: "code:", temperature: 1, seed, guided_grammar: 'root ::= "A" [0-9]{2,3} ("-" [a-z]+)? "Z"' });
+      const { json } = await postJson(`${tiny.url}/v1/completions`, { prompt: "code:", temperature: 1, seed, guided_grammar: 'root ::= "A" [0-9]{2,3} ("-" [a-z]+)? "Z"' });
       assert.match(json.choices[0].text, /^A[0-9]{2,3}(-[a-z]+)?Z$/);
     }
   });
@@ -121,7 +114,7 @@ describe("structured output", () => {
       [{ guided_choice: ["a"], guided_grammar: 'root ::= "a"' }, "guided_grammar", /only one output constraint/],
     ];
     for (const [extra, param, message] of cases) {
-      const res = await postJson(`${url}/v1/chat/completions`, { messages, ...extra });
+      const res = await postJson(`${tiny.url}/v1/chat/completions`, { messages, ...extra });
       assert.equal(res.status, 400, `${JSON.stringify(extra)}: ${JSON.stringify(res.json)}`);
       assert.equal(res.json.error.param, param, JSON.stringify(res.json));
       assert.match(res.json.error.message, message);

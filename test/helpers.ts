@@ -2,6 +2,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { createServer, type CreateServerOptions, type NimbleServer } from "../src/nimble.js";
 import { generateModel, PRESETS } from "../src/models/generate.js";
 
@@ -26,6 +27,17 @@ export async function startTinyServer(options: CreateServerOptions = {}): Promis
   const server = await createServer({ model: await tinyModelPath(), port: 0, parallel: 4, home: tempDir(), servedModelName: "tiny", logLevel: "error", ...options });
   await server.ready;
   return server;
+}
+
+/** Runs a tiny-model server for the tests of one file (started before them, closed after). */
+export function useTinyServer(options: CreateServerOptions = {}): { readonly server: NimbleServer; readonly url: string } {
+  const tiny = {} as { server: NimbleServer; url: string };
+  before(async () => {
+    tiny.server = await startTinyServer(options);
+    tiny.url = tiny.server.url;
+  });
+  after(async () => tiny.server.close());
+  return tiny;
 }
 
 export async function postJson(url: string, body: unknown, init: RequestInit = {}): Promise<{ status: number; headers: Headers; json: any }> {

@@ -1,19 +1,18 @@
 /** The official `openai` npm client works against Nimble unchanged. */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import OpenAI from "openai";
-import type { NimbleServer } from "../src/nimble.js";
-import { startTinyServer } from "./helpers.js";
+import { useTinyServer } from "./helpers.js";
 
-let server: NimbleServer;
+const tiny = useTinyServer();
 let client: OpenAI;
-before(async () => {
-  server = await startTinyServer();
-  client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
-});
-after(async () => server.close());
 
 describe("openai npm client", () => {
+  // After the file's server has started (root hooks run first).
+  before(() => {
+    client = new OpenAI({ baseURL: `${tiny.url}/v1`, apiKey: "unused", maxRetries: 0 });
+  });
+
   it("lists models", async () => {
     const models = await client.models.list();
     assert.deepEqual(models.data.map((m) => m.id), ["tiny"]);
