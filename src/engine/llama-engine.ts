@@ -5,7 +5,7 @@
 import { getLlama, LlamaGrammarEvaluationState, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
 import { ChatTemplate } from "./chat-template.js";
 import { GrammarCache, type CompiledGrammar } from "./grammar.js";
-import { createNativeSampler, nativeContext } from "./native.js";
+import { createNativeSampler, nativeContext, type NativeContext } from "./native.js";
 import { Scheduler, type SchedulerObserver } from "./scheduler.js";
 import { attachThreadPool, type ThreadPoolStatus } from "./threadpool.js";
 import { createThreadTuner, type ThreadTuner } from "./threads.js";
@@ -40,6 +40,19 @@ export interface HardwareInfo {
   gpuLayers: number;
   /** Whether a persistent CPU thread pool is attached (and why not). */
   threadPool: { attached: boolean; reason?: string };
+}
+
+/**
+ * Decodes one token and forgets it, as llama.cpp's own tools do at start: the weights are read
+ * (paged in from the file) now rather than during the first request, whose latency and the
+ * thread tuner's first measurements would otherwise pay for it.
+ */
+async function warmUp(ctx: NativeContext, model: LlamaModel): Promise<void> {
+  const token = model.tokens.bos ?? model.tokens.eos ?? 0;
+  ctx.initBatch(1);
+  ctx.addToBatch(0, 0, Uint32Array.of(token), Uint32Array.of(0));
+  await ctx.decodeBatch();
+  ctx.removeTokenCellsFromSequence(0, 0, -1);
 }
 
 export class LlamaEngine implements Engine {
@@ -80,6 +93,7 @@ export class LlamaEngine implements Engine {
     });
 
     const threadPool = attachThreadPool(context, model, options.parallel, options.threads ?? llama.cpuMathCores);
+    await warmUp(nativeContext(context), model);
     const threads = createThreadTuner(llama.cpuMathCores, options.threads, threadPool.attached);
 
     const eogTokens: number[] = [];

@@ -40,17 +40,27 @@ interface Sample {
 
 export class AdaptiveThreads implements ThreadTuner {
   private readonly candidates: number[];
-  private readonly groups = new Map<number, { samples: Map<number, Sample>; steps: number }>();
+  private readonly groups = new Map<number, { samples: Map<number, Sample>; steps: number; burst?: { threads: number; left: number } }>();
+  /** Thread count of the previous step, and how many steps since it changed. */
+  private lastThreads = 0;
+  private sinceSwitch = 0;
 
   /**
    * @param maxThreads physical cores to use at most
+   * @param preferred a thread count kept unless another is faster by more than `margin` (so noise
+   *   does not move it, but a real change such as another process taking a core does)
    * @param samplesPerCandidate timed steps per candidate before trusting the mean
-   * @param recheckEvery steps of a group between re-measuring the other candidates
+   * @param recheckEvery steps of a group between re-measuring another candidate
+   * @param burst steps a re-measurement lasts (the first `warmup` after a change of thread count are not counted)
    */
   constructor(
     readonly maxThreads: number,
+    private readonly preferred?: number,
+    private readonly margin = 1.25,
     private readonly samplesPerCandidate = 8,
     private readonly recheckEvery = 256,
+    private readonly burst = 6,
+    private readonly warmup = 2,
   ) {
     const set = new Set([maxThreads, Math.max(1, Math.floor(maxThreads / 2)), Math.max(1, maxThreads - 1), 1]);
     this.candidates = [...set].sort((a, b) => b - a);
@@ -70,26 +80,33 @@ export class AdaptiveThreads implements ThreadTuner {
     if (this.candidates.length === 1) return this.candidates[0]!;
     const g = this.group(batchTokens);
     g.steps++;
-    // Measure each candidate first, then use the fastest, re-measuring the others periodically.
-    for (const c of this.candidates) {
-      const s = g.samples.get(c);
-      if (!s || s.count < this.samplesPerCandidate) return c;
-    }
+    if (g.burst) return g.burst.threads;
+    // Measure each candidate over consecutive steps (a thread count is slow for a step or two
+    // after a change), then use the fastest, re-measuring another one in a short burst now and then.
+    const learning = this.candidates.find((c) => (g.samples.get(c)?.count ?? 0) < this.samplesPerCandidate);
+    if (learning !== undefined) return learning;
+    const best = this.best(g.samples);
     if (g.steps % this.recheckEvery === 0) {
-      return this.candidates[(g.steps / this.recheckEvery) % this.candidates.length]!;
+      const others = this.candidates.filter((c) => c !== best);
+      g.burst = { threads: others[(g.steps / this.recheckEvery) % others.length]!, left: this.burst };
+      return g.burst.threads;
     }
-    return this.best(g.samples);
+    return best;
   }
 
   record(batchTokens: number, threads: number, ms: number): void {
     const g = this.group(batchTokens);
+    if (g.burst && g.burst.threads === threads && --g.burst.left <= 0) g.burst = undefined;
+    if (threads !== this.lastThreads) {
+      this.lastThreads = threads;
+      this.sinceSwitch = 0;
+    }
+    if (++this.sinceSwitch <= this.warmup) return;
     const perToken = ms / Math.max(1, batchTokens);
     const s = g.samples.get(threads);
-    // The first step with a thread count pays for waking its threads: not counted.
-    if (!s) g.samples.set(threads, { msPerToken: 0, count: 0 });
-    else if (s.count === 0) { s.msPerToken = perToken; s.count = 1; }
+    if (!s) g.samples.set(threads, { msPerToken: perToken, count: 1 });
     else {
-      // The first samples are averaged, later ones weighted so the estimate follows slow drifts.
+      // The first samples are averaged, later ones weighted so the estimate follows changes.
       const w = s.count < this.samplesPerCandidate ? 1 / (s.count + 1) : 0.2;
       s.msPerToken += w * (perToken - s.msPerToken);
       s.count++;
@@ -102,6 +119,8 @@ export class AdaptiveThreads implements ThreadTuner {
     for (const [threads, s] of samples) {
       if (s.count > 0 && s.msPerToken < bestMs) { bestMs = s.msPerToken; best = threads; }
     }
+    const preferred = this.preferred !== undefined ? samples.get(this.preferred) : undefined;
+    if (preferred && preferred.count > 0 && preferred.msPerToken <= bestMs * this.margin) return this.preferred!;
     return best;
   }
 
@@ -116,18 +135,21 @@ export class AdaptiveThreads implements ThreadTuner {
   }
 
   describe(): string {
-    return `up to ${this.maxThreads}, chosen per step size by measurement (candidates ${this.candidates.join(", ")})`;
+    const preferred = this.preferred !== undefined ? `${this.preferred} unless another count is ${Math.round((this.margin - 1) * 100)}% faster; ` : "";
+    return `up to ${this.maxThreads}, ${preferred}chosen per step size by measurement (candidates ${this.candidates.join(", ")})`;
   }
 }
 
 /**
  * `--threads N` fixes the count. With a persistent thread pool (threadpool.ts) every physical core
- * is used, as llama.cpp's own tools do: measured here, that beat one thread at every step size.
+ * is preferred, as llama.cpp's own tools do (measured here, that beat one thread at every step
+ * size), but ggml's threads spin at every barrier, so when another process takes a core, fewer
+ * threads become much faster (2× on one busy core of two): the tuner keeps watching for that.
  * Without the pool, worker threads are started for every step, which makes small steps slower on
- * more threads: the tuner then measures what is fastest.
+ * more threads: the tuner then simply uses what measures fastest.
  */
 export function createThreadTuner(physicalCores: number, override: number | undefined, persistentPool: boolean): ThreadTuner {
   if (override !== undefined && override > 0) return new FixedThreads(override, "fixed by --threads");
-  if (persistentPool) return new FixedThreads(Math.max(1, physicalCores), "all physical cores");
-  return new AdaptiveThreads(Math.max(1, physicalCores));
+  const cores = Math.max(1, physicalCores);
+  return new AdaptiveThreads(cores, persistentPool ? cores : undefined);
 }
