@@ -47,16 +47,12 @@ export class AdaptiveThreads implements ThreadTuner {
 
   /**
    * @param maxThreads physical cores to use at most
-   * @param preferred a thread count kept unless another is faster by more than `margin` (so noise
-   *   does not move it, but a real change such as another process taking a core does)
    * @param samplesPerCandidate timed steps per candidate before trusting the mean
    * @param recheckEvery steps of a group between re-measuring another candidate
    * @param burst steps a re-measurement lasts (the first `warmup` after a change of thread count are not counted)
    */
   constructor(
     readonly maxThreads: number,
-    private readonly preferred?: number,
-    private readonly margin = 1.25,
     private readonly samplesPerCandidate = 8,
     private readonly recheckEvery = 256,
     private readonly burst = 6,
@@ -119,8 +115,6 @@ export class AdaptiveThreads implements ThreadTuner {
     for (const [threads, s] of samples) {
       if (s.count > 0 && s.msPerToken < bestMs) { bestMs = s.msPerToken; best = threads; }
     }
-    const preferred = this.preferred !== undefined ? samples.get(this.preferred) : undefined;
-    if (preferred && preferred.count > 0 && preferred.msPerToken <= bestMs * this.margin) return this.preferred!;
     return best;
   }
 
@@ -135,21 +129,107 @@ export class AdaptiveThreads implements ThreadTuner {
   }
 
   describe(): string {
-    const preferred = this.preferred !== undefined ? `${this.preferred} unless another count is ${Math.round((this.margin - 1) * 100)}% faster; ` : "";
-    return `up to ${this.maxThreads}, ${preferred}chosen per step size by measurement (candidates ${this.candidates.join(", ")})`;
+    return `up to ${this.maxThreads}, chosen per step size by measurement (candidates ${this.candidates.join(", ")})`;
+  }
+}
+
+/**
+ * Every core, watched: the step time per token of each step-size group is compared with the best
+ * seen; when it gets `degraded` times worse (another process took a core, and ggml's threads spin
+ * at every barrier), one thread fewer is tried in a short burst and kept while it is faster, and
+ * every core is tried again now and then. On a quiet machine no step runs on fewer threads.
+ */
+export class GuardedThreads implements ThreadTuner {
+  private readonly groups = new Map<number, { ms: number; count: number; baseline: number; fallbackMs: number; using: number; burst: number; steps: number }>();
+  private lastThreads = 0;
+  private sinceSwitch = 0;
+  private readonly fallback: number;
+
+  constructor(
+    readonly threads: number,
+    private readonly degraded = 1.5,
+    private readonly recheckEvery = 256,
+    private readonly burst = 6,
+    private readonly warmup = 2,
+  ) {
+    this.fallback = Math.max(1, threads - 1);
+  }
+
+  private group(batchTokens: number) {
+    const key = Math.ceil(Math.log2(Math.max(1, batchTokens)));
+    let g = this.groups.get(key);
+    if (!g) {
+      g = { ms: 0, count: 0, baseline: Infinity, fallbackMs: 0, using: this.threads, burst: 0, steps: 0 };
+      this.groups.set(key, g);
+    }
+    return g;
+  }
+
+  choose(batchTokens: number): number {
+    const g = this.group(batchTokens);
+    g.steps++;
+    if (g.burst > 0) return g.using === this.threads ? this.fallback : this.threads;
+    if (this.fallback !== this.threads && g.count >= 8) {
+      // On every core and much slower than its best: try one thread fewer.
+      if (g.using === this.threads && g.ms > g.baseline * this.degraded) g.burst = this.burst;
+      // On fewer threads: try every core again now and then.
+      else if (g.using !== this.threads && g.steps % this.recheckEvery === 0) g.burst = this.burst;
+      if (g.burst > 0) return g.using === this.threads ? this.fallback : this.threads;
+    }
+    return g.using;
+  }
+
+  record(batchTokens: number, threads: number, ms: number): void {
+    const g = this.group(batchTokens);
+    if (threads !== this.lastThreads) {
+      this.lastThreads = threads;
+      this.sinceSwitch = 0;
+    }
+    const counted = ++this.sinceSwitch > this.warmup;
+    const perToken = ms / Math.max(1, batchTokens);
+    if (g.burst > 0) {
+      // A burst measures the count not in use; at its end, keep whichever is faster.
+      if (counted) g.fallbackMs = g.fallbackMs === 0 ? perToken : g.fallbackMs + 0.5 * (perToken - g.fallbackMs);
+      if (--g.burst === 0 && g.fallbackMs > 0) {
+        if (g.fallbackMs < g.ms) {
+          g.using = threads;
+          [g.ms, g.fallbackMs] = [g.fallbackMs, g.ms];
+          if (threads === this.threads) g.baseline = g.ms;
+        } else if (g.using === this.threads) {
+          // Still the fastest: this is the machine's new normal.
+          g.baseline = g.ms;
+        }
+        g.fallbackMs = 0;
+      }
+      return;
+    }
+    if (!counted) return;
+    g.ms = g.count === 0 ? perToken : g.ms + (g.count < 8 ? 1 / (g.count + 1) : 0.2) * (perToken - g.ms);
+    g.count++;
+    if (g.using === this.threads && g.count >= 8) g.baseline = Math.min(g.baseline, g.ms);
+  }
+
+  choices(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [key, g] of [...this.groups].sort((a, b) => a[0] - b[0])) out[key === 0 ? "1" : `${2 ** (key - 1) + 1}-${2 ** key}`] = g.using;
+    return out;
+  }
+
+  describe(): string {
+    return this.fallback === this.threads ? `${this.threads}` : `${this.threads} (all physical cores; ${this.fallback} while another process slows them)`;
   }
 }
 
 /**
  * `--threads N` fixes the count. With a persistent thread pool (threadpool.ts) every physical core
- * is preferred, as llama.cpp's own tools do (measured here, that beat one thread at every step
- * size), but ggml's threads spin at every barrier, so when another process takes a core, fewer
- * threads become much faster (2× on one busy core of two): the tuner keeps watching for that.
+ * is used, as llama.cpp's own tools do (measured here, that beat one thread at every step size),
+ * but ggml's threads spin at every barrier, so when another process takes a core, fewer threads
+ * become much faster (2× on one busy core of two): GuardedThreads watches for that.
  * Without the pool, worker threads are started for every step, which makes small steps slower on
  * more threads: the tuner then simply uses what measures fastest.
  */
 export function createThreadTuner(physicalCores: number, override: number | undefined, persistentPool: boolean): ThreadTuner {
   if (override !== undefined && override > 0) return new FixedThreads(override, "fixed by --threads");
   const cores = Math.max(1, physicalCores);
-  return new AdaptiveThreads(cores, persistentPool ? cores : undefined);
+  return persistentPool ? new GuardedThreads(cores) : new AdaptiveThreads(cores);
 }
