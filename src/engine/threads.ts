@@ -134,102 +134,15 @@ export class AdaptiveThreads implements ThreadTuner {
 }
 
 /**
- * Every core, watched: the step time per token of each step-size group is compared with the best
- * seen; when it gets `degraded` times worse (another process took a core, and ggml's threads spin
- * at every barrier), one thread fewer is tried in a short burst and kept while it is faster, and
- * every core is tried again now and then. On a quiet machine no step runs on fewer threads.
- */
-export class GuardedThreads implements ThreadTuner {
-  private readonly groups = new Map<number, { ms: number; count: number; baseline: number; fallbackMs: number; using: number; burst: number; steps: number }>();
-  private lastThreads = 0;
-  private sinceSwitch = 0;
-  private readonly fallback: number;
-
-  constructor(
-    readonly threads: number,
-    private readonly degraded = 1.5,
-    private readonly recheckEvery = 256,
-    private readonly burst = 6,
-    private readonly warmup = 2,
-  ) {
-    this.fallback = Math.max(1, threads - 1);
-  }
-
-  private group(batchTokens: number) {
-    const key = Math.ceil(Math.log2(Math.max(1, batchTokens)));
-    let g = this.groups.get(key);
-    if (!g) {
-      g = { ms: 0, count: 0, baseline: Infinity, fallbackMs: 0, using: this.threads, burst: 0, steps: 0 };
-      this.groups.set(key, g);
-    }
-    return g;
-  }
-
-  choose(batchTokens: number): number {
-    const g = this.group(batchTokens);
-    g.steps++;
-    if (g.burst > 0) return g.using === this.threads ? this.fallback : this.threads;
-    if (this.fallback !== this.threads && g.count >= 8) {
-      // On every core and much slower than its best: try one thread fewer.
-      if (g.using === this.threads && g.ms > g.baseline * this.degraded) g.burst = this.burst;
-      // On fewer threads: try every core again now and then.
-      else if (g.using !== this.threads && g.steps % this.recheckEvery === 0) g.burst = this.burst;
-      if (g.burst > 0) return g.using === this.threads ? this.fallback : this.threads;
-    }
-    return g.using;
-  }
-
-  record(batchTokens: number, threads: number, ms: number): void {
-    const g = this.group(batchTokens);
-    if (threads !== this.lastThreads) {
-      this.lastThreads = threads;
-      this.sinceSwitch = 0;
-    }
-    const counted = ++this.sinceSwitch > this.warmup;
-    const perToken = ms / Math.max(1, batchTokens);
-    if (g.burst > 0) {
-      // A burst measures the count not in use; at its end, keep whichever is faster.
-      if (counted) g.fallbackMs = g.fallbackMs === 0 ? perToken : g.fallbackMs + 0.5 * (perToken - g.fallbackMs);
-      if (--g.burst === 0 && g.fallbackMs > 0) {
-        if (g.fallbackMs < g.ms) {
-          g.using = threads;
-          [g.ms, g.fallbackMs] = [g.fallbackMs, g.ms];
-          if (threads === this.threads) g.baseline = g.ms;
-        } else if (g.using === this.threads) {
-          // Still the fastest: this is the machine's new normal.
-          g.baseline = g.ms;
-        }
-        g.fallbackMs = 0;
-      }
-      return;
-    }
-    if (!counted) return;
-    g.ms = g.count === 0 ? perToken : g.ms + (g.count < 8 ? 1 / (g.count + 1) : 0.2) * (perToken - g.ms);
-    g.count++;
-    if (g.using === this.threads && g.count >= 8) g.baseline = Math.min(g.baseline, g.ms);
-  }
-
-  choices(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [key, g] of [...this.groups].sort((a, b) => a[0] - b[0])) out[key === 0 ? "1" : `${2 ** (key - 1) + 1}-${2 ** key}`] = g.using;
-    return out;
-  }
-
-  describe(): string {
-    return this.fallback === this.threads ? `${this.threads}` : `${this.threads} (all physical cores; ${this.fallback} while another process slows them)`;
-  }
-}
-
-/**
  * `--threads N` fixes the count. With a persistent thread pool (threadpool.ts) every physical core
- * is used, as llama.cpp's own tools do (measured here, that beat one thread at every step size),
- * but ggml's threads spin at every barrier, so when another process takes a core, fewer threads
- * become much faster (2× on one busy core of two): GuardedThreads watches for that.
- * Without the pool, worker threads are started for every step, which makes small steps slower on
- * more threads: the tuner then simply uses what measures fastest.
+ * is used, as llama.cpp's own tools do: measured here, that beat one thread at every step size.
+ * (ggml's threads spin at every barrier, so on a machine where another process keeps a core busy,
+ * fewer threads are faster: `--threads` is the remedy there.) Without the pool, worker threads are
+ * started for every step, which makes small steps slower on more threads: the tuner then measures
+ * what is fastest.
  */
 export function createThreadTuner(physicalCores: number, override: number | undefined, persistentPool: boolean): ThreadTuner {
   if (override !== undefined && override > 0) return new FixedThreads(override, "fixed by --threads");
   const cores = Math.max(1, physicalCores);
-  return persistentPool ? new GuardedThreads(cores) : new AdaptiveThreads(cores);
+  return persistentPool ? new FixedThreads(cores, "all physical cores") : new AdaptiveThreads(cores);
 }
