@@ -1,6 +1,6 @@
 /**
  * Structured output: turns response_format (json_object, json_schema) and vLLM/NIM's guided_json,
- * guided_choice and guided_grammar into a compiled grammar. Problems are 400s naming the field.
+ * guided_choice, guided_regex and guided_grammar into a compiled grammar. Problems are 400s naming the field.
  */
 import type { Engine, GrammarSpec, PreparedGrammar } from "../engine/types.js";
 import { GrammarError } from "../engine/types.js";
@@ -28,6 +28,7 @@ function spec(body: SamplingRequest): { spec: GrammarSpec; param: string } | und
     return { spec: { kind: "json_schema", schema: convertJsonSchema(schema, "guided_json") }, param: "guided_json" };
   }
   if (body.guided_choice != null) return { spec: { kind: "choice", choices: body.guided_choice }, param: "guided_choice" };
+  if (body.guided_regex != null) return { spec: { kind: "regex", regex: body.guided_regex }, param: "guided_regex" };
   if (body.guided_grammar != null) return { spec: { kind: "gbnf", grammar: body.guided_grammar }, param: "guided_grammar" };
   return undefined;
 }

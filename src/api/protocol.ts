@@ -9,7 +9,7 @@ type ChatLogprobs = ReturnType<typeof chatLogprobs>;
 type CompletionLogprobs = ReturnType<typeof completionLogprobs>;
 
 /** Fields a later release will support: rejected with a clear 400 rather than silently ignored. */
-const NOT_YET_SUPPORTED = ["tools", "tool_choice", "functions", "function_call", "guided_regex"] as const;
+const NOT_YET_SUPPORTED = ["tools", "tool_choice", "functions", "function_call"] as const;
 
 const stop = z.union([z.string(), z.array(z.string()).max(16)]).nullable().optional();
 
@@ -46,6 +46,7 @@ const samplingFields = {
     .optional(),
   guided_json: z.union([z.record(z.unknown()), z.string()]).nullable().optional(),
   guided_choice: z.array(z.string().min(1)).min(1).max(256).nullable().optional(),
+  guided_regex: z.string().min(1).max(10_000).nullable().optional(),
   guided_grammar: z.string().min(1).nullable().optional(),
   /** Token id (as a string key) → bias added to its logit, -100 to 100; -100 bans the token. */
   logit_bias: z.record(z.string().regex(/^\d+$/, "keys must be token ids"), z.number().min(-100).max(100)).nullable().optional(),
@@ -57,7 +58,7 @@ function rejectUnsupported(body: Record<string, unknown>, ctx: z.RefinementCtx):
     if (v === undefined || v === null || (Array.isArray(v) && v.length === 0) || v === "none") continue;
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message: "this parameter is not supported by this server yet" });
   }
-  const constraints = ["response_format", "guided_json", "guided_choice", "guided_grammar"].filter((k) => body[k] != null && !(k === "response_format" && (body[k] as { type?: string }).type === "text"));
+  const constraints = ["response_format", "guided_json", "guided_choice", "guided_regex", "guided_grammar"].filter((k) => body[k] != null && !(k === "response_format" && (body[k] as { type?: string }).type === "text"));
   if (constraints.length > 1) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [constraints[1]!], message: `only one output constraint at a time (got ${constraints.join(" and ")})` });
 }
 

@@ -4,6 +4,7 @@
  * parses whatever the model's weights (random ones included).
  */
 import type { Llama, LlamaGrammar } from "node-llama-cpp";
+import { regexToGbnf } from "./regex-gbnf.js";
 import { GrammarError, type GrammarSpec, type PreparedGrammar } from "./types.js";
 
 export interface CompiledGrammar extends PreparedGrammar {
@@ -69,6 +70,8 @@ export class GrammarCache {
 
   private async compile(spec: GrammarSpec): Promise<CompiledGrammar> {
     let grammar: LlamaGrammar;
+    // A regex that cannot be translated says why; the translation itself is then a plain grammar.
+    if (spec.kind === "regex") spec = { kind: "gbnf", grammar: regexToGbnf(spec.regex) };
     try {
       switch (spec.kind) {
         case "json":

@@ -113,12 +113,13 @@ export interface ChatMessage {
   name?: string;
 }
 
-/** What output must match: any JSON, a JSON schema (node-llama-cpp's dialect), GBNF, or one of fixed strings. */
+/** What output must match: any JSON, a JSON schema (node-llama-cpp's dialect), GBNF, one of fixed strings, or a regex. */
 export type GrammarSpec =
   | { kind: "json" }
   | { kind: "json_schema"; schema: Record<string, unknown> }
   | { kind: "gbnf"; grammar: string }
-  | { kind: "choice"; choices: string[] };
+  | { kind: "choice"; choices: string[] }
+  | { kind: "regex"; regex: string };
 
 /** A compiled grammar, ready to constrain generations (opaque outside the engine). */
 export interface PreparedGrammar {
