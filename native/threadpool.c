@@ -27,7 +27,13 @@
 #include <link.h>
 #endif
 
-/* Layout of node-llama-cpp 3.21.1's AddonContext / AddonModel (64-bit). */
+/*
+ * Layout of node-llama-cpp 3.21.1's AddonContext / AddonModel (64-bit). To recompute for another
+ * version: clone node_modules/node-llama-cpp/llama/gitRelease.bundle, then compile a file that
+ * includes node-llama-cpp's llama/addon/AddonContext.h and AddonModel.h (include paths: that addon
+ * folder, the clone's include/, ggml/include/ and common/, node_modules/node-addon-api, Node's
+ * headers) and defines `const size_t x = offsetof(AddonContext, ctx);` etc.; `g++ -S` shows the values.
+ */
 #define ADDON_CONTEXT_MODEL_OFFSET 32
 #define ADDON_CONTEXT_PARAMS_OFFSET 40
 #define LLAMA_PARAMS_N_SEQ_MAX_OFFSET 12
