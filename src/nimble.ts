@@ -4,6 +4,7 @@
  */
 import { startHttpServer, type HttpServer } from "./api/server.js";
 import { resolveConfig, type NimbleConfig } from "./config.js";
+import { EmbeddingEngine } from "./engine/embedding-engine.js";
 import { LlamaEngine } from "./engine/llama-engine.js";
 import type { Engine } from "./engine/types.js";
 import type { DownloadProgress } from "./models/download.js";
@@ -30,7 +31,9 @@ export interface NimbleServer extends HttpServer {
 export async function createServer(options: CreateServerOptions = {}): Promise<NimbleServer> {
   // The same validation and defaults as the CLI's (no environment: a library's caller is explicit).
   const config = resolveConfig(options, {}, undefined);
-  const model = options.engine ? undefined : await resolveModel(config.model, { home: config.home, onNotice: options.onNotice, onDownloadProgress: options.onDownloadProgress });
+  const resolveOptions = { home: config.home, onNotice: options.onNotice, onDownloadProgress: options.onDownloadProgress };
+  const model = options.engine ? undefined : await resolveModel(config.model, resolveOptions);
+  const embeddingModel = config.embeddingModel === undefined ? undefined : await resolveModel(config.embeddingModel, resolveOptions);
   const settings = {
     parallel: config.parallel,
     ctxSize: config.ctxSize ?? null,
@@ -47,6 +50,10 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     drainTimeoutMs: config.drainTimeout * 1000,
     logLevel: config.logLevel === "info" ? "warn" : config.logLevel,
     metadata,
+    embeddingPrefixes: { query: config.embeddingQueryPrefix, passage: config.embeddingPassagePrefix },
+    ...(embeddingModel
+      ? { embedder: () => EmbeddingEngine.load({ modelPath: embeddingModel.path, servedName: embeddingModel.name, threads: config.threads || undefined, gpu: config.gpu }) }
+      : {}),
     engine:
       options.engine ??
       ((observer) =>

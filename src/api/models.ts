@@ -23,6 +23,10 @@ export function modelCard(info: ModelInfo, created: number): ModelCard {
 export function registerModelRoutes(app: FastifyInstance, state: ServerState): void {
   app.get("/v1/models", async () => {
     const engine = requireEngine(state);
-    return { object: "list", data: [modelCard(engine.info, Math.floor(state.startedAt / 1000))] };
+    const created = Math.floor(state.startedAt / 1000);
+    const data: unknown[] = [modelCard(engine.info, created)];
+    const e = state.embedder?.info;
+    if (e) data.push({ id: e.id, object: "model", created, owned_by: "nimble", root: e.id, parent: null, max_model_len: e.maxInputTokens, nimble: { kind: "embedding", dimensions: e.dimensions } });
+    return { object: "list", data };
   });
 }

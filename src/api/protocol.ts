@@ -238,3 +238,23 @@ export interface AnthropicMessage {
   stop_sequence: string | null;
   usage: AnthropicUsage;
 }
+
+// ---- Embeddings (POST /v1/embeddings) ----
+
+const tokenIds = z.array(z.number().int().nonnegative()).min(1);
+
+export const embeddingsRequestSchema = z
+  .object({
+    model: z.string().optional(),
+    input: z.union([z.string(), z.array(z.string()).min(1).max(2048), tokenIds, z.array(tokenIds).min(1).max(2048)]),
+    encoding_format: z.enum(["float", "base64"]).nullable().optional(),
+    dimensions: z.number().int().positive().nullable().optional(),
+    /** NIM: asymmetric models prefix queries and passages differently. */
+    input_type: z.enum(["query", "passage"]).nullable().optional(),
+    /** NIM: what to do with input longer than the model takes (NONE: a 400). */
+    truncate: z.enum(["NONE", "START", "END"]).nullable().optional(),
+    user: z.string().optional(),
+  })
+  .passthrough();
+
+export type EmbeddingsRequest = z.infer<typeof embeddingsRequestSchema>;

@@ -4,21 +4,27 @@
  */
 import Fastify, { type FastifyInstance } from "fastify";
 import type { SchedulerObserver } from "../engine/scheduler.js";
+import type { EmbeddingEngine } from "../engine/embedding-engine.js";
 import type { Engine } from "../engine/types.js";
 import { registerChatRoutes } from "./chat.js";
 import { registerCompletionRoutes } from "./completions.js";
 import { ApiError, errorHandler, sendError } from "./errors.js";
 import { registerManagementRoutes } from "./management.js";
 import { Metrics } from "./metrics.js";
+import { registerEmbeddingRoutes } from "./embeddings.js";
 import { registerMessagesRoutes } from "./messages.js";
 import { registerModelRoutes } from "./models.js";
 import { registerTokenizeRoutes } from "./tokenize.js";
 import type { ServerState } from "./state.js";
 
 export type EngineSource = Engine | ((observer: SchedulerObserver) => Promise<Engine>);
+export type EmbedderSource = EmbeddingEngine | (() => Promise<EmbeddingEngine>);
 
 export interface HttpServerOptions {
   engine: EngineSource;
+  /** An embedding model for /v1/embeddings (loaded alongside the engine). */
+  embedder?: EmbedderSource;
+  embeddingPrefixes?: { query: string; passage: string };
   host?: string;
   port?: number;
   /** Largest request body in bytes (413 beyond). */
@@ -58,12 +64,21 @@ export function buildApp(state: ServerState, options: Pick<HttpServerOptions, "b
   registerCompletionRoutes(app, state);
   registerTokenizeRoutes(app, state);
   registerMessagesRoutes(app, state);
+  registerEmbeddingRoutes(app, state);
   return app;
 }
 
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const metrics = new Metrics();
-  const state: ServerState = { engine: undefined, draining: false, metrics, startedAt: Date.now(), metadata: options.metadata ?? {} };
+  const state: ServerState = {
+    engine: undefined,
+    draining: false,
+    metrics,
+    startedAt: Date.now(),
+    metadata: options.metadata ?? {},
+    embedderConfigured: options.embedder !== undefined,
+    embeddingPrefixes: options.embeddingPrefixes ?? { query: "", passage: "" },
+  };
   const app = buildApp(state, options);
   await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 8000 });
   const address = app.server.address();
@@ -72,11 +87,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 
   const source = options.engine;
-  const ready = (typeof source === "function" ? source(metrics.observer) : Promise.resolve(source)).then((engine) => {
+  const embedderSource = options.embedder;
+  const embedderReady = embedderSource === undefined ? Promise.resolve(undefined) : typeof embedderSource === "function" ? embedderSource() : Promise.resolve(embedderSource);
+  const ready = (typeof source === "function" ? source(metrics.observer) : Promise.resolve(source)).then(async (engine) => {
+    const embedder = await embedderReady;
     metrics.attach(engine.info.id, () => engine.stats());
+    state.embedder = embedder;
     state.engine = engine;
     return engine;
   });
+  embedderReady.catch(() => {});
   ready.catch(() => {});
 
   let closing: Promise<void> | undefined;
@@ -85,6 +105,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       state.draining = true;
       const engine = state.engine ?? (await ready.catch(() => undefined));
       await engine?.close(options.drainTimeoutMs ?? 30_000);
+      await state.embedder?.close();
       await app.close();
     })());
   return { app, url, ready, metrics, close };

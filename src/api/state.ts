@@ -1,11 +1,18 @@
 /** What every route handler can see of the server: the engine once loaded, and whether it is draining. */
 import type { z } from "zod";
+import type { EmbeddingEngine } from "../engine/embedding-engine.js";
 import type { Engine } from "../engine/types.js";
 import { ApiError } from "./errors.js";
 import type { Metrics } from "./metrics.js";
 
 export interface ServerState {
   engine: Engine | undefined;
+  /** The embedding model, once loaded. */
+  embedder?: EmbeddingEngine;
+  /** Whether an embedding model is configured (503 while it loads, 404 when none is). */
+  embedderConfigured?: boolean;
+  /** Text put before each input of each input_type (NIM's asymmetric embedding models). */
+  embeddingPrefixes: { query: string; passage: string };
   draining: boolean;
   metrics: Metrics;
   startedAt: number;

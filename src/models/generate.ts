@@ -34,6 +34,8 @@ export interface GenerateOptions {
   name?: string;
   /** Jinja chat template to store (default: ChatML); null stores none. */
   chatTemplate?: string | null;
+  /** llama.cpp pooling type for embedding models (1 mean, 2 CLS, 3 last, 4 rank); none by default. */
+  poolingType?: number;
 }
 
 const FILE_TYPES: Record<ModelShape["tensorType"], number> = { F32: 0, F16: 1, Q8_0: 7 };
@@ -98,6 +100,7 @@ export async function generateModel(path: string, options: GenerateOptions): Pro
     "tokenizer.ggml.padding_token_id": { type: "u32", value: vocab.padId },
     "tokenizer.ggml.add_bos_token": { type: "bool", value: false },
   };
+  if (options.poolingType !== undefined) metadata["llama.pooling_type"] = { type: "u32", value: options.poolingType };
   if (options.chatTemplate !== null) metadata["tokenizer.chat_template"] = { type: "string", value: options.chatTemplate ?? CHATML_TEMPLATE };
 
   const tensors: GgufTensor[] = [];

@@ -1,0 +1,58 @@
+/** POST /v1/embeddings: OpenAI's request and response, with NIM's input_type and truncate. */
+import type { FastifyInstance } from "fastify";
+import type { EmbeddingEngine } from "../engine/embedding-engine.js";
+import { normalize } from "../engine/embedding-engine.js";
+import { ApiError } from "./errors.js";
+import { embeddingsRequestSchema } from "./protocol.js";
+import { parseBody, type ServerState } from "./state.js";
+
+function requireEmbedder(state: ServerState): EmbeddingEngine {
+  if (state.draining) throw new ApiError(503, "The server is shutting down.", "service_unavailable", null, "shutting_down", { "retry-after": "5" });
+  if (state.embedder) return state.embedder;
+  if (state.embedderConfigured) throw ApiError.notReady();
+  throw new ApiError(404, "This server serves no embedding model; start it with --embedding-model.", "invalid_request_error", "model", "model_not_found");
+}
+
+export function registerEmbeddingRoutes(app: FastifyInstance, state: ServerState): void {
+  app.post("/v1/embeddings", async (request) => {
+    const embedder = requireEmbedder(state);
+    const body = parseBody(embeddingsRequestSchema, request.body);
+    const { info } = embedder;
+    if (body.model !== undefined && body.model !== info.id) throw ApiError.modelNotFound(body.model);
+    if (body.dimensions != null && body.dimensions > info.dimensions) {
+      throw ApiError.invalid(`Invalid value for 'dimensions': ${body.dimensions} is more than the model's ${info.dimensions}`, "dimensions");
+    }
+    const input = body.input;
+    const texts: (string | number[])[] =
+      typeof input === "string" ? [input] : typeof input[0] === "number" ? [input as number[]] : (input as (string | number[])[]);
+    const prefix = body.input_type ? state.embeddingPrefixes[body.input_type] : "";
+    const truncate = body.truncate ?? "NONE";
+    const max = info.maxInputTokens;
+    const tokenized = texts.map((t, i) => {
+      const param = texts.length > 1 ? `input.${i}` : "input";
+      let tokens = typeof t === "string" ? embedder.tokenize(prefix + t) : t;
+      const bad = tokens.find((id) => id >= info.vocabSize);
+      if (bad !== undefined) throw ApiError.invalid(`Invalid value for '${param}': token ${bad} is outside the vocabulary (0-${info.vocabSize - 1})`, param);
+      if (tokens.length === 0) throw ApiError.invalid(`Invalid value for '${param}': the input is empty`, param);
+      if (tokens.length > max) {
+        if (truncate === "NONE") {
+          throw ApiError.invalid(`Input ${texts.length > 1 ? `${i} ` : ""}has ${tokens.length} tokens, more than the ${max} this model takes; shorten it or send truncate: "END" or "START".`, param, "context_length_exceeded");
+        }
+        tokens = truncate === "END" ? tokens.slice(0, max) : tokens.slice(tokens.length - max);
+      }
+      return tokens;
+    });
+    const vectors = await embedder.embed(tokenized);
+    const promptTokens = tokenized.reduce((n, t) => n + t.length, 0);
+    return {
+      object: "list",
+      data: vectors.map((v, index) => {
+        const vector = body.dimensions != null ? normalize(v.slice(0, body.dimensions)) : v;
+        const embedding = body.encoding_format === "base64" ? Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString("base64") : Array.from(vector);
+        return { object: "embedding", index, embedding };
+      }),
+      model: info.id,
+      usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+    };
+  });
+}
