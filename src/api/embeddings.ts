@@ -7,7 +7,7 @@ import { embeddingsRequestSchema } from "./protocol.js";
 import { parseBody, type ServerState } from "./state.js";
 
 function requireEmbedder(state: ServerState): EmbeddingEngine {
-  if (state.draining) throw new ApiError(503, "The server is shutting down.", "service_unavailable", null, "shutting_down", { "retry-after": "5" });
+  if (state.draining) throw ApiError.shuttingDown();
   if (state.embedder) return state.embedder;
   if (state.embedderConfigured) throw ApiError.notReady();
   throw new ApiError(404, "This server serves no embedding model; start it with --embedding-model.", "invalid_request_error", "model", "model_not_found");
@@ -32,7 +32,7 @@ export function registerEmbeddingRoutes(app: FastifyInstance, state: ServerState
       const param = texts.length > 1 ? `input.${i}` : "input";
       let tokens = typeof t === "string" ? embedder.tokenize(prefix + t) : t;
       const bad = tokens.find((id) => id >= info.vocabSize);
-      if (bad !== undefined) throw ApiError.invalid(`Invalid value for '${param}': token ${bad} is outside the vocabulary (0-${info.vocabSize - 1})`, param);
+      if (bad !== undefined) throw ApiError.outsideVocabulary(param, bad, info.vocabSize);
       if (tokens.length === 0) throw ApiError.invalid(`Invalid value for '${param}': the input is empty`, param);
       if (tokens.length > max) {
         if (truncate === "NONE") {

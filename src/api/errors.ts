@@ -34,6 +34,15 @@ export class ApiError extends Error {
     return new ApiError(404, `The model '${model}' does not exist. GET /v1/models lists the models served here.`, "invalid_request_error", "model", "model_not_found");
   }
 
+  static shuttingDown(): ApiError {
+    return new ApiError(503, "The server is shutting down.", "service_unavailable", null, "shutting_down", { "retry-after": "5" });
+  }
+
+  /** A token id the model's vocabulary does not have, in field `param`. */
+  static outsideVocabulary(param: string, token: number, vocabSize: number): ApiError {
+    return ApiError.invalid(`Invalid value for '${param}': token ${token} is outside the vocabulary (0-${vocabSize - 1})`, param);
+  }
+
   static notReady(): ApiError {
     return new ApiError(503, "The model is still loading; retry when GET /v1/health/ready returns 200.", "service_unavailable", null, "model_not_ready", { "retry-after": "1" });
   }
@@ -75,12 +84,17 @@ export function toApiError(err: unknown): ApiError {
   return new ApiError(500, "The server had an error while processing the request.", "server_error", null, "internal_error");
 }
 
-export function sendError(reply: FastifyReply, err: ApiError): FastifyReply {
-  return reply.status(err.status).headers(err.headers).send(err.body());
+export function sendError(reply: FastifyReply, err: ApiError, body: (err: ApiError) => unknown = (e) => e.body()): FastifyReply {
+  return reply.status(err.status).headers(err.headers).send(body(err));
 }
 
-export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  const apiError = toApiError(err);
-  if (apiError.status >= 500 && apiError.status !== 503) request.log.error({ err }, "request failed");
-  void sendError(reply, apiError);
+/** A Fastify error handler answering in the shape `body` gives (OpenAI's by default). */
+export function errorHandlerWith(body?: (err: ApiError) => unknown) {
+  return (err: unknown, request: FastifyRequest, reply: FastifyReply): void => {
+    const apiError = toApiError(err);
+    if (apiError.status >= 500 && apiError.status !== 503) request.log.error({ err }, "request failed");
+    void sendError(reply, apiError, body);
+  };
 }
+
+export const errorHandler = errorHandlerWith();

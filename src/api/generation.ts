@@ -44,7 +44,7 @@ export function toGenerationRequest(engine: Engine, body: SamplingRequest, promp
     logitBias = new Map();
     for (const [key, bias] of Object.entries(body.logit_bias)) {
       const token = Number(key);
-      if (token >= engine.info.vocabSize) throw ApiError.invalid(`Invalid value for 'logit_bias': token ${token} is outside the vocabulary (0-${engine.info.vocabSize - 1})`, `logit_bias.${key}`);
+      if (token >= engine.info.vocabSize) throw ApiError.outsideVocabulary(`logit_bias.${key}`, token, engine.info.vocabSize);
       logitBias.set(token, bias <= -100 ? -Infinity : bias);
     }
   }

@@ -2,9 +2,9 @@
  * Anthropic's Messages API: POST /v1/messages (streamed as message_start … message_stop events)
  * and POST /v1/messages/count_tokens. Errors use Anthropic's shape, which its clients expect.
  */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import type { ChatMessage, GenerationResult } from "../engine/types.js";
-import { toApiError, type ApiError } from "./errors.js";
+import { errorHandlerWith, toApiError, type ApiError } from "./errors.js";
 import { abortOnDisconnect, newId, renderChat, resolveModel, startAll, toGenerationRequest } from "./generation.js";
 import {
   anthropicCountTokensRequestSchema,
@@ -31,11 +31,7 @@ export function anthropicError(err: ApiError): { type: "error"; error: { type: s
   return { type: "error", error: { type: ERROR_TYPES[err.status] ?? "api_error", message: err.message } };
 }
 
-function anthropicErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const apiError = toApiError(err);
-  if (apiError.status >= 500 && apiError.status !== 503) request.log.error({ err }, "request failed");
-  void reply.status(apiError.status).headers(apiError.headers).send(anthropicError(apiError));
-}
+const anthropicErrorHandler = errorHandlerWith(anthropicError);
 
 type Blocks = string | { type: string; text?: unknown }[];
 const blocksText = (content: Blocks): string => (typeof content === "string" ? content : content.map((b) => String(b.text ?? "")).join("\n"));

@@ -22,7 +22,7 @@ export interface ServerState {
 
 /** The engine, or 503 while the model loads or the server drains. */
 export function requireEngine(state: ServerState): Engine {
-  if (state.draining) throw new ApiError(503, "The server is shutting down.", "service_unavailable", null, "shutting_down", { "retry-after": "5" });
+  if (state.draining) throw ApiError.shuttingDown();
   if (!state.engine) throw ApiError.notReady();
   return state.engine;
 }

@@ -22,7 +22,7 @@ export function registerTokenizeRoutes(app: FastifyInstance, state: ServerState)
     const body = parseBody(detokenizeRequestSchema, request.body);
     resolveModel(engine, body.model);
     const bad = body.tokens.findIndex((t) => t >= engine.info.vocabSize);
-    if (bad >= 0) throw ApiError.invalid(`Invalid value for 'tokens.${bad}': token ${body.tokens[bad]} is outside the vocabulary (0-${engine.info.vocabSize - 1})`, `tokens.${bad}`);
+    if (bad >= 0) throw ApiError.outsideVocabulary(`tokens.${bad}`, body.tokens[bad]!, engine.info.vocabSize);
     return { prompt: engine.detokenize(body.tokens) };
   });
 }

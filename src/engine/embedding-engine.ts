@@ -2,7 +2,7 @@
  * The embedding engine: a GGUF model loaded for embeddings (llama.cpp pooling), one embedding
  * context, L2-normalised vectors. Requests are served in arrival order by the context.
  */
-import { getLlama, LlamaLogLevel, type Llama, type LlamaEmbeddingContext, type LlamaModel, type Token } from "node-llama-cpp";
+import { getLlama, LlamaLogLevel, type LlamaEmbeddingContext, type LlamaModel, type Token } from "node-llama-cpp";
 import type { GpuChoice } from "./llama-engine.js";
 
 export interface EmbeddingEngineOptions {
@@ -27,7 +27,6 @@ export interface EmbeddingInfo {
 export class EmbeddingEngine {
   private constructor(
     readonly info: EmbeddingInfo,
-    private readonly llama: Llama,
     private readonly model: LlamaModel,
     private readonly context: LlamaEmbeddingContext,
   ) {}
@@ -46,7 +45,7 @@ export class EmbeddingEngine {
       maxInputTokens: contextSize - 1,
       vocabSize: model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0,
     };
-    return new EmbeddingEngine(info, llama, model, context);
+    return new EmbeddingEngine(info, model, context);
   }
 
   tokenize(text: string): number[] {
@@ -66,7 +65,6 @@ export class EmbeddingEngine {
   async close(): Promise<void> {
     await this.context.dispose();
     await this.model.dispose();
-    void this.llama;
   }
 }
 
