@@ -38,7 +38,7 @@ describe("errors", () => {
       [{ messages: "hello" }, "messages"],
       [{ messages, presence_penalty: 3 }, "presence_penalty"],
       [{ messages, seed: 1.5 }, "seed"],
-      [{ messages, tools: [{ type: "function", function: { name: "f" } }] }, "tools"],
+      [{ messages, tools: [{ type: "retrieval" }] }, "tools.0.type"],
       [{ messages, min_tokens: 10, max_tokens: 5 }, "min_tokens"],
     ];
     for (const [body, param] of cases) {

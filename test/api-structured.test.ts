@@ -7,18 +7,11 @@ import { describe, it } from "node:test";
 import OpenAI from "openai";
 import { zodResponseFormat } from "openai/helpers/zod";
 import { z } from "zod";
-import { postJson, postSse, useTinyServer } from "./helpers.js";
+import { NO_STRAY_BYTES, postJson, postSse, useTinyServer } from "./helpers.js";
 
 const tiny = useTinyServer();
 
 const messages = [{ role: "user", content: "Describe a person as JSON." }];
-/**
- * The random byte-level model can emit lone bytes 0x80–0xFF, i.e. invalid UTF-8, which llama.cpp's
- * grammar engine cannot tell from real characters (it does not validate continuation bytes): inside a
- * string such bytes decode to U+FFFD and change its length. Real models emit valid UTF-8; to check
- * lengths exactly, the schema-validating tests ban those byte tokens.
- */
-const NO_STRAY_BYTES = Object.fromEntries(Array.from({ length: 128 }, (_, i) => [String(128 + i), -100]));
 const Person = z.object({
   name: z.string().max(12),
   age: z.number().int(),

@@ -78,3 +78,11 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000)
   }
   throw new Error("condition not met in time");
 }
+
+/**
+ * The random byte-level model can emit lone bytes 0x80–0xFF, i.e. invalid UTF-8, which llama.cpp's
+ * grammar engine cannot tell from real characters (it does not validate continuation bytes): inside a
+ * string such bytes decode to U+FFFD and change its length. Real models emit valid UTF-8; to check
+ * lengths exactly, the schema-validating tests ban those byte tokens (logit_bias).
+ */
+export const NO_STRAY_BYTES = Object.fromEntries(Array.from({ length: 128 }, (_, i) => [String(128 + i), -100]));

@@ -1,22 +1,41 @@
-/** POST /v1/chat/completions: messages rendered with the model's chat template, streamed or not. */
+/** POST /v1/chat/completions: messages rendered with the model's chat template, streamed or not, with tool calls. */
 import type { FastifyInstance } from "fastify";
-import type { ChatMessage, GenerationResult, TokenLogprob } from "../engine/types.js";
+import type { Engine, GenerationPiece, GenerationResult, PreparedGrammar, TokenLogprob } from "../engine/types.js";
 import { chatLogprobs } from "./logprobs.js";
-import { requestGrammar } from "./guided.js";
-import { abortOnDisconnect, finishReason, newId, renderChat, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
-import { chatCompletionRequestSchema, type ChatCompletionChunk, type ChatCompletionRequest, type ChatCompletionResponse } from "./protocol.js";
+import { compileGrammar, requestGrammar } from "./guided.js";
+import { abortOnDisconnect, finishReason, newId, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
+import { chatCompletionRequestSchema, type ChatCompletionChunk, type ChatCompletionRequest, type ChatCompletionResponse, type FinishReasonOut } from "./protocol.js";
 import { SseWriter } from "./sse.js";
 import { parseBody, requireEngine, type ServerState } from "./state.js";
 import { streamChoices } from "./streaming.js";
+import { planTools, renderConversation, ToolCallParser, type ToolEvent, type ToolPlan } from "./tool-calls.js";
 
-function messageText(content: ChatCompletionRequest["messages"][number]["content"]): string {
-  if (content == null) return "";
-  return typeof content === "string" ? content : content.map((p) => p.text).join("\n");
+type Delta = ChatCompletionChunk["choices"][number]["delta"];
+
+/** The grammar the request's output follows: a forced tool call's, or response_format's / guided_*'s. */
+async function outputGrammar(engine: Engine, body: ChatCompletionRequest, plan: ToolPlan): Promise<PreparedGrammar | undefined> {
+  return plan.grammar ? compileGrammar(engine, plan.grammar, "tools") : requestGrammar(engine, body);
 }
 
-/** OpenAI chat messages as the chat template sees them. */
-export function templateMessages(messages: ChatCompletionRequest["messages"]): ChatMessage[] {
-  return messages.map((m) => ({ role: m.role, content: messageText(m.content), ...(m.name ? { name: m.name } : {}) }));
+function newParser(plan: ToolPlan): ToolCallParser | undefined {
+  return plan.mode === "none" ? undefined : new ToolCallParser(new Set(plan.tools.map((t) => t.function.name)), plan.parallel ? Infinity : 1);
+}
+
+/** A choice's finish reason: "tool_calls" when it made complete calls. */
+function chatFinishReason(result: GenerationResult, parser: ToolCallParser | undefined): FinishReasonOut {
+  if (parser && parser.calls.length > 0 && !(parser.truncated && result.finishReason === "length")) return "tool_calls";
+  return finishReason(result);
+}
+
+/** Parser events as chat deltas. */
+function deltas(events: ToolEvent[]): Delta[] {
+  return events.map((e) =>
+    e.kind === "content"
+      ? { content: e.text }
+      : e.kind === "call"
+        ? { tool_calls: [{ index: e.index, id: e.id, type: "function" as const, function: { name: e.name, arguments: "" } }] }
+        : { tool_calls: [{ index: e.index, function: { arguments: e.text } }] },
+  );
 }
 
 export function registerChatRoutes(app: FastifyInstance, state: ServerState): void {
@@ -24,30 +43,47 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
     const engine = requireEngine(state);
     const body = parseBody(chatCompletionRequestSchema, request.body);
     const model = resolveModel(engine, body.model);
-    const promptTokens = engine.tokenize(renderChat(engine, templateMessages(body.messages)));
+    const plan = planTools(engine, body);
+    const promptTokens = engine.tokenize(renderConversation(engine, body.messages, plan));
     const n = body.n ?? 1;
     const cancel = new AbortController();
     const logprobs = body.logprobs ? { top: body.top_logprobs ?? 0 } : undefined;
-    const grammar = await requestGrammar(engine, body);
+    const grammar = await outputGrammar(engine, body, plan);
     const requests = Array.from({ length: n }, (_, choice) => toGenerationRequest(engine, body, promptTokens, { choice, signal: cancel.signal, promptParam: "messages", logprobs, grammar }));
     const choices = startAll(engine, requests, cancel);
     abortOnDisconnect(reply.raw, cancel);
+    const parsers = choices.map(() => newParser(plan));
 
     const id = newId("chatcmpl");
     const created = Math.floor(Date.now() / 1000);
     const includeUsage = body.stream_options?.include_usage === true;
     if (body.stream) {
       const base = { id, object: "chat.completion.chunk" as const, created, model, system_fingerprint: SYSTEM_FINGERPRINT, ...(includeUsage ? { usage: null } : {}) };
-      const chunk = (index: number, delta: ChatCompletionChunk["choices"][number]["delta"], finish: GenerationResult | null, entries?: TokenLogprob[]): ChatCompletionChunk => ({
+      const chunk = (index: number, delta: Delta, finish: FinishReasonOut | null, entries?: TokenLogprob[]): ChatCompletionChunk => ({
         ...base,
-        choices: [{ index, delta, logprobs: entries ? chatLogprobs(entries) : null, finish_reason: finish ? finishReason(finish) : null }],
+        choices: [{ index, delta, logprobs: entries ? chatLogprobs(entries) : null, finish_reason: finish }],
       });
+      // Logprobs of text the parser holds back go out with the next chunk.
+      const heldLogprobs: TokenLogprob[][] = choices.map(() => []);
+      const chunks = (c: Choice, events: ToolEvent[], piece?: GenerationPiece): ChatCompletionChunk[] => {
+        if (piece?.logprobs) heldLogprobs[c.index]!.push(...piece.logprobs);
+        return deltas(events).map((delta) => {
+          const entries = heldLogprobs[c.index]!.length > 0 ? heldLogprobs[c.index]!.splice(0) : undefined;
+          return chunk(c.index, delta, null, logprobs ? (entries ?? []) : undefined);
+        });
+      };
       const sse = new SseWriter(reply);
       sse.open();
       for (const c of choices) sse.send(chunk(c.index, { role: "assistant", content: "" }, null));
       await streamChoices(sse, choices, cancel, {
-        piece: (c: Choice, piece) => chunk(c.index, { content: piece.text }, null, piece.logprobs),
-        end: (c: Choice, r) => chunk(c.index, {}, r),
+        piece: (c, piece) => {
+          const parser = parsers[c.index];
+          return parser ? chunks(c, parser.push(piece.text), piece) : [chunk(c.index, { content: piece.text }, null, piece.logprobs)];
+        },
+        end: (c, r) => {
+          const parser = parsers[c.index];
+          return [...(parser ? chunks(c, parser.end()) : []), chunk(c.index, {}, chatFinishReason(r, parser))];
+        },
         usage: includeUsage ? (results) => ({ ...base, choices: [], usage: usageOf(results, () => 0) }) : undefined,
       });
       return reply;
@@ -60,7 +96,15 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
       created,
       model,
       system_fingerprint: SYSTEM_FINGERPRINT,
-      choices: results.map((r, index) => ({ index, message: { role: "assistant", content: r.text }, logprobs: r.logprobs ? chatLogprobs(r.logprobs) : null, finish_reason: finishReason(r) })),
+      choices: results.map((r, index) => {
+        const parser = parsers[index];
+        let message: ChatCompletionResponse["choices"][number]["message"] = { role: "assistant", content: r.text };
+        if (parser) {
+          const content = [...parser.push(r.text), ...parser.end()].map((e) => (e.kind === "content" ? e.text : "")).join("");
+          message = parser.calls.length > 0 ? { role: "assistant", content: content.length > 0 ? content : null, tool_calls: parser.calls } : { role: "assistant", content };
+        }
+        return { index, message, logprobs: r.logprobs ? chatLogprobs(r.logprobs) : null, finish_reason: chatFinishReason(r, parser) };
+      }),
       usage: usageOf(results, () => 0),
     };
     return response;

@@ -50,8 +50,8 @@ export function registerCompletionRoutes(app: FastifyInstance, state: ServerStat
       const sse = new SseWriter(reply);
       sse.open();
       await streamChoices(sse, choices, cancel, {
-        piece: (c, piece) => chunk(c, piece, null),
-        end: (c, r) => chunk(c, { text: "" }, r),
+        piece: (c, piece) => [chunk(c, piece, null)],
+        end: (c, r) => [chunk(c, { text: "" }, r)],
         usage: includeUsage ? (results) => ({ ...base, choices: [], usage: usageOf(results, promptOf) }) : undefined,
       });
       return reply;

@@ -3,7 +3,7 @@
  * every choice (all or none: a full queue rejects the whole request), and add up usage.
  */
 import { randomInt, randomUUID } from "node:crypto";
-import type { ChatMessage, Engine, GenerationRequest, GenerationResult, GenerationStream, PreparedGrammar } from "../engine/types.js";
+import type { ChatMessage, ChatTemplateOptions, Engine, GenerationRequest, GenerationResult, GenerationStream, PreparedGrammar } from "../engine/types.js";
 import { ContextLengthError } from "../engine/types.js";
 import { ApiError } from "./errors.js";
 import type { FinishReasonOut, SamplingRequest, Usage } from "./protocol.js";
@@ -117,9 +117,9 @@ export function newId(prefix: string): string {
 export const SYSTEM_FINGERPRINT = "nimble";
 
 /** Renders chat messages with the model's template; a template that rejects them is a 400. */
-export function renderChat(engine: Engine, messages: ChatMessage[]): string {
+export function renderChat(engine: Engine, messages: ChatMessage[], options?: ChatTemplateOptions): string {
   try {
-    return engine.applyChatTemplate(messages);
+    return engine.applyChatTemplate(messages, options);
   } catch (err) {
     // Templates enforce their own rules (e.g. alternating roles) by raising errors.
     throw ApiError.invalid(`The model's chat template cannot render these messages: ${(err as Error).message}`, "messages", "chat_template_error");

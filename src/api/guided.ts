@@ -36,11 +36,15 @@ function spec(body: SamplingRequest): { spec: GrammarSpec; param: string } | und
 /** The compiled grammar a request asks for, if any. */
 export async function requestGrammar(engine: Engine, body: SamplingRequest): Promise<PreparedGrammar | undefined> {
   const wanted = spec(body);
-  if (!wanted) return undefined;
+  return wanted ? compileGrammar(engine, wanted.spec, wanted.param) : undefined;
+}
+
+/** Compiles a grammar; one that cannot be compiled is a 400 naming the field it came from. */
+export async function compileGrammar(engine: Engine, grammar: GrammarSpec, param: string): Promise<PreparedGrammar> {
   try {
-    return await engine.prepareGrammar(wanted.spec);
+    return await engine.prepareGrammar(grammar);
   } catch (err) {
-    if (err instanceof GrammarError) throw ApiError.invalid(`Invalid value for '${wanted.param}': ${err.message}`, wanted.param, "invalid_grammar");
+    if (err instanceof GrammarError) throw ApiError.invalid(`Invalid value for '${param}': ${err.message}`, param, "invalid_grammar");
     throw err;
   }
 }

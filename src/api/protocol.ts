@@ -8,8 +8,8 @@ import type { chatLogprobs, completionLogprobs } from "./logprobs.js";
 type ChatLogprobs = ReturnType<typeof chatLogprobs>;
 type CompletionLogprobs = ReturnType<typeof completionLogprobs>;
 
-/** Fields a later release will support: rejected with a clear 400 rather than silently ignored. */
-const NOT_YET_SUPPORTED = ["tools", "tool_choice", "functions", "function_call"] as const;
+/** OpenAI's deprecated function-calling fields: rejected with a 400 that points to their replacement. */
+const DEPRECATED = { functions: "tools", function_call: "tool_choice" } as const;
 
 const stop = z.union([z.string(), z.array(z.string()).max(16)]).nullable().optional();
 
@@ -53,10 +53,10 @@ const samplingFields = {
 };
 
 function rejectUnsupported(body: Record<string, unknown>, ctx: z.RefinementCtx): void {
-  for (const key of NOT_YET_SUPPORTED) {
+  for (const [key, replacement] of Object.entries(DEPRECATED)) {
     const v = body[key];
     if (v === undefined || v === null || (Array.isArray(v) && v.length === 0) || v === "none") continue;
-    ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message: "this parameter is not supported by this server yet" });
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message: `${key} is deprecated and not supported: use ${replacement}` });
   }
   const constraints = ["response_format", "guided_json", "guided_choice", "guided_regex", "guided_grammar"].filter((k) => body[k] != null && !(k === "response_format" && (body[k] as { type?: string }).type === "text"));
   if (constraints.length > 1) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [constraints[1]!], message: `only one output constraint at a time (got ${constraints.join(" and ")})` });
@@ -65,16 +65,64 @@ function rejectUnsupported(body: Record<string, unknown>, ctx: z.RefinementCtx):
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 const content = z.union([z.string(), z.array(textPart).min(1)]);
 
+/** A function name as OpenAI allows it. */
+const functionName = z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, "function names are 1–64 letters, digits, underscores, dots or dashes");
+
+/** A call the assistant made, sent back in the conversation. `arguments` is JSON text. */
+const toolCallSchema = z.object({
+  id: z.string().min(1),
+  type: z.literal("function"),
+  function: z.object({ name: functionName, arguments: z.string() }),
+});
+
 export const chatMessageSchema = z.discriminatedUnion("role", [
   z.object({ role: z.literal("system"), content, name: z.string().optional() }),
   z.object({ role: z.literal("developer"), content, name: z.string().optional() }),
   z.object({ role: z.literal("user"), content, name: z.string().optional() }),
-  z.object({ role: z.literal("assistant"), content: content.nullable().optional(), name: z.string().optional() }),
+  z.object({ role: z.literal("assistant"), content: content.nullable().optional(), name: z.string().optional(), tool_calls: z.array(toolCallSchema).max(128).nullable().optional() }),
+  z.object({ role: z.literal("tool"), content, tool_call_id: z.string().min(1) }),
 ]);
+
+export const functionToolSchema = z.object({
+  type: z.literal("function"),
+  function: z.object({
+    name: functionName,
+    description: z.string().optional(),
+    parameters: z.record(z.unknown()).optional(),
+    strict: z.boolean().nullable().optional(),
+  }),
+});
+
+export type FunctionTool = z.infer<typeof functionToolSchema>;
+export type ToolChoice = "none" | "auto" | "required" | { type: "function"; function: { name: string } };
+
+const toolFields = {
+  tools: z.array(functionToolSchema).max(128).nullable().optional(),
+  tool_choice: z
+    .union([z.enum(["none", "auto", "required"]), z.object({ type: z.literal("function"), function: z.object({ name: z.string() }) })])
+    .nullable()
+    .optional(),
+  parallel_tool_calls: z.boolean().nullable().optional(),
+};
+
+/** Tools must have distinct names; a forced call needs tools, and a named one a tool of that name. */
+function checkTools(body: { tools?: FunctionTool[] | null; tool_choice?: ToolChoice | null }, ctx: z.RefinementCtx): void {
+  const names = (body.tools ?? []).map((t) => t.function.name);
+  names.forEach((name, i) => {
+    if (names.indexOf(name) !== i) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["tools", i, "function", "name"], message: `duplicate tool name "${name}"` });
+  });
+  const choice = body.tool_choice;
+  if (choice == null || choice === "none" || choice === "auto") return;
+  if (names.length === 0) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["tool_choice"], message: "tool_choice forces a tool call but no tools are given" });
+  else if (typeof choice === "object" && !names.includes(choice.function.name)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["tool_choice", "function", "name"], message: `no tool named "${choice.function.name}" in tools` });
+  }
+}
 
 export const chatCompletionRequestSchema = z
   .object({
     ...samplingFields,
+    ...toolFields,
     messages: z.array(chatMessageSchema).min(1),
     max_completion_tokens: z.number().int().positive().nullable().optional(),
     logprobs: z.boolean().nullable().optional(),
@@ -83,6 +131,7 @@ export const chatCompletionRequestSchema = z
   .passthrough()
   .superRefine((body, ctx) => {
     rejectUnsupported(body, ctx);
+    checkTools(body, ctx);
     if (body.top_logprobs != null && body.logprobs !== true) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["top_logprobs"], message: "top_logprobs needs logprobs: true" });
     }
@@ -110,6 +159,7 @@ export const tokenizeRequestSchema = z
     prompt: z.string().optional(),
     content: z.string().optional(),
     messages: z.array(chatMessageSchema).min(1).optional(),
+    ...toolFields,
     add_special_tokens: z.boolean().optional(),
     add_special: z.boolean().optional(),
   })
@@ -117,6 +167,7 @@ export const tokenizeRequestSchema = z
   .superRefine((body, ctx) => {
     const given = [body.prompt, body.content, body.messages].filter((v) => v !== undefined).length;
     if (given !== 1) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["prompt"], message: "give exactly one of prompt (or content) and messages" });
+    checkTools(body, ctx);
   });
 
 export const detokenizeRequestSchema = z.object({
@@ -128,7 +179,22 @@ export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 export type CompletionRequest = z.infer<typeof completionRequestSchema>;
 export type SamplingRequest = Pick<ChatCompletionRequest, keyof typeof samplingFields> & { max_completion_tokens?: number | null };
 
-export type FinishReasonOut = "stop" | "length";
+export type FinishReasonOut = "stop" | "length" | "tool_calls";
+
+/** A call in a response: `arguments` is the JSON text the model wrote. */
+export interface ToolCallOut {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+}
+
+/** A streamed fragment of a call: the first carries id and name, later ones more `arguments` text. */
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  type?: "function";
+  function: { name?: string; arguments: string };
+}
 
 export interface Usage {
   prompt_tokens: number;
@@ -143,7 +209,7 @@ export interface ChatCompletionResponse {
   created: number;
   model: string;
   system_fingerprint: string;
-  choices: { index: number; message: { role: "assistant"; content: string }; logprobs: ChatLogprobs | null; finish_reason: FinishReasonOut }[];
+  choices: { index: number; message: { role: "assistant"; content: string | null; tool_calls?: ToolCallOut[] }; logprobs: ChatLogprobs | null; finish_reason: FinishReasonOut }[];
   usage: Usage;
 }
 
@@ -153,7 +219,7 @@ export interface ChatCompletionChunk {
   created: number;
   model: string;
   system_fingerprint: string;
-  choices: { index: number; delta: { role?: "assistant"; content?: string }; logprobs: ChatLogprobs | null; finish_reason: FinishReasonOut | null }[];
+  choices: { index: number; delta: { role?: "assistant"; content?: string; tool_calls?: ToolCallDelta[] }; logprobs: ChatLogprobs | null; finish_reason: FinishReasonOut | null }[];
   usage?: Usage | null;
 }
 

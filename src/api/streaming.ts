@@ -4,9 +4,10 @@ import { toApiError } from "./errors.js";
 import type { Choice } from "./generation.js";
 import type { SseWriter } from "./sse.js";
 
+/** Builds the chunks of a stream: a piece may give no chunk (text held back) or several. */
 export interface ChunkFactory {
-  piece(choice: Choice, piece: GenerationPiece): unknown;
-  end(choice: Choice, result: GenerationResult): unknown;
+  piece(choice: Choice, piece: GenerationPiece): unknown[];
+  end(choice: Choice, result: GenerationResult): unknown[];
   usage?: (results: GenerationResult[]) => unknown;
 }
 
@@ -15,10 +16,10 @@ export async function streamChoices(sse: SseWriter, choices: Choice[], cancel: A
   try {
     await Promise.all(
       choices.map(async (c) => {
-        for await (const piece of c.stream) sse.send(make.piece(c, piece));
+        for await (const piece of c.stream) for (const chunk of make.piece(c, piece)) sse.send(chunk);
         const result = await c.stream.result;
         results[c.index] = result;
-        if (result.finishReason !== "abort") sse.send(make.end(c, result));
+        if (result.finishReason !== "abort") for (const chunk of make.end(c, result)) sse.send(chunk);
       }),
     );
   } catch (err) {

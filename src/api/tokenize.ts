@@ -1,8 +1,8 @@
 /** POST /tokenize and /detokenize (vLLM's shapes; llama.cpp's `content` accepted): the served model's tokenizer. */
 import type { FastifyInstance } from "fastify";
 import { ApiError } from "./errors.js";
-import { templateMessages } from "./chat.js";
-import { renderChat, resolveModel } from "./generation.js";
+import { planTools, renderConversation } from "./tool-calls.js";
+import { resolveModel } from "./generation.js";
 import { detokenizeRequestSchema, tokenizeRequestSchema } from "./protocol.js";
 import { parseBody, requireEngine, type ServerState } from "./state.js";
 
@@ -12,7 +12,8 @@ export function registerTokenizeRoutes(app: FastifyInstance, state: ServerState)
     const body = parseBody(tokenizeRequestSchema, request.body);
     resolveModel(engine, body.model);
     const addSpecial = body.add_special_tokens ?? body.add_special ?? true;
-    const text = body.messages ? renderChat(engine, templateMessages(body.messages)) : (body.prompt ?? body.content)!;
+    // Messages (and tools) render exactly as /v1/chat/completions renders them.
+    const text = body.messages ? renderConversation(engine, body.messages, planTools(engine, body)) : (body.prompt ?? body.content)!;
     const tokens = engine.tokenize(text, addSpecial);
     return { tokens, count: tokens.length, max_model_len: engine.info.contextSize };
   });

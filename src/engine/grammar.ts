@@ -77,11 +77,12 @@ export class GrammarCache {
         case "json":
           grammar = await this.llama.createGrammar({ grammar: JSON_GBNF });
           break;
-        case "json_schema": {
-          const generated = await this.llama.createGrammarForJsonSchema(spec.schema as never);
-          grammar = await this.llama.createGrammar({ grammar: tightenSchemaGrammar(generated.grammar) });
+        case "json_schema":
+          grammar = await this.llama.createGrammar({ grammar: await this.schemaGbnf(spec.schema) });
           break;
-        }
+        case "wrapped_json":
+          grammar = await this.llama.createGrammar({ grammar: wrapGbnf(await this.schemaGbnf(spec.schema), spec) });
+          break;
         case "choice":
           grammar = await this.llama.createGrammar({ grammar: `root ::= ${spec.choices.map(gbnfLiteral).join(" | ")}` });
           break;
@@ -94,4 +95,23 @@ export class GrammarCache {
     }
     return { grammar, gbnf: grammar.grammar };
   }
+
+  private async schemaGbnf(schema: Record<string, unknown>): Promise<string> {
+    const generated = await this.llama.createGrammarForJsonSchema(schema as never);
+    return tightenSchemaGrammar(generated.grammar);
+  }
+}
+
+/**
+ * Puts fixed text around a JSON grammar's value: `open value close`, and with `repeat`, more of
+ * them after `separator`. The value's root rule is renamed so the wrapper becomes the root
+ * (node-llama-cpp's schema grammars never refer back to their root).
+ */
+export function wrapGbnf(gbnf: string, wrap: { open: string; close: string; separator: string; repeat: boolean }): string {
+  const VALUE = "wrapped-value";
+  if (new RegExp(`^${VALUE} ::=`, "m").test(gbnf)) throw new GrammarError(`the grammar already has a rule named ${VALUE}`);
+  const renamed = gbnf.replace(/^root ::=/m, `${VALUE} ::=`);
+  const one = `${gbnfLiteral(wrap.open)} ${VALUE} ${gbnfLiteral(wrap.close)}`;
+  const root = wrap.repeat ? `root ::= ${one} (${gbnfLiteral(wrap.separator)} ${one})*` : `root ::= ${one}`;
+  return `${root}\n${renamed}`;
 }

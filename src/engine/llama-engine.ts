@@ -9,7 +9,7 @@ import { createNativeSampler, nativeContext, type NativeContext } from "./native
 import { Scheduler, type SchedulerObserver } from "./scheduler.js";
 import { attachThreadPool, type ThreadPoolStatus } from "./threadpool.js";
 import { createThreadTuner, type ThreadTuner } from "./threads.js";
-import type { ChatMessage, Engine, EngineStats, GenerationRequest, GenerationStream, GrammarSpec, ModelInfo, PreparedGrammar } from "./types.js";
+import type { ChatMessage, ChatTemplateOptions, Engine, EngineStats, GenerationRequest, GenerationStream, GrammarSpec, ModelInfo, PreparedGrammar } from "./types.js";
 
 export type GpuChoice = "auto" | "cuda" | "vulkan" | "metal" | "cpu";
 
@@ -131,6 +131,7 @@ export class LlamaEngine implements Engine {
       contextSize: context.contextSize,
       parallel: options.parallel,
       hasChatTemplate: chatTemplate.isModelTemplate,
+      templateToolCalls: chatTemplate.hasToolCallFormat,
       vocabSize,
     };
     const hardware: HardwareInfo = {
@@ -154,8 +155,8 @@ export class LlamaEngine implements Engine {
     return this.model.detokenize(tokens as Token[]);
   }
 
-  applyChatTemplate(messages: ChatMessage[]): string {
-    return this.chatTemplate.render(messages);
+  applyChatTemplate(messages: ChatMessage[], options?: ChatTemplateOptions): string {
+    return this.chatTemplate.render(messages, options);
   }
 
   prepareGrammar(spec: GrammarSpec): Promise<PreparedGrammar> {

@@ -95,6 +95,11 @@ export interface ModelInfo {
   contextSize: number;
   parallel: number;
   hasChatTemplate: boolean;
+  /**
+   * The model's chat template renders a `tools` list and its models answer with
+   * `<tool_call>{"name": …, "arguments": …}</tool_call>` (Hermes/Qwen style).
+   */
+  templateToolCalls: boolean;
   vocabSize: number;
 }
 
@@ -111,12 +116,26 @@ export interface ChatMessage {
   role: string;
   content: string;
   name?: string;
+  /** Calls an assistant made (Hugging Face's template convention: `arguments` is an object). */
+  tool_calls?: { id: string; type: "function"; function: { name: string; arguments: unknown } }[];
+  /** On a `tool` message: the call it answers. */
+  tool_call_id?: string;
 }
 
-/** What output must match: any JSON, a JSON schema (node-llama-cpp's dialect), GBNF, one of fixed strings, or a regex. */
+/** Extra variables for the chat template. */
+export interface ChatTemplateOptions {
+  /** Function tools in OpenAI's shape, for templates that render them. */
+  tools?: unknown[];
+}
+
+/**
+ * What output must match: any JSON, a JSON schema (node-llama-cpp's dialect), GBNF, one of fixed
+ * strings, a regex, or JSON values each wrapped in fixed text (tool calls), once or repeated.
+ */
 export type GrammarSpec =
   | { kind: "json" }
   | { kind: "json_schema"; schema: Record<string, unknown> }
+  | { kind: "wrapped_json"; schema: Record<string, unknown>; open: string; close: string; separator: string; repeat: boolean }
   | { kind: "gbnf"; grammar: string }
   | { kind: "choice"; choices: string[] }
   | { kind: "regex"; regex: string };
@@ -136,7 +155,7 @@ export interface Engine {
   tokenize(text: string, addSpecial?: boolean): number[];
   detokenize(tokens: number[]): string;
   /** Renders messages with the model's chat template, ready for generation. */
-  applyChatTemplate(messages: ChatMessage[]): string;
+  applyChatTemplate(messages: ChatMessage[], options?: ChatTemplateOptions): string;
   /** Compiles a grammar (cached); throws GrammarError when it cannot be compiled. */
   prepareGrammar(spec: GrammarSpec): Promise<PreparedGrammar>;
   /** Starts a generation. Throws QueueFullError or ContextLengthError at once. */
