@@ -51,6 +51,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     logLevel: config.logLevel === "info" ? "warn" : config.logLevel,
     metadata,
     embeddingPrefixes: { query: config.embeddingQueryPrefix, passage: config.embeddingPassagePrefix },
+    ...(config.loraDir ? { lora: { dir: config.loraDir, refreshMs: config.loraRefreshInterval * 1000 } } : {}),
     ...(embeddingModel
       ? { embedder: () => EmbeddingEngine.load({ modelPath: embeddingModel.path, servedName: embeddingModel.name, threads: config.threads || undefined, gpu: config.gpu }) }
       : {}),
@@ -80,5 +81,6 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
       get: () => ({ policy: threads.describe(), ...(threads.choices ? { chosen: threads.choices() } : {}) }),
     });
   }, () => {});
-  return { ...server, config, model };
+  // (Assigned, not spread: the server has live getters.)
+  return Object.assign(server, { config, model });
 }

@@ -47,6 +47,9 @@ describe("cli", () => {
     assert.match(a.stdout, /wrote .*a\.gguf/);
     run(["gen-model", "--preset", "tiny", "--out", join(dir, "b.gguf")]);
     assert.ok(readFileSync(join(dir, "a.gguf")).equals(readFileSync(join(dir, "b.gguf"))));
+    const lora = run(["gen-model", "--preset", "tiny", "--lora", "--lora-rank", "4", "--out", join(dir, "lora.gguf")]);
+    assert.equal(lora.status, 0, lora.stderr);
+    assert.match(lora.stdout, /LoRA adapter \(rank 4\)/);
   });
 
   it("fails with a one-line message and a non-zero exit on bad input", () => {

@@ -25,6 +25,8 @@ class FakeSampler implements NativeSampler {
 class FakeContext implements NativeContext {
   batches: BatchEntry[][] = [];
   removed: [number, number, number][] = [];
+  /** Each setAdapter call, with how many batches had been decoded before it. */
+  adapterChanges: { adapter: string; beforeBatch: number }[] = [];
   private current: BatchEntry[] = [];
   private size = 0;
   threads = 1;
@@ -65,7 +67,14 @@ class FakeContext implements NativeContext {
 function scheduler(ctx: FakeContext, options: Partial<SchedulerOptions> = {}): Scheduler {
   return new Scheduler(
     ctx,
-    { detokenize: (t) => String.fromCharCode(...t), isEog: (t) => t === EOG, eogTokens: [EOG], createSampler: () => new FakeSampler(), createGrammarState: () => ({}) },
+    {
+      detokenize: (t) => String.fromCharCode(...t),
+      isEog: (t) => t === EOG,
+      eogTokens: [EOG],
+      createSampler: () => new FakeSampler(),
+      createGrammarState: () => ({}),
+      setAdapter: (a) => ctx.adapterChanges.push({ adapter: a?.id ?? "", beforeBatch: ctx.batches.length }),
+    },
     { parallel: 4, contextSize: 256, batchSize: 64, maxQueue: 8, threads: new FixedThreads(1, "test"), ...options },
   );
 }
@@ -216,5 +225,35 @@ describe("scheduler", () => {
     const r = await s.generate(request(range(3), { maxTokens: 20, stop: ["DE"] })).result;
     assert.equal(r.text, "ABC");
     assert.equal(r.finishReason, "stop");
+  });
+
+  it("never puts sequences of different LoRA adapters in one step, and they take turns", async () => {
+    const ctx = new FakeContext();
+    const s = scheduler(ctx);
+    const a = { id: "/a.gguf" };
+    const b = { id: "/b.gguf" };
+    const runs = [request(range(3), { maxTokens: 6 }), request(range(3), { maxTokens: 6, adapter: a }), request(range(3), { maxTokens: 6, adapter: b }), request(range(3), { maxTokens: 6, adapter: a })].map((r) => s.generate(r).result);
+    const results = await Promise.all(runs);
+    for (const r of results) assert.equal(r.text, "ABCDEF");
+    // Which adapter each batch ran under: the last change before it.
+    const adapterOf = (batch: number) => [...ctx.adapterChanges].reverse().find((c) => c.beforeBatch <= batch)?.adapter ?? "";
+    const owner = new Map<number, string>([[0, ""], [1, "/a.gguf"], [2, "/b.gguf"], [3, "/a.gguf"]]);
+    ctx.batches.forEach((batch, i) => {
+      for (const e of batch) assert.equal(owner.get(e.seq), adapterOf(i), `batch ${i} has sequence ${e.seq} under adapter "${adapterOf(i)}"`);
+    });
+    // Both requests of adapter a share steps; the three adapters alternate rather than run one after another.
+    assert.ok(ctx.batches.some((b) => b.length === 2), "a's two sequences decode together");
+    const order = ctx.batches.slice(0, 6).map((_, i) => adapterOf(i));
+    assert.deepEqual(new Set(order.slice(0, 3)), new Set(["", "/a.gguf", "/b.gguf"]));
+  });
+
+  it("reuses a cached prefix only under the same adapter", async () => {
+    const ctx = new FakeContext();
+    const s = scheduler(ctx, { parallel: 1 });
+    await s.generate(request(range(10), { maxTokens: 1 })).result;
+    await s.generate(request(range(10), { maxTokens: 1, adapter: { id: "/a.gguf" } })).result;
+    const third = await s.generate(request(range(10), { maxTokens: 1, adapter: { id: "/a.gguf" } })).result;
+    assert.equal(ctx.batches[1]![0]!.pos, 0, "no reuse across adapters");
+    assert.equal(third.cachedTokens, 9);
   });
 });

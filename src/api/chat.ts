@@ -42,14 +42,14 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
   app.post("/v1/chat/completions", async (request, reply) => {
     const engine = requireEngine(state);
     const body = parseBody(chatCompletionRequestSchema, request.body);
-    const model = resolveModel(engine, body.model);
+    const { id: model, adapter } = await resolveModel(state, engine, body.model);
     const plan = planTools(engine, body);
     const promptTokens = engine.tokenize(renderConversation(engine, body.messages, plan));
     const n = body.n ?? 1;
     const cancel = new AbortController();
     const logprobs = body.logprobs ? { top: body.top_logprobs ?? 0 } : undefined;
     const grammar = await outputGrammar(engine, body, plan);
-    const requests = Array.from({ length: n }, (_, choice) => toGenerationRequest(engine, body, promptTokens, { choice, signal: cancel.signal, promptParam: "messages", logprobs, grammar }));
+    const requests = Array.from({ length: n }, (_, choice) => toGenerationRequest(engine, body, promptTokens, { choice, signal: cancel.signal, promptParam: "messages", logprobs, grammar, adapter }));
     const choices = startAll(engine, requests, cancel);
     abortOnDisconnect(reply.raw, cancel);
     const parsers = choices.map(() => newParser(plan));

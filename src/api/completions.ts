@@ -14,7 +14,7 @@ export function registerCompletionRoutes(app: FastifyInstance, state: ServerStat
   app.post("/v1/completions", async (request, reply) => {
     const engine = requireEngine(state);
     const body = parseBody(completionRequestSchema, request.body);
-    const model = resolveModel(engine, body.model);
+    const { id: model, adapter } = await resolveModel(state, engine, body.model);
     const prompts = typeof body.prompt === "string" ? [body.prompt] : body.prompt;
     const n = body.n ?? 1;
     const cancel = new AbortController();
@@ -24,7 +24,7 @@ export function registerCompletionRoutes(app: FastifyInstance, state: ServerStat
       const tokens = engine.tokenize(p);
       if (tokens.length === 0) throw ApiError.invalid(`Invalid value for 'prompt': the prompt is empty`, prompts.length > 1 ? `prompt.${pi}` : "prompt");
       return Array.from({ length: n }, (_, choice) =>
-        toGenerationRequest(engine, body, tokens, { choice, signal: cancel.signal, promptParam: prompts.length > 1 ? `prompt.${pi}` : "prompt", logprobs, grammar }),
+        toGenerationRequest(engine, body, tokens, { choice, signal: cancel.signal, promptParam: prompts.length > 1 ? `prompt.${pi}` : "prompt", logprobs, grammar, adapter }),
       );
     });
     const choices = startAll(engine, requests, cancel);

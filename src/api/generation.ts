@@ -3,10 +3,11 @@
  * every choice (all or none: a full queue rejects the whole request), and add up usage.
  */
 import { randomInt, randomUUID } from "node:crypto";
-import type { ChatMessage, ChatTemplateOptions, Engine, GenerationRequest, GenerationResult, GenerationStream, PreparedGrammar } from "../engine/types.js";
+import type { AdapterHandle, ChatMessage, ChatTemplateOptions, Engine, GenerationRequest, GenerationResult, GenerationStream, PreparedGrammar } from "../engine/types.js";
 import { ContextLengthError } from "../engine/types.js";
 import { ApiError } from "./errors.js";
 import type { FinishReasonOut, SamplingRequest, Usage } from "./protocol.js";
+import type { ServerState } from "./state.js";
 
 export interface Choice {
   index: number;
@@ -25,10 +26,12 @@ export interface RequestContext {
   promptParam: string;
   logprobs?: { top: number };
   grammar?: PreparedGrammar;
+  /** The LoRA adapter the request named. */
+  adapter?: AdapterHandle;
 }
 
 /** Builds the engine request for one prompt. */
-export function toGenerationRequest(engine: Engine, body: SamplingRequest, promptTokens: number[], { choice, signal, promptParam, logprobs, grammar }: RequestContext): GenerationRequest {
+export function toGenerationRequest(engine: Engine, body: SamplingRequest, promptTokens: number[], { choice, signal, promptParam, logprobs, grammar, adapter }: RequestContext): GenerationRequest {
   const contextSize = engine.info.contextSize;
   if (promptTokens.length >= contextSize) throw contextLengthError(new ContextLengthError(contextSize, promptTokens.length), promptParam);
   const requested = body.max_completion_tokens ?? body.max_tokens ?? undefined;
@@ -67,6 +70,7 @@ export function toGenerationRequest(engine: Engine, body: SamplingRequest, promp
     ...(logitBias ? { logitBias } : {}),
     ...(logprobs ? { logprobs } : {}),
     ...(grammar ? { grammar } : {}),
+    ...(adapter ? { adapter } : {}),
     signal,
   };
 }
@@ -126,7 +130,20 @@ export function renderChat(engine: Engine, messages: ChatMessage[], options?: Ch
   }
 }
 
-export function resolveModel(engine: Engine, requested: string | undefined): string {
-  if (requested !== undefined && requested !== engine.info.id) throw ApiError.modelNotFound(requested);
-  return engine.info.id;
+/** What a request's `model` names: the served model, or one of its LoRA adapters. */
+export interface ModelTarget {
+  id: string;
+  adapter?: AdapterHandle;
+}
+
+/** Resolves `model` (absent: the served model); unknown names are 404s, adapters are loaded on first use. */
+export async function resolveModel(state: Pick<ServerState, "adapters">, engine: Engine, requested: string | undefined): Promise<ModelTarget> {
+  if (requested === undefined || requested === engine.info.id) return { id: engine.info.id };
+  const file = await state.adapters?.find(requested);
+  if (!file || !engine.loadAdapter) throw ApiError.modelNotFound(requested);
+  try {
+    return { id: requested, adapter: await engine.loadAdapter(file.path) };
+  } catch (err) {
+    throw new ApiError(400, `The LoRA adapter '${requested}' cannot be loaded for this model: ${(err as Error).message.split("\n")[0]}`, "invalid_request_error", "model", "adapter_load_failed");
+  }
 }

@@ -52,14 +52,14 @@ export function registerMessagesRoutes(app: FastifyInstance, state: ServerState)
   app.post("/v1/messages", { errorHandler: anthropicErrorHandler }, async (request, reply) => {
     const engine = requireEngine(state);
     const body: AnthropicMessagesRequest = parseBody(anthropicMessagesRequestSchema, request.body);
-    const model = resolveModel(engine, body.model);
+    const { id: model, adapter } = await resolveModel(state, engine, body.model);
     const promptTokens = engine.tokenize(renderChat(engine, chatMessages(body)));
     const cancel = new AbortController();
     const generation = toGenerationRequest(
       engine,
       { temperature: body.temperature ?? 1, top_p: body.top_p, top_k: body.top_k, stop: body.stop_sequences, max_tokens: body.max_tokens },
       promptTokens,
-      { choice: 0, signal: cancel.signal, promptParam: "messages" },
+      { choice: 0, signal: cancel.signal, promptParam: "messages", adapter },
     );
     const [choice] = startAll(engine, [generation], cancel);
     abortOnDisconnect(reply.raw, cancel);
@@ -105,7 +105,7 @@ export function registerMessagesRoutes(app: FastifyInstance, state: ServerState)
   app.post("/v1/messages/count_tokens", { errorHandler: anthropicErrorHandler }, async (request) => {
     const engine = requireEngine(state);
     const body = parseBody(anthropicCountTokensRequestSchema, request.body);
-    resolveModel(engine, body.model);
+    await resolveModel(state, engine, body.model);
     return { input_tokens: engine.tokenize(renderChat(engine, chatMessages(body))).length };
   });
 }

@@ -25,6 +25,10 @@ export function registerModelRoutes(app: FastifyInstance, state: ServerState): v
     const engine = requireEngine(state);
     const created = Math.floor(state.startedAt / 1000);
     const data: unknown[] = [modelCard(engine.info, created)];
+    // LoRA adapters, as vLLM lists them: root is the adapter file, parent the base model.
+    for (const a of (await state.adapters?.list()) ?? []) {
+      if (a.name !== engine.info.id) data.push({ ...modelCard(engine.info, Math.floor(a.modifiedMs / 1000)), id: a.name, root: a.path, parent: engine.info.id, nimble: { kind: "lora" } });
+    }
     const e = state.embedder?.info;
     if (e) data.push({ id: e.id, object: "model", created, owned_by: "nimble", root: e.id, parent: null, max_model_len: e.maxInputTokens, nimble: { kind: "embedding", dimensions: e.dimensions } });
     return { object: "list", data };

@@ -239,7 +239,8 @@ export interface ModelCard {
   created: number;
   owned_by: string;
   root: string;
-  parent: null;
+  /** For a LoRA adapter: the model it adapts. */
+  parent: string | null;
   max_model_len: number;
   /** Nimble's own notes about the model (for the demo model: that its weights are random). */
   nimble?: { demo: boolean; note?: string; parameters: number; parallel: number };

@@ -16,6 +16,7 @@ import { registerMessagesRoutes } from "./messages.js";
 import { registerModelRoutes } from "./models.js";
 import { registerTokenizeRoutes } from "./tokenize.js";
 import type { ServerState } from "./state.js";
+import { LoraDirectory } from "../models/lora-dir.js";
 
 export type EngineSource = Engine | ((observer: SchedulerObserver) => Promise<Engine>);
 export type EmbedderSource = EmbeddingEngine | (() => Promise<EmbeddingEngine>);
@@ -25,6 +26,8 @@ export interface HttpServerOptions {
   /** An embedding model for /v1/embeddings (loaded alongside the engine). */
   embedder?: EmbedderSource;
   embeddingPrefixes?: { query: string; passage: string };
+  /** A folder of LoRA adapters for the served model. */
+  lora?: { dir: string; refreshMs: number };
   host?: string;
   port?: number;
   /** Largest request body in bytes (413 beyond). */
@@ -43,6 +46,8 @@ export interface HttpServer {
   /** Resolves with the engine once the model is loaded; rejects if loading fails. */
   ready: Promise<Engine>;
   metrics: Metrics;
+  /** The LoRA adapters folder, once the model is loaded (when --lora-dir is set). */
+  readonly adapters: LoraDirectory | undefined;
   /** Stops accepting requests (ready turns 503), lets in-flight ones finish, then closes. */
   close(): Promise<void>;
 }
@@ -92,6 +97,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const ready = (typeof source === "function" ? source(metrics.observer) : Promise.resolve(source)).then(async (engine) => {
     const embedder = await embedderReady;
     metrics.attach(engine.info.id, () => engine.stats());
+    if (options.lora) state.adapters = new LoraDirectory(options.lora.dir, options.lora.refreshMs, (m) => app.log.warn(m), engine.info.architecture);
     state.embedder = embedder;
     state.engine = engine;
     return engine;
@@ -108,5 +114,5 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       await state.embedder?.close();
       await app.close();
     })());
-  return { app, url, ready, metrics, close };
+  return { app, url, ready, metrics, close, get adapters() { return state.adapters; } };
 }

@@ -2,6 +2,7 @@
 import type { z } from "zod";
 import type { EmbeddingEngine } from "../engine/embedding-engine.js";
 import type { Engine } from "../engine/types.js";
+import type { LoraDirectory } from "../models/lora-dir.js";
 import { ApiError } from "./errors.js";
 import type { Metrics } from "./metrics.js";
 
@@ -13,6 +14,8 @@ export interface ServerState {
   embedderConfigured?: boolean;
   /** Text put before each input of each input_type (NIM's asymmetric embedding models). */
   embeddingPrefixes: { query: string; passage: string };
+  /** LoRA adapters of the served model (--lora-dir), selected by naming them in `model`. */
+  adapters?: LoraDirectory;
   draining: boolean;
   metrics: Metrics;
   startedAt: number;

@@ -10,7 +10,7 @@ export function registerTokenizeRoutes(app: FastifyInstance, state: ServerState)
   app.post("/tokenize", async (request) => {
     const engine = requireEngine(state);
     const body = parseBody(tokenizeRequestSchema, request.body);
-    resolveModel(engine, body.model);
+    await resolveModel(state, engine, body.model);
     const addSpecial = body.add_special_tokens ?? body.add_special ?? true;
     // Messages (and tools) render exactly as /v1/chat/completions renders them.
     const text = body.messages ? renderConversation(engine, body.messages, planTools(engine, body)) : (body.prompt ?? body.content)!;
@@ -21,7 +21,7 @@ export function registerTokenizeRoutes(app: FastifyInstance, state: ServerState)
   app.post("/detokenize", async (request) => {
     const engine = requireEngine(state);
     const body = parseBody(detokenizeRequestSchema, request.body);
-    resolveModel(engine, body.model);
+    await resolveModel(state, engine, body.model);
     const bad = body.tokens.findIndex((t) => t >= engine.info.vocabSize);
     if (bad >= 0) throw ApiError.outsideVocabulary(`tokens.${bad}`, body.tokens[bad]!, engine.info.vocabSize);
     return { prompt: engine.detokenize(body.tokens) };

@@ -9,7 +9,7 @@ import { createNativeSampler, nativeContext, type NativeContext } from "./native
 import { Scheduler, type SchedulerObserver } from "./scheduler.js";
 import { attachThreadPool, type ThreadPoolStatus } from "./threadpool.js";
 import { createThreadTuner, type ThreadTuner } from "./threads.js";
-import type { ChatMessage, ChatTemplateOptions, Engine, EngineStats, GenerationRequest, GenerationStream, GrammarSpec, ModelInfo, PreparedGrammar } from "./types.js";
+import type { AdapterHandle, ChatMessage, ChatTemplateOptions, Engine, EngineStats, GenerationRequest, GenerationStream, GrammarSpec, ModelInfo, PreparedGrammar } from "./types.js";
 
 export type GpuChoice = "auto" | "cuda" | "vulkan" | "metal" | "cpu";
 
@@ -55,6 +55,11 @@ async function warmUp(ctx: NativeContext, model: LlamaModel): Promise<void> {
   ctx.removeTokenCellsFromSequence(0, 0, -1);
 }
 
+/** An adapter node-llama-cpp has loaded (its native object goes to the context's setLoras). */
+interface LoadedAdapter extends AdapterHandle {
+  readonly native: unknown;
+}
+
 export class LlamaEngine implements Engine {
   private closing = false;
 
@@ -70,6 +75,8 @@ export class LlamaEngine implements Engine {
     private readonly threadPool: ThreadPoolStatus,
     private readonly grammars: GrammarCache,
   ) {}
+
+  private readonly adapters = new Map<string, Promise<LoadedAdapter>>();
 
   static async load(options: LlamaEngineOptions): Promise<LlamaEngine> {
     const gpu = options.gpu ?? "auto";
@@ -107,6 +114,10 @@ export class LlamaEngine implements Engine {
         isEog: (token) => model.isEogToken(token as Token),
         eogTokens,
         createSampler: () => createNativeSampler(model),
+        setAdapter: (adapter) => {
+          const native = (context as unknown as { _ctx: { setLoras(loras: unknown[], scales: number[]): void } })._ctx;
+          native.setLoras(adapter ? [(adapter as LoadedAdapter).native] : [], adapter ? [1] : []);
+        },
         createGrammarState: (g) => (new LlamaGrammarEvaluationState({ model, grammar: (g as CompiledGrammar).grammar }) as unknown as { _state: unknown })._state,
       },
       {
@@ -161,6 +172,18 @@ export class LlamaEngine implements Engine {
 
   prepareGrammar(spec: GrammarSpec): Promise<PreparedGrammar> {
     return this.grammars.prepare(spec);
+  }
+
+  /** Loads a LoRA adapter into the model (llama.cpp keeps it beside the weights; each file once). */
+  loadAdapter(path: string): Promise<AdapterHandle> {
+    let loaded = this.adapters.get(path);
+    if (!loaded) {
+      const model = this.model as unknown as { _getOrLoadLora(path: string): Promise<unknown> };
+      loaded = model._getOrLoadLora(path).then((native): LoadedAdapter => ({ id: path, native }));
+      loaded.catch(() => this.adapters.delete(path));
+      this.adapters.set(path, loaded);
+    }
+    return loaded;
   }
 
   generate(request: GenerationRequest): GenerationStream {

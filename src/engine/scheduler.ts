@@ -16,6 +16,7 @@ import {
   type FinishReason,
   type GenerationRequest,
   type GenerationStream,
+  type AdapterHandle,
   type PreparedGrammar,
   type TokenLogprob,
 } from "./types.js";
@@ -29,6 +30,8 @@ export interface SchedulerModel {
   createSampler(): NativeSampler;
   /** A fresh native evaluation state of a prepared grammar (one per generation). */
   createGrammarState(grammar: PreparedGrammar): unknown;
+  /** Makes the next decode steps use this LoRA adapter (undefined: the base model alone). */
+  setAdapter?(adapter: AdapterHandle | undefined): void;
 }
 
 export interface SchedulerOptions {
@@ -77,6 +80,8 @@ interface Slot {
   id: number;
   /** Tokens whose KV cells this sequence holds, position i at index i. */
   cached: number[];
+  /** The adapter those cells were computed with ("" = the base model): a cache is reused only under the same adapter. */
+  cachedAdapter: string;
   job?: Job;
   /** When the sequence was last released (a counter; 0 = never used). */
   lastUsed: number;
@@ -98,6 +103,10 @@ function commonPrefixLength(a: number[], b: number[]): number {
   return i;
 }
 
+function adapterKey(job: Job): string {
+  return job.request.adapter?.id ?? "";
+}
+
 export class Scheduler {
   private readonly slots: Slot[];
   private readonly queue: Job[] = [];
@@ -109,6 +118,11 @@ export class Scheduler {
   private readonly penaltyLastN: number;
   private readonly releasedSamplers: NativeSampler[] = [];
   private releases = 0;
+  /** The adapter the context currently applies ("" = none). */
+  private currentAdapter = "";
+  /** Step number at which each adapter's sequences last decoded (for taking turns). */
+  private readonly adapterTurns = new Map<string, number>();
+  private steps = 0;
 
   constructor(
     private readonly ctx: NativeContext,
@@ -116,7 +130,7 @@ export class Scheduler {
     private readonly options: SchedulerOptions,
     private readonly observer: SchedulerObserver = {},
   ) {
-    this.slots = Array.from({ length: options.parallel }, (_, id) => ({ id, cached: [], lastUsed: 0 }));
+    this.slots = Array.from({ length: options.parallel }, (_, id) => ({ id, cached: [], cachedAdapter: "", lastUsed: 0 }));
     this.penaltyLastN = options.penaltyLastN ?? 64;
   }
 
@@ -218,12 +232,14 @@ export class Scheduler {
         continue;
       }
       const prompt = job.request.promptTokens;
+      const adapter = adapterKey(job);
+      const shared = (s: Slot) => (s.cachedAdapter === adapter ? commonPrefixLength(s.cached, prompt) : 0);
       // Longest shared prefix wins; among equals, the least recently used sequence (its cache is
       // the one least likely to be wanted again, e.g. by the next turn of a conversation).
       let best = free[0]!;
-      let bestLen = commonPrefixLength(best.cached, prompt);
+      let bestLen = shared(best);
       for (const s of free.slice(1)) {
-        const len = commonPrefixLength(s.cached, prompt);
+        const len = shared(s);
         if (len > bestLen || (len === bestLen && s.lastUsed < best.lastUsed)) { best = s; bestLen = len; }
       }
       // At least one prompt token must be decoded to get logits for the first sampled token.
@@ -234,6 +250,7 @@ export class Scheduler {
         reuse = 0;
       }
       best.cached.length = reuse;
+      best.cachedAdapter = adapter;
       job.slot = best;
       best.job = job;
       this.running++;
@@ -306,7 +323,7 @@ export class Scheduler {
     for (const slot of this.slots) {
       if (slot.job?.request.signal?.aborted) this.finish(slot.job, "abort");
     }
-    const active = this.slots.filter((s) => s.job).map((s) => s.job!);
+    const active = this.adapterTurn(this.slots.filter((s) => s.job).map((s) => s.job!));
     if (active.length === 0) return;
 
     // Decode tokens first (one per generating sequence), then prefill chunks under the budget.
@@ -378,6 +395,31 @@ export class Scheduler {
       }
       this.accept(job, token, probabilities);
     }
+  }
+
+  /**
+   * A context applies one set of LoRA adapters to a whole decode, so sequences of different
+   * adapters never share a step: the adapter whose sequences waited longest takes this one.
+   */
+  private adapterTurn(active: Job[]): Job[] {
+    this.steps++;
+    if (active.length === 0) return active;
+    let chosen = adapterKey(active[0]!);
+    if (active.some((j) => adapterKey(j) !== chosen)) {
+      let oldest = Infinity;
+      for (const job of active) {
+        const key = adapterKey(job);
+        const turn = this.adapterTurns.get(key) ?? 0;
+        if (turn < oldest) { oldest = turn; chosen = key; }
+      }
+      active = active.filter((j) => adapterKey(j) === chosen);
+    }
+    this.adapterTurns.set(chosen, this.steps);
+    if (chosen !== this.currentAdapter) {
+      this.model.setAdapter?.(active[0]!.request.adapter);
+      this.currentAdapter = chosen;
+    }
+    return active;
   }
 
   /** The chosen token's log-probability and the top alternatives, from [token, p, token, p, …] sorted by p. */

@@ -36,6 +36,14 @@ export interface GenerationRequest {
   logitBias?: Map<number, number>;
   /** Aborting stops the generation at the next decode step and frees its sequence. */
   signal?: AbortSignal;
+  /** A LoRA adapter (from Engine.loadAdapter) to generate with; the base model without it. */
+  adapter?: AdapterHandle;
+}
+
+/** A loaded LoRA adapter (opaque outside the engine). */
+export interface AdapterHandle {
+  /** Stable id of the adapter (its file path). */
+  readonly id: string;
 }
 
 export type FinishReason = "stop" | "length" | "abort";
@@ -158,6 +166,8 @@ export interface Engine {
   applyChatTemplate(messages: ChatMessage[], options?: ChatTemplateOptions): string;
   /** Compiles a grammar (cached); throws GrammarError when it cannot be compiled. */
   prepareGrammar(spec: GrammarSpec): Promise<PreparedGrammar>;
+  /** Loads a LoRA adapter GGUF for this model (once per file; later calls return the same handle). */
+  loadAdapter?(path: string): Promise<AdapterHandle>;
   /** Starts a generation. Throws QueueFullError or ContextLengthError at once. */
   generate(request: GenerationRequest): GenerationStream;
   stats(): EngineStats;

@@ -131,3 +131,52 @@ export async function generateModel(path: string, options: GenerateOptions): Pro
   add("output.weight", [n, shape.vocabSize], weightType, 4 * matrix);
   await writeGguf(path, metadata, tensors);
 }
+
+export interface LoraOptions {
+  /** The shape of the base model the adapter is for. */
+  shape: ModelShape;
+  seed?: number;
+  /** Rank of the low-rank update (default 8). */
+  rank?: number;
+  /** LoRA alpha (default: the rank, so the update is applied at scale 1). */
+  alpha?: number;
+  name?: string;
+}
+
+/**
+ * Writes a LoRA adapter GGUF (llama.cpp's format) for a generated model: random low-rank updates
+ * of every block's query and value projections and of the output projection, strong enough that
+ * the adapted model's greedy output differs from the base model's. Same options → same bytes.
+ */
+export async function generateLora(path: string, options: LoraOptions): Promise<void> {
+  const shape = options.shape;
+  validateShape(shape);
+  const seed = options.seed ?? 7;
+  const rank = options.rank ?? 8;
+  if (!Number.isInteger(rank) || rank <= 0) throw new Error(`rank must be a positive integer, got ${rank}`);
+  const n = shape.embeddingSize;
+  const kvDim = shape.kvHeads * (n / shape.heads);
+  const metadata: Record<string, GgufValue> = {
+    "general.architecture": { type: "string", value: "llama" },
+    "general.type": { type: "string", value: "adapter" },
+    "general.name": { type: "string", value: options.name ?? "nimble-random-lora" },
+    "general.alignment": { type: "u32", value: 32 },
+    "adapter.type": { type: "string", value: "lora" },
+    "adapter.lora.alpha": { type: "f32", value: options.alpha ?? rank },
+  };
+  const tensors: GgufTensor[] = [];
+  // ggml dimension order: a base weight is [inputs, outputs]; its update is B·A with A [inputs, rank], B [rank, outputs].
+  const update = (base: string, inputs: number, outputs: number, strength: number) => {
+    for (const [suffix, dims, scale] of [["lora_a", [inputs, rank], 1 / Math.sqrt(inputs)], ["lora_b", [rank, outputs], strength / Math.sqrt(rank)]] as const) {
+      const index = tensors.length;
+      const count = dims[0] * dims[1];
+      tensors.push({ name: `${base}.${suffix}`, dims: [...dims], type: GgmlType.F32, values: () => new Rng(seed * 7919 + index).fill(count, scale) });
+    }
+  };
+  for (let l = 0; l < shape.layers; l++) {
+    update(`blk.${l}.attn_q.weight`, n, n, 1);
+    update(`blk.${l}.attn_v.weight`, n, kvDim, 1);
+  }
+  update("output.weight", n, shape.vocabSize, 8);
+  await writeGguf(path, metadata, tensors);
+}

@@ -1,7 +1,7 @@
 /** `nimble gen-model`: write a random-weight llama GGUF (for tests, demos and benchmarks). */
 import { stat } from "node:fs/promises";
 import type { Command } from "commander";
-import { generateModel, parameterCount, PRESETS, type ModelShape, type PresetName } from "../../models/generate.js";
+import { generateLora, generateModel, parameterCount, PRESETS, type ModelShape, type PresetName } from "../../models/generate.js";
 import { formatBytes } from "../progress.js";
 
 const int = (name: string) => (v: string) => {
@@ -25,6 +25,8 @@ export function registerGenModel(program: Command): void {
     .option("--vocab-size <n>", "vocabulary size (at least 259)", int("vocab-size"))
     .option("--context-length <n>", "training context length", int("context-length"))
     .option("--type <type>", "tensor type: F32, F16 or Q8_0")
+    .option("--lora", "write a LoRA adapter for a model of this shape instead of the model")
+    .option("--lora-rank <n>", "rank of the LoRA adapter", int("lora-rank"), 8)
     .action(async (o: Record<string, string | number | undefined>) => {
       const preset = PRESETS[o.preset as PresetName];
       if (!preset) throw new Error(`unknown preset "${o.preset}"; choose one of ${Object.keys(PRESETS).join(", ")}`);
@@ -40,6 +42,12 @@ export function registerGenModel(program: Command): void {
         tensorType: (o.type ? String(o.type).toUpperCase() : preset.tensorType) as ModelShape["tensorType"],
       };
       const started = Date.now();
+      if (o.lora) {
+        await generateLora(String(o.out), { shape, seed: o.seed as number, rank: o.loraRank as number, name: `nimble-${o.preset}-lora` });
+        const size = (await stat(String(o.out))).size;
+        process.stdout.write(`wrote ${o.out}: LoRA adapter (rank ${o.loraRank}) for the ${o.preset} shape, ${formatBytes(size)} in ${Date.now() - started} ms\n`);
+        return;
+      }
       await generateModel(String(o.out), { shape, seed: o.seed as number, name: `nimble-${o.preset}` });
       const size = (await stat(String(o.out))).size;
       process.stdout.write(`wrote ${o.out}: ${(parameterCount(shape) / 1e6).toFixed(2)}M parameters, ${shape.tensorType}, ${formatBytes(size)} in ${Date.now() - started} ms\n`);

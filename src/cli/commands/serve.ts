@@ -47,6 +47,10 @@ export function registerServe(program: Command): void {
       say(`hardware   ${hw.gpu ? `GPU ${hw.gpu} (${hw.gpuDevices.join(", ") || "unknown device"}), ${hw.gpuLayers} layers offloaded` : "CPU only"}; ${hw.cpuMathCores} CPU math cores`);
       say(`threads    ${engine.threads.describe()}; ${hw.threadPool.attached ? "persistent thread pool" : `no persistent thread pool: ${hw.threadPool.reason}`}`);
     }
+    if (config.loraDir) {
+      const adapters = await server.adapters?.list() ?? [];
+      say(`lora       ${config.loraDir}: ${adapters.length === 0 ? "no adapters yet" : adapters.map((a) => a.name).join(", ")} (read again every ${config.loraRefreshInterval}s)`);
+    }
     say(`settings   parallel ${info.parallel}, context ${info.contextSize} tokens per sequence, batch ${config.batchSize}, max queue ${config.maxQueue}`);
     say(`listening  ${server.url}  (OpenAI base URL: ${server.url}/v1)`);
     say(`try        curl ${server.url}/v1/chat/completions -H 'Content-Type: application/json' -d '{"model":"${info.id}","messages":[{"role":"user","content":"Hello"}]}'`);
