@@ -41,6 +41,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     threads: config.threads,
     gpu: config.gpu,
     maxQueue: config.maxQueue,
+    queueTimeout: config.queueTimeout,
   };
   const metadata: Record<string, unknown> = { settings };
   const server = await startHttpServer({
@@ -66,6 +67,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
           contextSize: config.ctxSize,
           batchSize: config.batchSize,
           maxQueue: config.maxQueue,
+          queueTimeoutMs: config.queueTimeout * 1000,
           threads: config.threads || undefined,
           gpu: config.gpu,
           onLoadProgress: options.onLoadProgress,

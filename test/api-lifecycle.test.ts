@@ -82,6 +82,28 @@ describe("lifecycle", () => {
     }
   });
 
+  it("answers 503 with Retry-After, streaming or not, when a request waits longer than --queue-timeout", async () => {
+    const server = await startTinyServer({ parallel: 1, queueTimeout: 0.2 });
+    const cancel = new AbortController();
+    try {
+      const busy = fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ messages, max_tokens: 4000, ignore_eos: true, stream: true }), signal: cancel.signal });
+      await waitFor(async () => metricValue(await (await fetch(`${server.url}/v1/metrics`)).text(), "num_requests_running") === 1);
+      for (const stream of [false, true]) {
+        const res = await postJson(`${server.url}/v1/chat/completions`, { messages, max_tokens: 5, stream });
+        assert.equal(res.status, 503, JSON.stringify(res.json));
+        assert.equal(res.json.error.code, "queue_timeout");
+        assert.equal(res.headers.get("retry-after"), "5");
+      }
+      cancel.abort();
+      await busy.then((r) => r.body?.cancel()).catch(() => {});
+      await waitFor(async () => metricValue(await (await fetch(`${server.url}/v1/metrics`)).text(), "num_requests_running") === 0);
+      assert.equal((await postJson(`${server.url}/v1/chat/completions`, { messages, max_tokens: 2 })).status, 200);
+    } finally {
+      cancel.abort();
+      await server.close();
+    }
+  });
+
   it("stops a generation whose client disconnects and frees its sequence", async () => {
     const server = await startTinyServer({ parallel: 2 });
     try {

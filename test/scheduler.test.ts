@@ -9,7 +9,8 @@ import { describe, it } from "node:test";
 import type { NativeContext, NativeSampler, NativeSamplerConfig } from "../src/engine/native.js";
 import { Scheduler, type SchedulerOptions } from "../src/engine/scheduler.js";
 import { FixedThreads } from "../src/engine/threads.js";
-import { QueueFullError, type GenerationRequest } from "../src/engine/types.js";
+import { QueueFullError, QueueTimeoutError, type GenerationRequest } from "../src/engine/types.js";
+import { FairQueue } from "../src/engine/fair-queue.js";
 
 const EOG = 99;
 
@@ -255,5 +256,51 @@ describe("scheduler", () => {
     const third = await s.generate(request(range(10), { maxTokens: 1, adapter: { id: "/a.gguf" } })).result;
     assert.equal(ctx.batches[1]![0]!.pos, 0, "no reuse across adapters");
     assert.equal(third.cachedTokens, 9);
+  });
+
+  it("serves waiting clients in turns: one client's deep queue does not hold back another's request", async () => {
+    const ctx = new FakeContext();
+    const s = scheduler(ctx, { parallel: 1, maxQueue: 64 });
+    const order: string[] = [];
+    const run = (client: string, i: number) => s.generate(request(range(3), { maxTokens: 2, client })).result.then(() => order.push(`${client}${i}`));
+    const noisy = Array.from({ length: 20 }, (_, i) => run("noisy", i));
+    const quiet = run("quiet", 0);
+    await Promise.all([...noisy, quiet]);
+    assert.ok(order.indexOf("quiet0") <= 2, `quiet finished at position ${order.indexOf("quiet0")} of ${order.join(" ")}`);
+  });
+
+  it("fails a request that waits longer than the queue timeout, and drops aborted waiters at once", async () => {
+    const ctx = new FakeContext();
+    const s = scheduler(ctx, { parallel: 1, queueTimeoutMs: 30, contextSize: 10_000_000 });
+    const long = s.generate(request(range(3), { maxTokens: 10_000_000 }));
+    const waiting = s.generate(request(range(3), { maxTokens: 2 }));
+    await assert.rejects(waiting.started, QueueTimeoutError);
+    await assert.rejects(waiting.result, QueueTimeoutError);
+    const controller = new AbortController();
+    const abandoned = s.generate(request(range(3), { maxTokens: 2, signal: controller.signal }));
+    controller.abort();
+    assert.equal((await abandoned.result).finishReason, "abort");
+    assert.equal(s.stats().waiting, 0);
+    s.abortAll("test over");
+    await long.result.catch(() => {});
+  });
+});
+
+describe("FairQueue", () => {
+  it("round-robins across keys, FIFO within a key", () => {
+    const q = new FairQueue<string>();
+    for (const item of ["a1", "a2", "a3", "b1", "c1", "b2"]) q.push(item[0]!, item);
+    const out: string[] = [];
+    for (let x = q.shift(); x !== undefined; x = q.shift()) out.push(x);
+    assert.deepEqual(out, ["a1", "b1", "c1", "a2", "b2", "a3"]);
+    assert.equal(q.length, 0);
+  });
+
+  it("removes items anywhere, keeping the turns of the rest", () => {
+    const q = new FairQueue<string>();
+    for (const item of ["a1", "a2", "b1", "c1"]) q.push(item[0]!, item);
+    assert.deepEqual(q.removeWhere((x) => x === "a1" || x === "b1"), ["a1", "b1"]);
+    assert.equal(q.length, 2);
+    assert.deepEqual([q.shift(), q.shift(), q.shift()], ["a2", "c1", undefined]);
   });
 });

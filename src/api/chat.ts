@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { Engine, GenerationPiece, GenerationResult, PreparedGrammar, TokenLogprob } from "../engine/types.js";
 import { chatLogprobs } from "./logprobs.js";
 import { compileGrammar, requestGrammar } from "./guided.js";
-import { abortOnDisconnect, finishReason, newId, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
+import { abortOnDisconnect, awaitStarted, finishReason, newId, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
 import { chatCompletionRequestSchema, type ChatCompletionChunk, type ChatCompletionRequest, type ChatCompletionResponse, type FinishReasonOut } from "./protocol.js";
 import { SseWriter } from "./sse.js";
 import { parseBody, requireEngine, type ServerState } from "./state.js";
@@ -72,6 +72,7 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
           return chunk(c.index, delta, null, logprobs ? (entries ?? []) : undefined);
         });
       };
+      await awaitStarted(choices, cancel);
       const sse = new SseWriter(reply);
       sse.open();
       for (const c of choices) sse.send(chunk(c.index, { role: "assistant", content: "" }, null));

@@ -4,7 +4,7 @@ import type { GenerationPiece, GenerationResult } from "../engine/types.js";
 import { completionLogprobs } from "./logprobs.js";
 import { requestGrammar } from "./guided.js";
 import { ApiError } from "./errors.js";
-import { abortOnDisconnect, finishReason, newId, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
+import { abortOnDisconnect, awaitStarted, finishReason, newId, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
 import { completionRequestSchema, type CompletionResponse } from "./protocol.js";
 import { SseWriter } from "./sse.js";
 import { parseBody, requireEngine, type ServerState } from "./state.js";
@@ -47,6 +47,7 @@ export function registerCompletionRoutes(app: FastifyInstance, state: ServerStat
           ...(includeUsage ? { usage: null } : {}),
         };
       };
+      await awaitStarted(choices, cancel);
       const sse = new SseWriter(reply);
       sse.open();
       await streamChoices(sse, choices, cancel, {

@@ -4,7 +4,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodError } from "zod";
-import { ContextLengthError, EngineClosedError, QueueFullError } from "../engine/types.js";
+import { ContextLengthError, EngineClosedError, QueueFullError, QueueTimeoutError } from "../engine/types.js";
 
 export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
@@ -64,6 +64,7 @@ export function toApiError(err: unknown): ApiError {
     return new ApiError(429, err.message, "rate_limit_error", null, "queue_full", { "retry-after": "1" });
   }
   if (err instanceof ContextLengthError) return ApiError.invalid(err.message, null, "context_length_exceeded");
+  if (err instanceof QueueTimeoutError) return new ApiError(503, err.message, "service_unavailable", null, "queue_timeout", { "retry-after": "5" });
   if (err instanceof EngineClosedError) return new ApiError(503, err.message, "service_unavailable", null, "shutting_down", { "retry-after": "5" });
   const fe = err as Partial<FastifyError>;
   if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {

@@ -87,6 +87,19 @@ export function startAll(engine: Engine, requests: GenerationRequest[], cancel: 
   return choices;
 }
 
+/**
+ * Waits until every choice has left the wait queue, so that a stream whose request times out in
+ * the queue still gets a real status (503) rather than an error event after a 200.
+ */
+export async function awaitStarted(choices: Choice[], cancel: AbortController): Promise<void> {
+  try {
+    await Promise.all(choices.map((c) => c.stream.started));
+  } catch (err) {
+    cancel.abort();
+    throw err;
+  }
+}
+
 /** Aborts `controller` when the client goes away before the response is complete. */
 export function abortOnDisconnect(raw: { on(event: "close", cb: () => void): unknown; writableFinished?: boolean }, controller: AbortController): void {
   raw.on("close", () => {

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ChatMessage, GenerationResult } from "../engine/types.js";
 import { errorHandlerWith, toApiError, type ApiError } from "./errors.js";
-import { abortOnDisconnect, newId, renderChat, resolveModel, startAll, toGenerationRequest } from "./generation.js";
+import { abortOnDisconnect, awaitStarted, newId, renderChat, resolveModel, startAll, toGenerationRequest } from "./generation.js";
 import {
   anthropicCountTokensRequestSchema,
   anthropicMessagesRequestSchema,
@@ -78,6 +78,7 @@ export function registerMessagesRoutes(app: FastifyInstance, state: ServerState)
       return message;
     }
 
+    await awaitStarted([choice!], cancel);
     const sse = new SseWriter(reply);
     sse.open();
     sse.event("message_start", {

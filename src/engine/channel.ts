@@ -7,16 +7,29 @@ export class GenerationChannel implements GenerationStream {
   private done = false;
   private error: unknown;
   readonly result: Promise<GenerationResult>;
+  readonly started: Promise<void>;
   private resolveResult!: (r: GenerationResult) => void;
   private rejectResult!: (e: unknown) => void;
+  private resolveStarted!: () => void;
+  private rejectStarted!: (e: unknown) => void;
 
   constructor() {
     this.result = new Promise((resolve, reject) => {
       this.resolveResult = resolve;
       this.rejectResult = reject;
     });
+    this.started = new Promise((resolve, reject) => {
+      this.resolveStarted = resolve;
+      this.rejectStarted = reject;
+    });
     // A consumer that only iterates must not see an unhandled rejection.
     this.result.catch(() => {});
+    this.started.catch(() => {});
+  }
+
+  /** The generation left the queue and runs. */
+  markStarted(): void {
+    this.resolveStarted();
   }
 
   push(text: string, logprobs?: TokenLogprob[]): void {
@@ -28,6 +41,7 @@ export class GenerationChannel implements GenerationStream {
   end(result: GenerationResult): void {
     if (this.done) return;
     this.done = true;
+    this.resolveStarted();
     this.resolveResult(result);
     this.notify();
   }
@@ -36,6 +50,7 @@ export class GenerationChannel implements GenerationStream {
     if (this.done) return;
     this.done = true;
     this.error = error;
+    this.rejectStarted(error);
     this.rejectResult(error);
     this.notify();
   }

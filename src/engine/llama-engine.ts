@@ -25,6 +25,8 @@ export interface LlamaEngineOptions {
   /** Most tokens decoded per step. */
   batchSize?: number;
   maxQueue: number;
+  /** Longest a request may wait for a sequence, in ms (0 = no limit). */
+  queueTimeoutMs?: number;
   /** CPU threads; default: chosen per step from the physical core count. */
   threads?: number;
   gpu?: GpuChoice;
@@ -125,6 +127,7 @@ export class LlamaEngine implements Engine {
         contextSize: context.contextSize,
         batchSize,
         maxQueue: options.maxQueue,
+        queueTimeoutMs: options.queueTimeoutMs,
         threads,
       },
       options.observer,

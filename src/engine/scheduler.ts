@@ -5,6 +5,7 @@
  * and admits waiting requests onto free sequences before the next step.
  */
 import { GenerationChannel } from "./channel.js";
+import { FairQueue } from "./fair-queue.js";
 import type { NativeContext, NativeSampler, NativeSamplerConfig } from "./native.js";
 import { IncrementalDetokenizer, StopMatcher } from "./text-stream.js";
 import type { ThreadTuner } from "./threads.js";
@@ -12,6 +13,7 @@ import {
   ContextLengthError,
   EngineClosedError,
   QueueFullError,
+  QueueTimeoutError,
   type EngineStats,
   type FinishReason,
   type GenerationRequest,
@@ -45,6 +47,8 @@ export interface SchedulerOptions {
   threads: ThreadTuner;
   /** Tokens of history the repetition penalties look at. */
   penaltyLastN?: number;
+  /** Longest a request may wait for a sequence before failing with QueueTimeoutError (0 = no limit). */
+  queueTimeoutMs?: number;
 }
 
 /** Observes every finished generation (for metrics). */
@@ -109,7 +113,7 @@ function adapterKey(job: Job): string {
 
 export class Scheduler {
   private readonly slots: Slot[];
-  private readonly queue: Job[] = [];
+  private readonly queue = new FairQueue<Job>();
   private running = 0;
   private closed = false;
   private loopActive = false;
@@ -160,7 +164,7 @@ export class Scheduler {
       detokenizer: new IncrementalDetokenizer((t) => this.model.detokenize(t)),
       stopMatcher: new StopMatcher(request.stop),
     };
-    this.queue.push(job);
+    this.queue.push(request.client ?? "", job);
     this.ensureLoop();
     return job.channel;
   }
@@ -185,7 +189,7 @@ export class Scheduler {
 
   /** Aborts everything still running or queued. */
   abortAll(reason: string): void {
-    for (const job of this.queue.splice(0)) job.channel.fail(new Error(reason));
+    for (const job of this.queue.removeWhere(() => true)) job.channel.fail(new Error(reason));
     for (const slot of this.slots) if (slot.job) this.fail(slot.job, new Error(reason));
   }
 
@@ -221,16 +225,27 @@ export class Scheduler {
     }
   }
 
-  /** Moves waiting requests onto free sequences, preferring the sequence with the longest cached prefix. */
+  /** Ends waiting requests whose client went away or whose wait exceeded the queue timeout. */
+  private expireWaiting(): void {
+    const timeout = this.options.queueTimeoutMs ?? 0;
+    const now = performance.now();
+    const expired = this.queue.removeWhere((j) => j.request.signal?.aborted === true || (timeout > 0 && now - j.enqueuedAt > timeout));
+    for (const job of expired) {
+      if (job.request.signal?.aborted) this.finish(job, "abort");
+      else this.fail(job, new QueueTimeoutError(timeout));
+    }
+  }
+
+  /**
+   * Moves waiting requests onto free sequences (clients take turns: see FairQueue), preferring the
+   * sequence with the longest cached prefix.
+   */
   private admit(): void {
+    if (this.queue.length > 0) this.expireWaiting();
     while (this.queue.length > 0) {
       const free = this.slots.filter((s) => !s.job);
       if (free.length === 0) return;
       const job = this.queue.shift()!;
-      if (job.request.signal?.aborted) {
-        this.finish(job, "abort");
-        continue;
-      }
       const prompt = job.request.promptTokens;
       const adapter = adapterKey(job);
       const shared = (s: Slot) => (s.cachedAdapter === adapter ? commonPrefixLength(s.cached, prompt) : 0);
@@ -258,6 +273,7 @@ export class Scheduler {
       job.cachedTokens = reuse;
       job.pending = prompt.slice(reuse);
       job.admittedAt = performance.now();
+      job.channel.markStarted();
       try {
         this.initSampler(job);
       } catch (err) {

@@ -36,6 +36,8 @@ export interface GenerationRequest {
   logitBias?: Map<number, number>;
   /** Aborting stops the generation at the next decode step and frees its sequence. */
   signal?: AbortSignal;
+  /** Who asked (e.g. an API key's name): waiting requests of different clients take turns. */
+  client?: string;
   /** A LoRA adapter (from Engine.loadAdapter) to generate with; the base model without it. */
   adapter?: AdapterHandle;
 }
@@ -87,6 +89,8 @@ export interface GenerationPiece {
 /** A running generation: iterate for pieces; `result` settles when it ends. */
 export interface GenerationStream extends AsyncIterable<GenerationPiece> {
   readonly result: Promise<GenerationResult>;
+  /** Resolves when the generation leaves the wait queue (or ends); rejects if it fails first (e.g. queue timeout). */
+  readonly started: Promise<void>;
 }
 
 export interface ModelInfo {
@@ -179,6 +183,13 @@ export class QueueFullError extends Error {
   constructor(readonly maxQueue: number) {
     super(`The server is at capacity: ${maxQueue} requests are already waiting. Retry later.`);
     this.name = "QueueFullError";
+  }
+}
+
+export class QueueTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`The request waited ${Math.round(timeoutMs / 1000)} s for a free sequence without getting one. The server is overloaded; retry later.`);
+    this.name = "QueueTimeoutError";
   }
 }
 
