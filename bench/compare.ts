@@ -20,7 +20,7 @@ import { spawnSync } from "node:child_process";
 import { generateModel, PRESETS } from "../src/models/generate.js";
 import { intArg, intListArg, parseArgs } from "./args.js";
 import { fmt, markdownTable, median, ratio } from "./format.js";
-import { defaultRequests, firstModelId, runLevel, type LevelResult } from "./load.js";
+import { defaultRequests, firstModelId, runLevel, type LevelResult } from "./level.js";
 import { binaryVersion, machineInfo } from "./machine.js";
 import { buildPrompts, serverTokenCounter } from "./prompts.js";
 import { llamaInvalidUtf8Ban } from "./quirks.js";
