@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
 const positiveInt = z.coerce.number().int().positive();
@@ -19,6 +20,8 @@ export const OPTIONS = {
   embeddingPassagePrefix: { flag: "--embedding-passage-prefix <text>", env: ["NIMBLE_EMBEDDING_PASSAGE_PREFIX"], schema: z.string(), default: "", description: "Text put before inputs sent with input_type \"passage\" (e.g. \"search_document: \")." },
   loraDir: { flag: "--lora-dir <dir>", env: ["NIMBLE_LORA_DIR", "NIM_PEFT_SOURCE"], schema: z.string().min(1).optional(), default: undefined, description: "Folder of LoRA adapters for the served model: each GGUF adapter in it (NAME.gguf or NAME/*.gguf) is served as model NAME, listed in /v1/models with the base model as parent." },
   loraRefreshInterval: { flag: "--lora-refresh-interval <seconds>", env: ["NIMBLE_LORA_REFRESH_INTERVAL", "NIM_PEFT_REFRESH_INTERVAL"], schema: z.coerce.number().nonnegative(), default: 10, description: "How often the LoRA folder is read again for /v1/models (a request naming an adapter not yet seen reads it at once)." },
+  memoryBudget: { flag: "--memory-budget <size>", env: ["NIMBLE_MEMORY_BUDGET"], schema: z.union([z.number().int().positive(), z.string().min(1)]).transform((v, ctx) => parseSize(v, ctx)).optional(), default: undefined, description: "Most memory (RAM plus VRAM) the loaded models may take together, e.g. 8GB or 512MiB; the least recently used idle model is unloaded to make room (default: 80% of RAM)." },
+  keepAlive: { flag: "--keep-alive <duration>", env: ["NIMBLE_KEEP_ALIVE"], schema: z.union([z.number(), z.string().min(1)]), default: "-1" as string | number, description: "How long a model stays loaded once idle, as Ollama's keep_alive: seconds or a duration (\"10m\"), 0 = unload when idle, -1 = keep. Models in the config file and requests (keep_alive) may set their own." },
   host: { flag: "--host <host>", env: ["NIMBLE_HOST"], schema: z.string().min(1), default: "127.0.0.1", description: "Address to listen on." },
   port: { flag: "--port <port>", env: ["NIMBLE_PORT", "NIM_SERVER_PORT"], schema: z.coerce.number().int().min(0).max(65535), default: 8000, description: "Port to listen on (0 = any free port)." },
   parallel: { flag: "--parallel <n>", env: ["NIMBLE_PARALLEL"], schema: positiveInt.max(256), default: 4, description: "Sequences decoded together (continuous batching slots)." },
@@ -35,7 +38,45 @@ export const OPTIONS = {
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
-export type NimbleConfig = { [K in OptionName]: z.infer<(typeof OPTIONS)[K]["schema"]> };
+
+/** One model of the config file's `models` list. */
+export const modelEntrySchema = z
+  .object({
+    id: z.string().min(1),
+    aliases: z.array(z.string().min(1)).default([]),
+    /** A path, hf:owner/repo/file.gguf, or "demo". */
+    source: z.string().min(1),
+    kind: z.enum(["chat", "embedding", "rerank"]).default("chat"),
+    preload: z.boolean().default(false),
+    keepAlive: z.union([z.number(), z.string().min(1)]).optional(),
+    parallel: positiveInt.max(256).optional(),
+    ctxSize: positiveInt.optional(),
+    batchSize: positiveInt.optional(),
+    loraDir: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type ModelEntry = z.infer<typeof modelEntrySchema>;
+
+export type NimbleConfig = { [K in OptionName]: z.infer<(typeof OPTIONS)[K]["schema"]> } & {
+  /** Models from the config file, served beside --model. */
+  models: ModelEntry[];
+};
+
+const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, k: 1e3, kb: 1e3, kib: 2 ** 10, m: 1e6, mb: 1e6, mib: 2 ** 20, g: 1e9, gb: 1e9, gib: 2 ** 30, t: 1e12, tb: 1e12, tib: 2 ** 40 };
+
+/** Bytes from a number or a size such as "8GB", "512MiB", "1.5g". */
+export function parseSize(value: number | string, ctx?: z.RefinementCtx): number {
+  if (typeof value === "number") return value;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) {
+    const message = `expected a size such as 8GB or 512MiB, got "${value}"`;
+    if (ctx) { ctx.addIssue({ code: z.ZodIssueCode.custom, message }); return z.NEVER; }
+    throw new ConfigError(message);
+  }
+  return Math.round(Number(m[1]) * unit);
+}
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -48,16 +89,24 @@ export function resolveConfig(
   configFile: string | undefined = (flags as { config?: string }).config ?? env.NIMBLE_CONFIG,
 ): NimbleConfig {
   let file: Record<string, unknown> = {};
+  let models: ModelEntry[] = [];
   if (configFile) {
     try {
-      file = JSON.parse(readFileSync(configFile, "utf8")) as Record<string, unknown>;
+      const text = readFileSync(configFile, "utf8");
+      file = (/\.ya?ml$/i.test(configFile) ? parseYaml(text) : JSON.parse(text)) as Record<string, unknown>;
     } catch (err) {
-      throw new ConfigError(`cannot read config file ${configFile}: ${(err as Error).message}`);
+      throw new ConfigError(`cannot read config file ${configFile}: ${(err as Error).message.split("\n")[0]}`);
     }
-    if (typeof file !== "object" || file === null || Array.isArray(file)) throw new ConfigError(`config file ${configFile} must hold a JSON object`);
+    if (typeof file !== "object" || file === null || Array.isArray(file)) throw new ConfigError(`config file ${configFile} must hold an object of options`);
     for (const key of Object.keys(file)) {
-      if (!(key in OPTIONS)) throw new ConfigError(`unknown option "${key}" in config file ${configFile}`);
+      if (!(key in OPTIONS) && key !== "models") throw new ConfigError(`unknown option "${key}" in config file ${configFile}`);
     }
+    const parsed = z.array(modelEntrySchema).optional().safeParse(file.models);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new ConfigError(`invalid models.${issue.path.join(".")} in config file ${configFile}: ${issue.message}`);
+    }
+    models = parsed.data ?? [];
   }
   const out: Record<string, unknown> = {};
   for (const [name, opt] of Object.entries(OPTIONS) as [OptionName, (typeof OPTIONS)[OptionName]][]) {
@@ -73,7 +122,7 @@ export function resolveConfig(
     if (!parsed.success) throw new ConfigError(`invalid value ${JSON.stringify(raw)} for ${source}: ${parsed.error.issues[0]?.message ?? "invalid"}`);
     out[name] = parsed.data;
   }
-  return out as NimbleConfig;
+  return { ...(out as Omit<NimbleConfig, "models">), models } as NimbleConfig;
 }
 
 export function kebab(name: string): string {

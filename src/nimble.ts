@@ -2,15 +2,19 @@
  * The composition root: resolve the model, load the engine, serve it over HTTP.
  * Used by `nimble serve` and by library users (`import { createServer } from "nimble"`).
  */
-import { startHttpServer, type HttpServer } from "./api/server.js";
-import { resolveConfig, type NimbleConfig } from "./config.js";
+import { startHttpServer, type HttpServer, type ServedModelSpec } from "./api/server.js";
+import { ConfigError, resolveConfig, type ModelEntry, type NimbleConfig } from "./config.js";
+import { parseKeepAlive } from "./engine/model-pool.js";
+import { estimateModelMemory } from "./models/memory.js";
 import { EmbeddingEngine } from "./engine/embedding-engine.js";
 import { LlamaEngine } from "./engine/llama-engine.js";
 import type { Engine } from "./engine/types.js";
 import type { DownloadProgress } from "./models/download.js";
 import { resolveModel, type ResolvedModel } from "./models/resolve.js";
 
-export interface CreateServerOptions extends Partial<NimbleConfig> {
+export interface CreateServerOptions extends Partial<Omit<NimbleConfig, "models">> {
+  /** More models to serve (as in the config file's `models` list). */
+  models?: ModelEntry[];
   /** Serve this engine instead of loading `model`. */
   engine?: Engine;
   /** Told about model resolution (download, demo generation). */
@@ -24,15 +28,88 @@ export interface NimbleServer extends HttpServer {
   model: ResolvedModel | undefined;
 }
 
+/** What a served model needs from the configuration (global settings, or a model entry's overrides). */
+interface ServingSettings {
+  parallel: number;
+  ctxSize?: number;
+  batchSize: number;
+}
+
+/** Runs `fn` once, on first call, and hands every caller the same promise. */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
+}
+
+/** The spec of a generation model read from `resolved()` (resolution, e.g. a download, happens on first use). */
+function chatSpec(config: NimbleConfig, id: string, resolved: () => Promise<ResolvedModel>, settings: ServingSettings, extra: Partial<ServedModelSpec> & { onLoadProgress?: (p: number) => void } = {}): ServedModelSpec {
+  const { onLoadProgress, ...rest } = extra;
+  return {
+    id,
+    kind: "chat",
+    source: id,
+    keepAliveMs: parseKeepAlive(config.keepAlive),
+    estimateBytes: async () => (await estimateModelMemory((await resolved()).path, { contextSize: settings.ctxSize, sequences: settings.parallel, batchSize: settings.batchSize })).totalBytes,
+    load: async (observer) => {
+      const model = await resolved();
+      return LlamaEngine.load({
+        modelPath: model.path,
+        servedName: id,
+        isDemo: model.isDemo,
+        parallel: settings.parallel,
+        contextSize: settings.ctxSize,
+        batchSize: settings.batchSize,
+        maxQueue: config.maxQueue,
+        queueTimeoutMs: config.queueTimeout * 1000,
+        threads: config.threads || undefined,
+        gpu: config.gpu,
+        onLoadProgress,
+        observer,
+      });
+    },
+    ...rest,
+  };
+}
+
+function embeddingSpec(config: NimbleConfig, id: string, resolved: () => Promise<ResolvedModel>, extra: Partial<ServedModelSpec> = {}): ServedModelSpec {
+  return {
+    id,
+    kind: "embedding",
+    source: id,
+    keepAliveMs: parseKeepAlive(config.keepAlive),
+    estimateBytes: async () => (await estimateModelMemory((await resolved()).path, { embedding: true, contextSize: 8192 })).totalBytes,
+    load: async () => EmbeddingEngine.load({ modelPath: (await resolved()).path, servedName: id, threads: config.threads || undefined, gpu: config.gpu }),
+    ...extra,
+  };
+}
+
+/** The models of the config file's `models` list. */
+function configuredSpecs(config: NimbleConfig, resolveOptions: Parameters<typeof resolveModel>[1]): ServedModelSpec[] {
+  return config.models.map((entry) => {
+    const resolved = once(() => resolveModel(entry.source, resolveOptions));
+    const extra: Partial<ServedModelSpec> = {
+      aliases: entry.aliases,
+      source: entry.source,
+      preload: entry.preload,
+      keepAliveMs: parseKeepAlive(entry.keepAlive ?? config.keepAlive),
+      ...(entry.loraDir ? { lora: { dir: entry.loraDir, refreshMs: config.loraRefreshInterval * 1000 } } : {}),
+    };
+    if (entry.kind === "embedding") return embeddingSpec(config, entry.id, resolved, extra);
+    if (entry.kind === "rerank") throw new ConfigError(`models.${entry.id}: rerank models are not supported in the config file yet`);
+    return chatSpec(config, entry.id, resolved, { parallel: entry.parallel ?? config.parallel, ctxSize: entry.ctxSize ?? config.ctxSize, batchSize: entry.batchSize ?? config.batchSize }, extra);
+  });
+}
+
 /**
- * Starts Nimble. The model reference is resolved (downloaded or generated) before listening;
- * the server then listens at once and reports ready when the model is loaded (`server.ready`).
+ * Starts Nimble. Model references are resolved (downloaded or generated) before listening; the
+ * server then listens at once and reports ready when the default model is loaded (`server.ready`).
  */
 export async function createServer(options: CreateServerOptions = {}): Promise<NimbleServer> {
   // The same validation and defaults as the CLI's (no environment: a library's caller is explicit).
-  const config = resolveConfig(options, {}, undefined);
+  const config = { ...resolveConfig(options, {}, undefined), ...(options.models ? { models: options.models } : {}) };
   const resolveOptions = { home: config.home, onNotice: options.onNotice, onDownloadProgress: options.onDownloadProgress };
-  const model = options.engine ? undefined : await resolveModel(config.model, resolveOptions);
+  // Without --model, a config file's models are what is served; with neither, the demo model.
+  const model = options.engine || (config.model === undefined && config.models.some((m) => m.kind === "chat")) ? undefined : await resolveModel(config.model, resolveOptions);
   const embeddingModel = config.embeddingModel === undefined ? undefined : await resolveModel(config.embeddingModel, resolveOptions);
   const settings = {
     parallel: config.parallel,
@@ -42,37 +119,31 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     gpu: config.gpu,
     maxQueue: config.maxQueue,
     queueTimeout: config.queueTimeout,
+    memoryBudget: config.memoryBudget ?? null,
+    keepAlive: config.keepAlive,
   };
   const metadata: Record<string, unknown> = { settings };
+  const lora = config.loraDir ? { lora: { dir: config.loraDir, refreshMs: config.loraRefreshInterval * 1000 } } : {};
+  const models: ServedModelSpec[] = [];
+  if (options.engine) {
+    const engine = options.engine;
+    models.push({ id: engine.info.id, kind: "chat", source: engine.info.path, estimateBytes: async () => 0, load: async () => engine, ...lora });
+  } else if (model) {
+    models.push(chatSpec(config, config.servedModelName ?? model.name, async () => model, config, { source: model.path, onLoadProgress: options.onLoadProgress, ...lora }));
+  }
+  if (embeddingModel) models.push(embeddingSpec(config, embeddingModel.name, async () => embeddingModel, { source: embeddingModel.path, preload: true }));
+  models.push(...configuredSpecs(config, resolveOptions));
   const server = await startHttpServer({
     host: config.host,
     port: config.port,
     bodyLimit: config.bodyLimit,
     drainTimeoutMs: config.drainTimeout * 1000,
+    fitTimeoutMs: config.queueTimeout * 1000,
     logLevel: config.logLevel === "info" ? "warn" : config.logLevel,
     metadata,
     embeddingPrefixes: { query: config.embeddingQueryPrefix, passage: config.embeddingPassagePrefix },
-    ...(config.loraDir ? { lora: { dir: config.loraDir, refreshMs: config.loraRefreshInterval * 1000 } } : {}),
-    ...(embeddingModel
-      ? { embedder: () => EmbeddingEngine.load({ modelPath: embeddingModel.path, servedName: embeddingModel.name, threads: config.threads || undefined, gpu: config.gpu }) }
-      : {}),
-    engine:
-      options.engine ??
-      ((observer) =>
-        LlamaEngine.load({
-          modelPath: model!.path,
-          servedName: config.servedModelName ?? model!.name,
-          isDemo: model!.isDemo,
-          parallel: config.parallel,
-          contextSize: config.ctxSize,
-          batchSize: config.batchSize,
-          maxQueue: config.maxQueue,
-          queueTimeoutMs: config.queueTimeout * 1000,
-          threads: config.threads || undefined,
-          gpu: config.gpu,
-          onLoadProgress: options.onLoadProgress,
-          observer,
-        })),
+    models,
+    ...(config.memoryBudget !== undefined ? { memoryBudgetBytes: config.memoryBudget } : {}),
   });
   void server.ready.then((engine) => {
     if (!(engine instanceof LlamaEngine)) return;

@@ -14,10 +14,18 @@ describe("lifecycle", () => {
     const path = await tinyModelPath();
     const server = await startHttpServer({
       port: 0,
-      engine: async (observer) => {
-        await gate;
-        return LlamaEngine.load({ modelPath: path, servedName: "tiny", parallel: 2, maxQueue: 4, observer });
-      },
+      models: [
+        {
+          id: "tiny",
+          kind: "chat",
+          source: path,
+          estimateBytes: async () => 0,
+          load: async (observer) => {
+            await gate;
+            return LlamaEngine.load({ modelPath: path, servedName: "tiny", parallel: 2, maxQueue: 4, observer });
+          },
+        },
+      ],
     });
     try {
       assert.equal((await fetch(`${server.url}/v1/health/live`)).status, 200);

@@ -3,10 +3,11 @@ import type { FastifyInstance } from "fastify";
 import type { Engine, GenerationPiece, GenerationResult, PreparedGrammar, TokenLogprob } from "../engine/types.js";
 import { chatLogprobs } from "./logprobs.js";
 import { compileGrammar, requestGrammar } from "./guided.js";
-import { abortOnDisconnect, awaitStarted, finishReason, newId, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
+import { abortOnDisconnect, awaitStarted, finishReason, newId, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
 import { chatCompletionRequestSchema, type ChatCompletionChunk, type ChatCompletionRequest, type ChatCompletionResponse, type FinishReasonOut } from "./protocol.js";
 import { SseWriter } from "./sse.js";
-import { parseBody, requireEngine, type ServerState } from "./state.js";
+import { parseBody, type ServerState } from "./state.js";
+import { useChatModel } from "./targets.js";
 import { streamChoices } from "./streaming.js";
 import { planTools, renderConversation, ToolCallParser, type ToolEvent, type ToolPlan } from "./tool-calls.js";
 
@@ -40,9 +41,8 @@ function deltas(events: ToolEvent[]): Delta[] {
 
 export function registerChatRoutes(app: FastifyInstance, state: ServerState): void {
   app.post("/v1/chat/completions", async (request, reply) => {
-    const engine = requireEngine(state);
     const body = parseBody(chatCompletionRequestSchema, request.body);
-    const { id: model, adapter } = await resolveModel(state, engine, body.model);
+    const { engine, id: model, adapter } = await useChatModel(state, reply, body.model, body.keep_alive);
     const plan = planTools(engine, body);
     const promptTokens = engine.tokenize(renderConversation(engine, body.messages, plan));
     const n = body.n ?? 1;

@@ -4,17 +4,17 @@ import type { GenerationPiece, GenerationResult } from "../engine/types.js";
 import { completionLogprobs } from "./logprobs.js";
 import { requestGrammar } from "./guided.js";
 import { ApiError } from "./errors.js";
-import { abortOnDisconnect, awaitStarted, finishReason, newId, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
+import { abortOnDisconnect, awaitStarted, finishReason, newId, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
 import { completionRequestSchema, type CompletionResponse } from "./protocol.js";
 import { SseWriter } from "./sse.js";
-import { parseBody, requireEngine, type ServerState } from "./state.js";
+import { parseBody, type ServerState } from "./state.js";
+import { useChatModel } from "./targets.js";
 import { streamChoices } from "./streaming.js";
 
 export function registerCompletionRoutes(app: FastifyInstance, state: ServerState): void {
   app.post("/v1/completions", async (request, reply) => {
-    const engine = requireEngine(state);
     const body = parseBody(completionRequestSchema, request.body);
-    const { id: model, adapter } = await resolveModel(state, engine, body.model);
+    const { engine, id: model, adapter } = await useChatModel(state, reply, body.model, body.keep_alive);
     const prompts = typeof body.prompt === "string" ? [body.prompt] : body.prompt;
     const n = body.n ?? 1;
     const cancel = new AbortController();

@@ -7,7 +7,6 @@ import type { AdapterHandle, ChatMessage, ChatTemplateOptions, Engine, Generatio
 import { ContextLengthError } from "../engine/types.js";
 import { ApiError } from "./errors.js";
 import type { FinishReasonOut, SamplingRequest, Usage } from "./protocol.js";
-import type { ServerState } from "./state.js";
 
 export interface Choice {
   index: number;
@@ -140,23 +139,5 @@ export function renderChat(engine: Engine, messages: ChatMessage[], options?: Ch
   } catch (err) {
     // Templates enforce their own rules (e.g. alternating roles) by raising errors.
     throw ApiError.invalid(`The model's chat template cannot render these messages: ${(err as Error).message}`, "messages", "chat_template_error");
-  }
-}
-
-/** What a request's `model` names: the served model, or one of its LoRA adapters. */
-export interface ModelTarget {
-  id: string;
-  adapter?: AdapterHandle;
-}
-
-/** Resolves `model` (absent: the served model); unknown names are 404s, adapters are loaded on first use. */
-export async function resolveModel(state: Pick<ServerState, "adapters">, engine: Engine, requested: string | undefined): Promise<ModelTarget> {
-  if (requested === undefined || requested === engine.info.id) return { id: engine.info.id };
-  const file = await state.adapters?.find(requested);
-  if (!file || !engine.loadAdapter) throw ApiError.modelNotFound(requested);
-  try {
-    return { id: requested, adapter: await engine.loadAdapter(file.path) };
-  } catch (err) {
-    throw new ApiError(400, `The LoRA adapter '${requested}' cannot be loaded for this model: ${(err as Error).message.split("\n")[0]}`, "invalid_request_error", "model", "adapter_load_failed");
   }
 }

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import { NIMBLE_VERSION } from "../version.js";
 import { modelCard } from "./models.js";
+import type { Engine } from "../engine/types.js";
 import type { ServerState } from "./state.js";
 
 export const API_VERSION = "1.0.0";
@@ -10,7 +11,7 @@ export function registerManagementRoutes(app: FastifyInstance, state: ServerStat
   app.get("/v1/health/live", async () => ({ object: "health.response", message: "live", live: true }));
 
   app.get("/v1/health/ready", async (_request, reply) => {
-    if (state.engine && !state.draining) return { object: "health.response", message: "ready", ready: true };
+    if (state.ready && !state.draining) return { object: "health.response", message: "ready", ready: true };
     const message = state.draining ? "shutting down" : "model loading";
     return reply.status(503).header("retry-after", "1").send({ object: "health.response", message, ready: false });
   });
@@ -19,7 +20,13 @@ export function registerManagementRoutes(app: FastifyInstance, state: ServerStat
 
   app.get("/v1/metadata", async () => ({
     version: NIMBLE_VERSION,
-    modelInfo: state.engine ? [{ ...modelCard(state.engine.info, Math.floor(state.startedAt / 1000)), path: state.engine.info.path }] : [],
+    modelInfo: state.pool
+      .status()
+      .filter((s) => s.kind === "chat" && state.pool.peek(s.id))
+      .map((s) => {
+        const { info } = state.pool.peek(s.id) as Engine;
+        return { ...modelCard(info, Math.floor(state.startedAt / 1000)), path: info.path };
+      }),
     ...state.metadata,
   }));
 

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ChatMessage, GenerationResult } from "../engine/types.js";
 import { errorHandlerWith, toApiError, type ApiError } from "./errors.js";
-import { abortOnDisconnect, awaitStarted, newId, renderChat, resolveModel, startAll, toGenerationRequest } from "./generation.js";
+import { abortOnDisconnect, awaitStarted, newId, renderChat, startAll, toGenerationRequest } from "./generation.js";
 import {
   anthropicCountTokensRequestSchema,
   anthropicMessagesRequestSchema,
@@ -14,7 +14,8 @@ import {
   type AnthropicStopReason,
 } from "./protocol.js";
 import { SseWriter } from "./sse.js";
-import { parseBody, requireEngine, type ServerState } from "./state.js";
+import { parseBody, type ServerState } from "./state.js";
+import { useChatModel } from "./targets.js";
 
 const ERROR_TYPES: Record<number, string> = {
   400: "invalid_request_error",
@@ -50,9 +51,8 @@ function stopReason(r: GenerationResult): AnthropicStopReason {
 
 export function registerMessagesRoutes(app: FastifyInstance, state: ServerState): void {
   app.post("/v1/messages", { errorHandler: anthropicErrorHandler }, async (request, reply) => {
-    const engine = requireEngine(state);
     const body: AnthropicMessagesRequest = parseBody(anthropicMessagesRequestSchema, request.body);
-    const { id: model, adapter } = await resolveModel(state, engine, body.model);
+    const { engine, id: model, adapter } = await useChatModel(state, reply, body.model);
     const promptTokens = engine.tokenize(renderChat(engine, chatMessages(body)));
     const cancel = new AbortController();
     const generation = toGenerationRequest(
@@ -103,10 +103,9 @@ export function registerMessagesRoutes(app: FastifyInstance, state: ServerState)
     return reply;
   });
 
-  app.post("/v1/messages/count_tokens", { errorHandler: anthropicErrorHandler }, async (request) => {
-    const engine = requireEngine(state);
+  app.post("/v1/messages/count_tokens", { errorHandler: anthropicErrorHandler }, async (request, reply) => {
     const body = parseBody(anthropicCountTokensRequestSchema, request.body);
-    await resolveModel(state, engine, body.model);
+    const { engine } = await useChatModel(state, reply, body.model);
     return { input_tokens: engine.tokenize(renderChat(engine, chatMessages(body))).length };
   });
 }

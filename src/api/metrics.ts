@@ -10,8 +10,8 @@ const TOKEN_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 100
 
 export class Metrics {
   readonly registry = new Registry();
-  private modelName = "";
-  private stats: () => EngineStats | undefined = () => undefined;
+  /** Loaded generation models: their live stats feed the gauges. */
+  private readonly engines = new Map<string, () => EngineStats>();
 
   private readonly promptTokens = new Counter({ name: "prompt_tokens_total", help: "Prompt tokens processed.", labelNames: ["model_name"], registers: [this.registry] });
   private readonly generationTokens = new Counter({ name: "generation_tokens_total", help: "Tokens generated.", labelNames: ["model_name"], registers: [this.registry] });
@@ -33,8 +33,9 @@ export class Metrics {
         labelNames: ["model_name"],
         registers: [this.registry],
         collect() {
-          const s = metrics.stats();
-          if (s && metrics.modelName) this.set({ model_name: metrics.modelName }, read(s));
+          // A model unloaded since the last scrape drops out of the gauges.
+          this.reset();
+          for (const [model, stats] of metrics.engines) this.set({ model_name: model }, read(stats()));
         },
       });
     gauge("num_requests_running", "Requests being generated.", (s) => s.running);
@@ -43,27 +44,33 @@ export class Metrics {
     gauge("gpu_cache_usage_perc", "KV cache in use by running requests (0-1).", (s) => s.kvCacheUsage);
   }
 
-  /** Binds the metrics to the served model. */
+  /** Reports a loaded model's live state (running, waiting, …) in the gauges. */
   attach(modelName: string, stats: () => EngineStats): void {
-    this.modelName = modelName;
-    this.stats = stats;
+    this.engines.set(modelName, stats);
   }
 
-  readonly observer: SchedulerObserver = {
-    onFinish: (f) => {
-      const labels = { model_name: this.modelName };
-      this.promptTokens.inc(labels, f.promptTokens);
-      this.generationTokens.inc(labels, f.completionTokens);
-      this.requestPromptTokens.observe(labels, f.promptTokens);
-      this.requestGenerationTokens.observe(labels, f.completionTokens);
-      this.finished.inc({ ...labels, finished_reason: f.finishReason });
-      if (f.finishReason === "error") this.failure.inc(labels);
-      else if (f.finishReason !== "abort") this.success.inc(labels);
-      if (f.ttftMs !== undefined) this.ttft.observe(labels, f.ttftMs / 1000);
-      if (f.tpotMs !== undefined) this.tpot.observe(labels, f.tpotMs / 1000);
-      this.e2e.observe(labels, f.e2eMs / 1000);
-    },
-  };
+  detach(modelName: string): void {
+    this.engines.delete(modelName);
+  }
+
+  /** Counts and times one model's finished generations. */
+  observerFor(modelName: string): SchedulerObserver {
+    return {
+      onFinish: (f) => {
+        const labels = { model_name: modelName };
+        this.promptTokens.inc(labels, f.promptTokens);
+        this.generationTokens.inc(labels, f.completionTokens);
+        this.requestPromptTokens.observe(labels, f.promptTokens);
+        this.requestGenerationTokens.observe(labels, f.completionTokens);
+        this.finished.inc({ ...labels, finished_reason: f.finishReason });
+        if (f.finishReason === "error") this.failure.inc(labels);
+        else if (f.finishReason !== "abort") this.success.inc(labels);
+        if (f.ttftMs !== undefined) this.ttft.observe(labels, f.ttftMs / 1000);
+        if (f.tpotMs !== undefined) this.tpot.observe(labels, f.tpotMs / 1000);
+        this.e2e.observe(labels, f.e2eMs / 1000);
+      },
+    };
+  }
 
   async render(): Promise<string> {
     return this.registry.metrics();

@@ -1,8 +1,10 @@
-/** GET /v1/models: the served model, with a plain note when it is the random-weight demo. */
+/** GET /v1/models: every configured model with its state, each LoRA adapter with its parent, and a plain note for the demo model. */
 import type { FastifyInstance } from "fastify";
-import type { ModelInfo } from "../engine/types.js";
+import type { EmbeddingEngine } from "../engine/embedding-engine.js";
+import type { ModelStatus } from "../engine/model-pool.js";
+import type { Engine, ModelInfo } from "../engine/types.js";
 import type { ModelCard } from "./protocol.js";
-import { requireEngine, type ServerState } from "./state.js";
+import type { ServerState } from "./state.js";
 
 export const DEMO_NOTE =
   "This is Nimble's built-in demo model: random weights, so its output is gibberish. Serve a real model with `nimble serve --model ./model.gguf` or `--model hf:owner/repo/file.gguf`.";
@@ -20,17 +22,38 @@ export function modelCard(info: ModelInfo, created: number): ModelCard {
   };
 }
 
+/** The card of a configured model: what its engine reports when loaded, its state always. */
+function statusCard(state: ServerState, s: ModelStatus, created: number): ModelCard {
+  const pooled = { kind: s.kind, state: s.state, aliases: s.aliases, memory_bytes: s.memoryBytes, ...(s.error ? { error: s.error } : {}) };
+  const loaded = state.pool.peek(s.id);
+  if (loaded && s.kind === "chat") {
+    const card = modelCard((loaded as Engine).info, created);
+    return { ...card, id: s.id, nimble: { ...card.nimble!, ...pooled } };
+  }
+  const embedding = loaded && s.kind === "embedding" ? (loaded as EmbeddingEngine).info : undefined;
+  return {
+    id: s.id,
+    object: "model",
+    created,
+    owned_by: "nimble",
+    root: s.id,
+    parent: null,
+    max_model_len: embedding?.maxInputTokens ?? null,
+    nimble: { ...pooled, ...(embedding ? { dimensions: embedding.dimensions } : {}) },
+  };
+}
+
 export function registerModelRoutes(app: FastifyInstance, state: ServerState): void {
   app.get("/v1/models", async () => {
-    const engine = requireEngine(state);
     const created = Math.floor(state.startedAt / 1000);
-    const data: unknown[] = [modelCard(engine.info, created)];
+    const data: ModelCard[] = state.pool.status().map((s) => statusCard(state, s, created));
     // LoRA adapters, as vLLM lists them: root is the adapter file, parent the base model.
-    for (const a of (await state.adapters?.list()) ?? []) {
-      if (a.name !== engine.info.id) data.push({ ...modelCard(engine.info, Math.floor(a.modifiedMs / 1000)), id: a.name, root: a.path, parent: engine.info.id, nimble: { kind: "lora" } });
+    for (const [parent, folder] of state.adapters) {
+      const base = data.find((c) => c.id === parent)!;
+      for (const a of await folder.list()) {
+        if (state.pool.resolve(a.name) === undefined) data.push({ ...base, id: a.name, created: Math.floor(a.modifiedMs / 1000), root: a.path, parent, nimble: { kind: "lora" } });
+      }
     }
-    const e = state.embedder?.info;
-    if (e) data.push({ id: e.id, object: "model", created, owned_by: "nimble", root: e.id, parent: null, max_model_len: e.maxInputTokens, nimble: { kind: "embedding", dimensions: e.dimensions } });
     return { object: "list", data };
   });
 }

@@ -14,8 +14,12 @@ const DEPRECATED = { functions: "tools", function_call: "tool_choice" } as const
 const stop = z.union([z.string(), z.array(z.string()).max(16)]).nullable().optional();
 
 /** Sampling and length fields shared by chat and completions (OpenAI's plus vLLM/NIM's extensions). */
+/** Ollama's keep_alive: how long the model stays loaded after this request (seconds or a duration; 0 unloads, negative keeps). */
+const keepAlive = z.union([z.string().max(32), z.number()]).nullable().optional();
+
 const samplingFields = {
   model: z.string().optional(),
+  keep_alive: keepAlive,
   temperature: z.number().min(0).max(2).nullable().optional(),
   top_p: z.number().gt(0).max(1).nullable().optional(),
   top_k: z.number().int().min(-1).nullable().optional(),
@@ -241,9 +245,10 @@ export interface ModelCard {
   root: string;
   /** For a LoRA adapter: the model it adapts. */
   parent: string | null;
-  max_model_len: number;
-  /** Nimble's own notes about the model (for the demo model: that its weights are random). */
-  nimble?: { demo: boolean; note?: string; parameters: number; parallel: number };
+  /** Tokens one request may use (null while the model is not loaded). */
+  max_model_len: number | null;
+  /** Nimble's own notes: the demo model's warning, the kind and state of the model, its memory. */
+  nimble?: Record<string, unknown>;
 }
 
 // ---- Anthropic Messages (POST /v1/messages) ----
@@ -313,6 +318,7 @@ const tokenIds = z.array(z.number().int().nonnegative()).min(1);
 export const embeddingsRequestSchema = z
   .object({
     model: z.string().optional(),
+    keep_alive: keepAlive,
     input: z.union([z.string(), z.array(z.string()).min(1).max(2048), tokenIds, z.array(tokenIds).min(1).max(2048)]),
     encoding_format: z.enum(["float", "base64"]).nullable().optional(),
     dimensions: z.number().int().positive().nullable().optional(),

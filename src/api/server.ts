@@ -4,7 +4,8 @@
  */
 import Fastify, { type FastifyInstance } from "fastify";
 import type { SchedulerObserver } from "../engine/scheduler.js";
-import type { EmbeddingEngine } from "../engine/embedding-engine.js";
+import os from "node:os";
+import { ModelPool, type ModelSpec } from "../engine/model-pool.js";
 import type { Engine } from "../engine/types.js";
 import { registerChatRoutes } from "./chat.js";
 import { registerCompletionRoutes } from "./completions.js";
@@ -15,25 +16,30 @@ import { registerEmbeddingRoutes } from "./embeddings.js";
 import { registerMessagesRoutes } from "./messages.js";
 import { registerModelRoutes } from "./models.js";
 import { registerTokenizeRoutes } from "./tokenize.js";
-import type { ServerState } from "./state.js";
+import type { ServedModel, ServerState } from "./state.js";
 import { LoraDirectory } from "../models/lora-dir.js";
 
-export type EngineSource = Engine | ((observer: SchedulerObserver) => Promise<Engine>);
-export type EmbedderSource = EmbeddingEngine | (() => Promise<EmbeddingEngine>);
+/** A model the server offers: loaded on first use (or at start with `preload`), told where to report its metrics. */
+export type ServedModelSpec = Omit<ModelSpec<ServedModel>, "load"> & {
+  load(observer: SchedulerObserver): Promise<ServedModel>;
+  /** A folder of LoRA adapters for this (chat) model. */
+  lora?: { dir: string; refreshMs: number };
+};
 
 export interface HttpServerOptions {
-  engine: EngineSource;
-  /** An embedding model for /v1/embeddings (loaded alongside the engine). */
-  embedder?: EmbedderSource;
+  /** The models to serve; the first chat model is the default one and is always loaded at start. */
+  models: ServedModelSpec[];
+  /** Most bytes the loaded models may take together (default: 80% of RAM). */
+  memoryBudgetBytes?: number;
   embeddingPrefixes?: { query: string; passage: string };
-  /** A folder of LoRA adapters for the served model. */
-  lora?: { dir: string; refreshMs: number };
   host?: string;
   port?: number;
   /** Largest request body in bytes (413 beyond). */
   bodyLimit?: number;
   /** How long close() lets in-flight requests finish, in ms. */
   drainTimeoutMs?: number;
+  /** How long a request waits for busy models to go idle so that its model fits in the budget, in ms. */
+  fitTimeoutMs?: number;
   logLevel?: "error" | "warn" | "info" | "debug" | "silent";
   /** Extra fields for /v1/metadata (settings, hardware). */
   metadata?: Record<string, unknown>;
@@ -43,8 +49,10 @@ export interface HttpServer {
   app: FastifyInstance;
   /** http://host:port */
   url: string;
-  /** Resolves with the engine once the model is loaded; rejects if loading fails. */
+  /** Resolves with the default model's engine once the models to preload are loaded; rejects if one fails. */
   ready: Promise<Engine>;
+  /** Every configured model, loaded on demand. */
+  pool: ModelPool<ServedModel>;
   metrics: Metrics;
   /** The LoRA adapters folder, once the model is loaded (when --lora-dir is set). */
   readonly adapters: LoraDirectory | undefined;
@@ -75,44 +83,55 @@ export function buildApp(state: ServerState, options: Pick<HttpServerOptions, "b
 
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const metrics = new Metrics();
+  const defaultChat = options.models.find((m) => m.kind === "chat");
+  const adapters = new Map<string, LoraDirectory>();
+  let app: FastifyInstance | undefined;
+  const warn = (message: string) => app?.log.warn(message);
+  for (const m of options.models) if (m.lora) adapters.set(m.id, new LoraDirectory(m.lora.dir, m.lora.refreshMs, warn));
+  const pool = new ModelPool<ServedModel>(
+    options.models.map((m) => ({ ...m, preload: m.preload || m === defaultChat, load: () => m.load(metrics.observerFor(m.id)) })),
+    options.memoryBudgetBytes ?? Math.floor(os.totalmem() * 0.8),
+    {
+      onLoaded: (id, model) => {
+        if ("stats" in model) {
+          const engine = model as Engine;
+          metrics.attach(id, () => engine.stats());
+          adapters.get(id)?.setArchitecture(engine.info.architecture);
+        }
+      },
+      onUnloaded: (id) => metrics.detach(id),
+    },
+    options.fitTimeoutMs,
+  );
   const state: ServerState = {
-    engine: undefined,
+    pool,
+    ready: false,
     draining: false,
+    adapters,
     metrics,
     startedAt: Date.now(),
     metadata: options.metadata ?? {},
-    embedderConfigured: options.embedder !== undefined,
     embeddingPrefixes: options.embeddingPrefixes ?? { query: "", passage: "" },
   };
-  const app = buildApp(state, options);
+  app = buildApp(state, options);
   await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 8000 });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : options.port ?? 8000;
   const host = options.host ?? "127.0.0.1";
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 
-  const source = options.engine;
-  const embedderSource = options.embedder;
-  const embedderReady = embedderSource === undefined ? Promise.resolve(undefined) : typeof embedderSource === "function" ? embedderSource() : Promise.resolve(embedderSource);
-  const ready = (typeof source === "function" ? source(metrics.observer) : Promise.resolve(source)).then(async (engine) => {
-    const embedder = await embedderReady;
-    metrics.attach(engine.info.id, () => engine.stats());
-    if (options.lora) state.adapters = new LoraDirectory(options.lora.dir, options.lora.refreshMs, (m) => app.log.warn(m), engine.info.architecture);
-    state.embedder = embedder;
-    state.engine = engine;
-    return engine;
+  const ready = pool.preload().then(() => {
+    state.ready = true;
+    return pool.peek(defaultChat!.id) as Engine;
   });
-  embedderReady.catch(() => {});
   ready.catch(() => {});
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       state.draining = true;
-      const engine = state.engine ?? (await ready.catch(() => undefined));
-      await engine?.close(options.drainTimeoutMs ?? 30_000);
-      await state.embedder?.close();
-      await app.close();
+      await pool.close(options.drainTimeoutMs ?? 30_000);
+      await app!.close();
     })());
-  return { app, url, ready, metrics, close, get adapters() { return state.adapters; } };
+  return { app, url, ready, metrics, pool, close, get adapters() { return defaultChat ? adapters.get(defaultChat.id) : undefined; } };
 }

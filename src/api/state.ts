@@ -1,21 +1,24 @@
-/** What every route handler can see of the server: the engine once loaded, and whether it is draining. */
+/** What every route handler can see of the server: its models, and whether it is ready or draining. */
 import type { z } from "zod";
 import type { EmbeddingEngine } from "../engine/embedding-engine.js";
+import type { ModelPool } from "../engine/model-pool.js";
 import type { Engine } from "../engine/types.js";
 import type { LoraDirectory } from "../models/lora-dir.js";
 import { ApiError } from "./errors.js";
 import type { Metrics } from "./metrics.js";
 
+/** A model the server runs: a generation engine or an embedding engine. */
+export type ServedModel = Engine | EmbeddingEngine;
+
 export interface ServerState {
-  engine: Engine | undefined;
-  /** The embedding model, once loaded. */
-  embedder?: EmbeddingEngine;
-  /** Whether an embedding model is configured (503 while it loads, 404 when none is). */
-  embedderConfigured?: boolean;
+  /** Every configured model, loaded on demand. */
+  pool: ModelPool<ServedModel>;
+  /** Startup (preloading) is done: until then requests get 503. */
+  ready: boolean;
   /** Text put before each input of each input_type (NIM's asymmetric embedding models). */
   embeddingPrefixes: { query: string; passage: string };
-  /** LoRA adapters of the served model (--lora-dir), selected by naming them in `model`. */
-  adapters?: LoraDirectory;
+  /** LoRA adapter folders, by the id of the model they adapt (--lora-dir, or per model in the config file). */
+  adapters: Map<string, LoraDirectory>;
   draining: boolean;
   metrics: Metrics;
   startedAt: number;
@@ -23,11 +26,10 @@ export interface ServerState {
   metadata: Record<string, unknown>;
 }
 
-/** The engine, or 503 while the model loads or the server drains. */
-export function requireEngine(state: ServerState): Engine {
+/** Throws the 503 for a server that is draining or still starting. */
+export function requireServing(state: ServerState): void {
   if (state.draining) throw ApiError.shuttingDown();
-  if (!state.engine) throw ApiError.notReady();
-  return state.engine;
+  if (!state.ready) throw ApiError.notReady();
 }
 
 /** Validates a request body, turning the first problem into a 400 that names the parameter. */

@@ -2,15 +2,14 @@
 import type { FastifyInstance } from "fastify";
 import { ApiError } from "./errors.js";
 import { planTools, renderConversation } from "./tool-calls.js";
-import { resolveModel } from "./generation.js";
 import { detokenizeRequestSchema, tokenizeRequestSchema } from "./protocol.js";
-import { parseBody, requireEngine, type ServerState } from "./state.js";
+import { parseBody, type ServerState } from "./state.js";
+import { useChatModel } from "./targets.js";
 
 export function registerTokenizeRoutes(app: FastifyInstance, state: ServerState): void {
-  app.post("/tokenize", async (request) => {
-    const engine = requireEngine(state);
+  app.post("/tokenize", async (request, reply) => {
     const body = parseBody(tokenizeRequestSchema, request.body);
-    await resolveModel(state, engine, body.model);
+    const { engine } = await useChatModel(state, reply, body.model);
     const addSpecial = body.add_special_tokens ?? body.add_special ?? true;
     // Messages (and tools) render exactly as /v1/chat/completions renders them.
     const text = body.messages ? renderConversation(engine, body.messages, planTools(engine, body)) : (body.prompt ?? body.content)!;
@@ -18,10 +17,9 @@ export function registerTokenizeRoutes(app: FastifyInstance, state: ServerState)
     return { tokens, count: tokens.length, max_model_len: engine.info.contextSize };
   });
 
-  app.post("/detokenize", async (request) => {
-    const engine = requireEngine(state);
+  app.post("/detokenize", async (request, reply) => {
     const body = parseBody(detokenizeRequestSchema, request.body);
-    await resolveModel(state, engine, body.model);
+    const { engine } = await useChatModel(state, reply, body.model);
     const bad = body.tokens.findIndex((t) => t >= engine.info.vocabSize);
     if (bad >= 0) throw ApiError.outsideVocabulary(`tokens.${bad}`, body.tokens[bad]!, engine.info.vocabSize);
     return { prompt: engine.detokenize(body.tokens) };

@@ -323,3 +323,27 @@ export class ModelPool<M extends PooledModel = PooledModel> {
     return entry.unloading;
   }
 }
+
+/**
+ * Ollama's keep_alive: a number of seconds, or a duration such as "30s", "10m", "1h", "1h30m";
+ * negative keeps the model loaded, 0 unloads it as soon as it is idle. Returns ms, or -1 for "keep".
+ */
+export function parseKeepAlive(value: string | number): number {
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new Error(`keep_alive must be finite, got ${value}`);
+    return value < 0 ? -1 : Math.round(value * 1000);
+  }
+  const text = value.trim();
+  if (/^-?\d+(\.\d+)?$/.test(text)) return parseKeepAlive(Number(text));
+  if (text.startsWith("-")) return -1;
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let ms = 0;
+  let rest = text;
+  while (rest.length > 0) {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)/.exec(rest);
+    if (!m) throw new Error(`keep_alive must be seconds or a duration like "30s", "10m" or "1h", got "${value}"`);
+    ms += Number(m[1]) * units[m[2]!]!;
+    rest = rest.slice(m[0].length);
+  }
+  return Math.round(ms);
+}

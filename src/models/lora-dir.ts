@@ -31,8 +31,17 @@ export class LoraDirectory {
     /** Told once about each file that is not a usable adapter. */
     private readonly onWarning: (message: string) => void = () => {},
     /** The base model's architecture: adapters for another one are skipped. */
-    private readonly architecture?: string,
+    private architecture?: string,
   ) {}
+
+  /** Learns the base model's architecture once it is loaded (files are checked again). */
+  setArchitecture(architecture: string): void {
+    if (architecture === this.architecture) return;
+    this.architecture = architecture;
+    this.rejected.clear();
+    this.adapters.clear();
+    this.scannedAt = -Infinity;
+  }
 
   async list(): Promise<LoraAdapterFile[]> {
     if (performance.now() - this.scannedAt >= this.refreshMs) await this.scan();
