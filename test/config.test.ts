@@ -40,6 +40,20 @@ describe("config", () => {
     assert.throws(() => resolveConfig({}, {}, "/nonexistent.json"), /cannot read config file/);
   });
 
+  it("reads a YAML config file with a models list, sizes and durations", () => {
+    const file = join(tempDir(), "nimble.yaml");
+    writeFileSync(file, ["port: 9000", "memoryBudget: 1.5GiB", "keepAlive: 10m", "models:", "  - id: chat", "    aliases: [default]", "    source: ./chat.gguf", "    preload: true", "  - id: embed", "    kind: embedding", "    source: hf:o/r/e.gguf", ""].join("\n"));
+    const c = resolveConfig({}, {}, file);
+    assert.equal(c.port, 9000);
+    assert.equal(c.memoryBudget, 1.5 * 2 ** 30);
+    assert.equal(c.keepAlive, "10m");
+    assert.deepEqual(c.models.map((m) => [m.id, m.kind, m.preload, m.aliases]), [["chat", "chat", true, ["default"]], ["embed", "embedding", false, []]]);
+    assert.equal(resolveConfig({}, { NIMBLE_MEMORY_BUDGET: "512MB" }).memoryBudget, 512e6);
+    assert.throws(() => resolveConfig({}, { NIMBLE_MEMORY_BUDGET: "lots" }), /NIMBLE_MEMORY_BUDGET.*8GB/);
+    writeFileSync(file, "models:\n  - id: x\n    sorce: typo.gguf\n");
+    assert.throws(() => resolveConfig({}, {}, file), /invalid models\.0/);
+  });
+
   it("is documented in docs/CONFIGURATION.md exactly as in the code", () => {
     const doc = readFileSync(new URL("../../docs/CONFIGURATION.md", import.meta.url), "utf8");
     assert.ok(doc.includes(optionsMarkdownTable()), "docs/CONFIGURATION.md's table is out of date: regenerate it with `npm run docs:config`");

@@ -1,0 +1,86 @@
+/**
+ * Several models in one server: three generated models and a memory budget for two. Models load
+ * on first request (requests during the load wait and succeed), the least recently used idle one
+ * is unloaded to make room and reloaded on demand, aliases and keep_alive work, /v1/models shows states.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { generateModel, PRESETS } from "../src/models/generate.js";
+import { estimateModelMemory } from "../src/models/memory.js";
+import { createServer, type NimbleServer } from "../src/nimble.js";
+import { metricValue, postJson, tempDir } from "./helpers.js";
+
+const dir = tempDir("nimble-multi-");
+let server: NimbleServer;
+
+async function states(): Promise<Record<string, string>> {
+  const { data } = await (await fetch(`${server.url}/v1/models`)).json();
+  return Object.fromEntries(data.map((m: any) => [m.id, m.nimble.state]));
+}
+
+const ask = (model: string, extra: object = {}) => postJson(`${server.url}/v1/chat/completions`, { model, messages: [{ role: "user", content: "hi" }], max_tokens: 4, ...extra });
+
+before(async () => {
+  for (const [i, name] of ["a", "b", "c"].entries()) await generateModel(join(dir, `${name}.gguf`), { shape: PRESETS.tiny, seed: 10 + i });
+  const each = (await estimateModelMemory(join(dir, "a.gguf"), { contextSize: 512, sequences: 2, batchSize: 512 })).totalBytes;
+  server = await createServer({
+    port: 0,
+    home: dir,
+    logLevel: "error",
+    parallel: 2,
+    ctxSize: 512,
+    memoryBudget: Math.floor(each * 2.5),
+    models: ["a", "b", "c"].map((id) => ({ id, aliases: id === "a" ? ["default"] : [], source: join(dir, `${id}.gguf`), kind: "chat" as const, preload: false })),
+  });
+  await server.ready;
+});
+after(() => server.close());
+
+describe("many models in one server", () => {
+  it("loads the default model at start and lists every model with its state", async () => {
+    assert.deepEqual(await states(), { a: "loaded", b: "unloaded", c: "unloaded" });
+    const { data } = await (await fetch(`${server.url}/v1/models`)).json();
+    const a = data.find((m: any) => m.id === "a");
+    assert.deepEqual(a.nimble.aliases, ["default"]);
+    assert.ok(a.nimble.memory_bytes > 0);
+    assert.equal(data.find((m: any) => m.id === "b").max_model_len, null);
+  });
+
+  it("loads on demand and unloads the least recently used idle model to stay within the budget", async () => {
+    assert.equal((await ask("b")).status, 200);
+    assert.deepEqual(await states(), { a: "loaded", b: "loaded", c: "unloaded" });
+    assert.equal((await ask("a")).status, 200); // a is now more recent than b
+    assert.equal((await ask("c")).status, 200);
+    assert.deepEqual(await states(), { a: "loaded", b: "unloaded", c: "loaded" });
+  });
+
+  it("requests that arrive while their model loads wait for it and succeed", async () => {
+    const results = await Promise.all([ask("b"), ask("b", { stream: true }), ask("b"), ask("a")]);
+    assert.deepEqual(results.map((r) => r.status), [200, 200, 200, 200]);
+    assert.equal(results[0]!.json.model, "b");
+    assert.deepEqual(await states(), { a: "loaded", b: "loaded", c: "unloaded" });
+    const metrics = await (await fetch(`${server.url}/v1/metrics`)).text();
+    assert.equal(metricValue(metrics.split("\n").filter((l) => !l.includes('model_name="a"')).join("\n"), "num_requests_running"), 0, "gauges per loaded model");
+    assert.match(metrics, /request_success_total\{model_name="b"\} [1-9]/);
+  });
+
+  it("answers to aliases, and keep_alive 0 unloads the model as soon as it is idle", async () => {
+    const viaAlias = await ask("default");
+    assert.equal(viaAlias.status, 200);
+    assert.equal(viaAlias.json.model, "a");
+    assert.equal((await ask("b", { keep_alive: 0 })).status, 200);
+    for (let i = 0; i < 50 && (await states()).b !== "unloaded"; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await states()).b, "unloaded");
+    const bad = await ask("a", { keep_alive: "soon" });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.error.param, "keep_alive");
+  });
+
+  it("refuses a model of another kind on an endpoint, and unknown names", async () => {
+    const wrong = await postJson(`${server.url}/v1/embeddings`, { model: "a", input: "x" });
+    assert.equal(wrong.status, 400);
+    assert.equal(wrong.json.error.code, "wrong_model_kind");
+    assert.equal((await ask("zzz")).status, 404);
+  });
+});
