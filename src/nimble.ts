@@ -31,7 +31,7 @@ export interface NimbleServer extends HttpServer {
 export async function createServer(options: CreateServerOptions = {}): Promise<NimbleServer> {
   // The same validation and defaults as the CLI's (no environment: a library's caller is explicit).
   const config = resolveConfig(options, {}, undefined);
-  const resolveOptions = { home: config.home, onNotice: options.onNotice, onDownloadProgress: options.onDownloadProgress };
+  const resolveOptions = { home: config.home, offline: config.offline, onNotice: options.onNotice, onDownloadProgress: options.onDownloadProgress };
   const model = options.engine ? undefined : await resolveModel(config.model, resolveOptions);
   const embeddingModel = config.embeddingModel === undefined ? undefined : await resolveModel(config.embeddingModel, resolveOptions);
   const settings = {

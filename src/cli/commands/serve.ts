@@ -1,33 +1,35 @@
 /** `nimble serve`: serve a model over the OpenAI/NIM API. */
 import type { Command } from "commander";
-import { OPTIONS, resolveConfig, type OptionName } from "../../config.js";
+import { resolveConfig, type OptionName } from "../../config.js";
 import { LlamaEngine } from "../../engine/llama-engine.js";
 import { createServer } from "../../nimble.js";
 import { DEMO_NOTE } from "../../api/models.js";
 import { NIMBLE_VERSION } from "../../version.js";
-import { formatBytes, ProgressBar } from "../progress.js";
+import { addConfigOptions } from "../options.js";
+import { downloadBars, formatBytes, ProgressBar } from "../progress.js";
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 export function registerServe(program: Command): void {
   const cmd = program.command("serve").description("Serve a GGUF model (or the built-in demo model) over OpenAI/NIM-compatible HTTP.");
-  for (const opt of Object.values(OPTIONS)) {
-    const def = opt.default === undefined ? "" : ` (default: ${String(opt.default)})`;
-    cmd.option(opt.flag, `${opt.description}${def} [env: ${opt.env.join(", ")}]`);
-  }
+  addConfigOptions(cmd);
   cmd.option("--config <file>", "JSON config file with any of the options above (camelCase keys) [env: NIMBLE_CONFIG]");
   cmd.action(async (flags: Partial<Record<OptionName, unknown>> & { config?: string }) => {
     const config = resolveConfig(flags);
     say(`nimble ${NIMBLE_VERSION}`);
-    let download: ProgressBar | undefined;
+    const download = downloadBars();
     const load = new ProgressBar("loading model");
-    const server = await createServer({
-      ...config,
-      onNotice: (m) => say(m),
-      onDownloadProgress: (p) => (download ??= new ProgressBar("downloading")).update(p.received, p.total),
-      onLoadProgress: (p) => load.update(p, 1, false),
-    });
-    download?.finish();
+    let server;
+    try {
+      server = await createServer({
+        ...config,
+        onNotice: (m) => say(m),
+        onDownloadProgress: download.onProgress,
+        onLoadProgress: (p) => load.update(p, 1, false),
+      });
+    } finally {
+      download.finish();
+    }
     const model = server.model!;
     say(`model      ${model.path}`);
     if (model.isDemo) say(`           ${DEMO_NOTE}`);
