@@ -152,12 +152,13 @@ async function importLocalFile(store: ModelStore, path: string, options: PullOpt
   if (!(await fileExists(absolute))) throw new ModelRefError(`model file not found: ${absolute}`);
   const inStore = store.relativePath(absolute);
   const parts = splitParts(absolute);
+  const dir = await localDir(store, absolute);
   const files: StoredFile[] = [];
   let downloaded = false;
   for (const part of parts) {
     if (!(await fileExists(part))) throw new ModelRefError(`model file not found: ${part} (a part of ${basename(absolute)})`);
     await checkGguf(part).catch((err: Error) => { throw new ModelRefError(err.message.replace(/; it was deleted$/, "")); });
-    const rel = inStore !== undefined ? store.relativePath(part)! : `local/${safeSegment(basename(part))}`;
+    const rel = inStore !== undefined ? store.relativePath(part)! : `${dir}/${safeSegment(basename(part))}`;
     const dest = store.pathOf(rel);
     if (inStore === undefined && !(await fileExists(dest))) {
       options.onNotice?.(`copying ${part} to ${dest}`);
@@ -169,6 +170,14 @@ async function importLocalFile(store: ModelStore, path: string, options: PullOpt
   }
   const entry = await store.record({ name: modelNameOf(files[0]!.path), source: inStore !== undefined ? `local:${files[0]!.path}` : absolute, files });
   return { entry, path: store.pathOf(files[0]!.path), downloaded };
+}
+
+/** `local/`, unless another file of the same name was copied there from elsewhere: then `local/<hash of this path>/`. */
+async function localDir(store: ModelStore, absolute: string): Promise<string> {
+  const plain = `local/${safeSegment(basename(absolute))}`;
+  const owner = (await store.read()).find((e) => e.files[0]!.path === plain);
+  if (!(await fileExists(store.pathOf(plain))) || owner?.source === absolute) return "local";
+  return `local/${createHash("sha256").update(absolute).digest("hex").slice(0, 8)}`;
 }
 
 async function copyWithHash(from: string, to: string, label: string, onProgress?: (p: DownloadProgress) => void): Promise<{ size: number; sha256: string }> {
