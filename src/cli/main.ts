@@ -4,6 +4,7 @@ import { NIMBLE_VERSION } from "../version.js";
 import { registerBench } from "./commands/bench.js";
 import { registerGenModel } from "./commands/gen-model.js";
 import { registerModels } from "./commands/models.js";
+import { registerProfiles } from "./commands/profiles.js";
 import { registerPull } from "./commands/pull.js";
 import { registerServe } from "./commands/serve.js";
 
@@ -17,6 +18,7 @@ const program = new Command()
 registerServe(program);
 registerPull(program);
 registerModels(program);
+registerProfiles(program);
 registerGenModel(program);
 registerBench(program);
 

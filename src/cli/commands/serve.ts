@@ -2,6 +2,9 @@
 import type { Command } from "commander";
 import { resolveConfig, type OptionName } from "../../config.js";
 import { LlamaEngine } from "../../engine/llama-engine.js";
+import { describeProfile, detectHardware, planProfiles } from "../../models/profiles.js";
+import { resolveModel } from "../../models/resolve.js";
+import { fixedSettings } from "./profiles.js";
 import { createServer } from "../../nimble.js";
 import { DEMO_NOTE } from "../../api/models.js";
 import { NIMBLE_VERSION } from "../../version.js";
@@ -21,8 +24,16 @@ export function registerServe(program: Command): void {
     const load = new ProgressBar("loading model");
     let server;
     try {
+      // Pull (or generate) the model first, so its serving profile can be chosen before loading it.
+      const resolved = await resolveModel(config.model, { home: config.home, offline: config.offline, onNotice: (m) => say(m), onDownloadProgress: download.onProgress });
+      download.finish();
+      const plan = await planProfiles(resolved.path, await detectHardware(config.gpu), fixedSettings(flags, config));
+      if (!plan.chosen) throw new Error(`cannot serve ${resolved.path}: ${plan.refusal}`);
+      say(`profile    ${describeProfile(plan.chosen)} (${plan.chosen.reason.replace(/^chosen: /, "")}; nimble profiles MODEL shows the alternatives)`);
       server = await createServer({
         ...config,
+        ctxSize: plan.chosen.contextSize,
+        parallel: plan.chosen.parallel,
         onNotice: (m) => say(m),
         onDownloadProgress: download.onProgress,
         onLoadProgress: (p) => load.update(p, 1, false),
