@@ -195,7 +195,8 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
   return { size, sha256, sha256Verified: expected.sha256 !== undefined, resumedFrom: firstResumedFrom };
 
   async function fetchInto(offset: number): Promise<void> {
-    const headers: Record<string, string> = { ...options.headers };
+    // Byte ranges and sizes refer to the file itself: ask for it uncompressed.
+    const headers: Record<string, string> = { "accept-encoding": "identity", ...options.headers };
     if (offset > 0) headers.range = `bytes=${offset}-`;
     const { response, linked } = await fetchFollowingRedirects(url, { headers, signal: options.signal });
     // Range beyond the end: the part is already whole when its size is what the source says.
@@ -219,7 +220,8 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
       if (m[2] !== "*") expected = checkAnnounced(expected, { size: Number(m[2]) }, label);
     } else {
       const length = Number(response.headers.get("content-length") ?? NaN);
-      if (Number.isSafeInteger(length)) expected = checkAnnounced(expected, { size: length }, label);
+      const encoded = (response.headers.get("content-encoding") ?? "identity") !== "identity";
+      if (Number.isSafeInteger(length) && !encoded) expected = checkAnnounced(expected, { size: length }, label);
     }
     if (offset > 0 && start === 0) options.onNotice?.(`${new URL(url).host} cannot resume ${label}; downloading it again from the start`);
     else if (start > 0) options.onNotice?.(`resuming ${label} at ${start} bytes`);
