@@ -11,11 +11,16 @@ import { z } from "zod";
 
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().nonnegative();
+/** A switch: true/false from a flag or a config file, "1"/"0", "true"/"false", "yes"/"no", "on"/"off" from the environment. */
+const onOff = z.union([
+  z.boolean(),
+  z.string().trim().toLowerCase().pipe(z.enum(["1", "true", "yes", "on", "0", "false", "no", "off"], { message: "expected 1/0, true/false, yes/no or on/off" })).transform((v) => ["1", "true", "yes", "on"].includes(v)),
+]);
 
 export const OPTIONS = {
-  model: { flag: "--model <ref>", env: ["NIMBLE_MODEL", "NIM_MODEL_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "GGUF model to serve: a path, or hf:owner/repo/file.gguf (downloaded once into the home folder). Without it, a random-weight demo model is generated and served." },
+  model: { flag: "--model <ref>", env: ["NIMBLE_MODEL", "NIM_MODEL_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "GGUF model to serve: a path, hf:owner/repo/file.gguf, hf:owner/repo:QUANT or an https:// URL (pulled once into the home folder's model store, the one `nimble pull` fills). Without it, a random-weight demo model is generated and served." },
   servedModelName: { flag: "--served-model-name <name>", env: ["NIMBLE_SERVED_MODEL_NAME", "NIM_SERVED_MODEL_NAME"], schema: z.string().min(1).optional(), default: undefined, description: "Model id clients use in `model` (default: the file name without .gguf)." },
-  embeddingModel: { flag: "--embedding-model <ref>", env: ["NIMBLE_EMBEDDING_MODEL"], schema: z.string().min(1).optional(), default: undefined, description: "GGUF model to serve on /v1/embeddings (a path or hf:owner/repo/file.gguf; may be the chat model's file). Without it, /v1/embeddings answers 404." },
+  embeddingModel: { flag: "--embedding-model <ref>", env: ["NIMBLE_EMBEDDING_MODEL"], schema: z.string().min(1).optional(), default: undefined, description: "GGUF model to serve on /v1/embeddings (a reference like --model's; may be the chat model's file). Without it, /v1/embeddings answers 404." },
   embeddingQueryPrefix: { flag: "--embedding-query-prefix <text>", env: ["NIMBLE_EMBEDDING_QUERY_PREFIX"], schema: z.string(), default: "", description: "Text put before inputs sent with input_type \"query\" (e.g. \"search_query: \")." },
   embeddingPassagePrefix: { flag: "--embedding-passage-prefix <text>", env: ["NIMBLE_EMBEDDING_PASSAGE_PREFIX"], schema: z.string(), default: "", description: "Text put before inputs sent with input_type \"passage\" (e.g. \"search_document: \")." },
   loraDir: { flag: "--lora-dir <dir>", env: ["NIMBLE_LORA_DIR", "NIM_PEFT_SOURCE"], schema: z.string().min(1).optional(), default: undefined, description: "Folder of LoRA adapters for the served model: each GGUF adapter in it (NAME.gguf or NAME/*.gguf) is served as model NAME, listed in /v1/models with the base model as parent." },
@@ -33,7 +38,8 @@ export const OPTIONS = {
   queueTimeout: { flag: "--queue-timeout <seconds>", env: ["NIMBLE_QUEUE_TIMEOUT"], schema: z.coerce.number().nonnegative(), default: 60, description: "Longest a request waits for a free sequence before a 503 with Retry-After (0 = no limit). Waiting requests of different API keys take turns." },
   bodyLimit: { flag: "--body-limit <bytes>", env: ["NIMBLE_BODY_LIMIT"], schema: positiveInt, default: 4 * 1024 * 1024, description: "Largest request body accepted (413 beyond)." },
   drainTimeout: { flag: "--drain-timeout <seconds>", env: ["NIMBLE_DRAIN_TIMEOUT"], schema: z.coerce.number().nonnegative(), default: 30, description: "On SIGTERM/SIGINT, how long in-flight requests may take to finish before the process exits." },
-  home: { flag: "--home <dir>", env: ["NIMBLE_HOME", "NIM_CACHE_PATH"], schema: z.string().min(1), default: join(homedir(), ".cache", "nimble"), description: "Folder for downloaded and generated models." },
+  home: { flag: "--home <dir>", env: ["NIMBLE_HOME", "NIM_CACHE_PATH"], schema: z.string().min(1), default: join(homedir(), ".cache", "nimble"), description: "Folder of the model store: downloaded, copied-in and generated models (`models/`, with its index.json)." },
+  offline: { flag: "--offline", env: ["NIMBLE_OFFLINE", "NIM_DISABLE_MODEL_DOWNLOAD"], schema: onOff, default: false, description: "Never use the network: a model reference that is not already in the home folder's store is an error instead of a download." },
   logLevel: { flag: "--log-level <level>", env: ["NIMBLE_LOG_LEVEL", "NIM_LOG_LEVEL"], schema: z.enum(["error", "warn", "info", "debug"]), default: "info" as const, description: "Log verbosity." },
 } as const;
 
@@ -88,6 +94,16 @@ export function resolveConfig(
   env: NodeJS.ProcessEnv = process.env,
   configFile: string | undefined = (flags as { config?: string }).config ?? env.NIMBLE_CONFIG,
 ): NimbleConfig {
+  return resolveOptions(Object.keys(OPTIONS) as OptionName[], flags, env, configFile) as NimbleConfig;
+}
+
+/** Resolves only some options (commands like `nimble pull` need the home folder, not a port). */
+export function resolveOptions<K extends OptionName>(
+  names: readonly K[],
+  flags: Partial<Record<OptionName, unknown>> = {},
+  env: NodeJS.ProcessEnv = process.env,
+  configFile: string | undefined = (flags as { config?: string }).config ?? env.NIMBLE_CONFIG,
+): Pick<NimbleConfig, K> & { models: ModelEntry[] } {
   let file: Record<string, unknown> = {};
   let models: ModelEntry[] = [];
   if (configFile) {
@@ -109,7 +125,8 @@ export function resolveConfig(
     models = parsed.data ?? [];
   }
   const out: Record<string, unknown> = {};
-  for (const [name, opt] of Object.entries(OPTIONS) as [OptionName, (typeof OPTIONS)[OptionName]][]) {
+  for (const name of names) {
+    const opt: (typeof OPTIONS)[OptionName] = OPTIONS[name];
     let raw: unknown = flags[name];
     let source = `--${kebab(name)}`;
     if (raw === undefined) {
@@ -122,7 +139,7 @@ export function resolveConfig(
     if (!parsed.success) throw new ConfigError(`invalid value ${JSON.stringify(raw)} for ${source}: ${parsed.error.issues[0]?.message ?? "invalid"}`);
     out[name] = parsed.data;
   }
-  return { ...(out as Omit<NimbleConfig, "models">), models } as NimbleConfig;
+  return { ...(out as Pick<NimbleConfig, K>), models };
 }
 
 export function kebab(name: string): string {

@@ -107,7 +107,7 @@ function configuredSpecs(config: NimbleConfig, resolveOptions: Parameters<typeof
 export async function createServer(options: CreateServerOptions = {}): Promise<NimbleServer> {
   // The same validation and defaults as the CLI's (no environment: a library's caller is explicit).
   const config = { ...resolveConfig(options, {}, undefined), ...(options.models ? { models: options.models } : {}) };
-  const resolveOptions = { home: config.home, onNotice: options.onNotice, onDownloadProgress: options.onDownloadProgress };
+  const resolveOptions = { home: config.home, offline: config.offline, onNotice: options.onNotice, onDownloadProgress: options.onDownloadProgress };
   // Without --model, a config file's models are what is served; with neither, the demo model.
   const model = options.engine || (config.model === undefined && config.models.some((m) => m.kind === "chat")) ? undefined : await resolveModel(config.model, resolveOptions);
   const embeddingModel = config.embeddingModel === undefined ? undefined : await resolveModel(config.embeddingModel, resolveOptions);

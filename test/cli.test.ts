@@ -75,6 +75,7 @@ describe("cli", () => {
     try {
       assert.match(output(), /random weights/);
       assert.match(output(), /CPU/);
+      assert.match(output(), /^profile\s+cpu: CPU only, 4 sequences of 4096 tokens, KV cache f16, batch 512, \d+ threads \(needs .* RAM; .* RAM available;/m);
       const models: any = await (await fetch(`${url}/v1/models`)).json();
       assert.equal(models.data[0].id, "nimble-demo");
       assert.equal(models.data[0].nimble.demo, true);

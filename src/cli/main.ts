@@ -3,6 +3,9 @@ import { Command, CommanderError } from "commander";
 import { NIMBLE_VERSION } from "../version.js";
 import { registerBench } from "./commands/bench.js";
 import { registerGenModel } from "./commands/gen-model.js";
+import { registerModels } from "./commands/models.js";
+import { registerProfiles } from "./commands/profiles.js";
+import { registerPull } from "./commands/pull.js";
 import { registerServe } from "./commands/serve.js";
 
 const program = new Command()
@@ -13,6 +16,9 @@ const program = new Command()
   .exitOverride();
 
 registerServe(program);
+registerPull(program);
+registerModels(program);
+registerProfiles(program);
 registerGenModel(program);
 registerBench(program);
 

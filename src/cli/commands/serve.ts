@@ -1,43 +1,61 @@
 /** `nimble serve`: serve a model over the OpenAI/NIM API. */
 import type { Command } from "commander";
-import { OPTIONS, resolveConfig, type OptionName } from "../../config.js";
+import { resolveConfig, type OptionName } from "../../config.js";
 import { LlamaEngine } from "../../engine/llama-engine.js";
+import { describeProfile, detectHardware, planProfiles } from "../../models/profiles.js";
+import { resolveModel } from "../../models/resolve.js";
+import { fixedSettings } from "./profiles.js";
 import { createServer } from "../../nimble.js";
 import { DEMO_NOTE } from "../../api/models.js";
 import { NIMBLE_VERSION } from "../../version.js";
-import { formatBytes, ProgressBar } from "../progress.js";
+import { addConfigOptions } from "../options.js";
+import { downloadBars, formatBytes, ProgressBar } from "../progress.js";
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 export function registerServe(program: Command): void {
   const cmd = program.command("serve").description("Serve a GGUF model (or the built-in demo model) over OpenAI/NIM-compatible HTTP.");
-  for (const opt of Object.values(OPTIONS)) {
-    const def = opt.default === undefined ? "" : ` (default: ${String(opt.default)})`;
-    cmd.option(opt.flag, `${opt.description}${def} [env: ${opt.env.join(", ")}]`);
-  }
-  cmd.option("--config <file>", "JSON config file with any of the options above (camelCase keys) [env: NIMBLE_CONFIG]");
+  addConfigOptions(cmd);
+  cmd.option("--config <file>", "JSON or YAML (.yaml/.yml) config file: any of the options above (camelCase keys) and a models list (docs/MODELS.md) [env: NIMBLE_CONFIG]");
   cmd.action(async (flags: Partial<Record<OptionName, unknown>> & { config?: string }) => {
     const config = resolveConfig(flags);
     say(`nimble ${NIMBLE_VERSION}`);
-    let download: ProgressBar | undefined;
+    const download = downloadBars();
     const load = new ProgressBar("loading model");
-    const server = await createServer({
-      ...config,
-      onNotice: (m) => say(m),
-      onDownloadProgress: (p) => (download ??= new ProgressBar("downloading")).update(p.received, p.total),
-      onLoadProgress: (p) => load.update(p, 1, false),
-    });
-    download?.finish();
-    const model = server.model!;
-    say(`model      ${model.path}`);
-    if (model.isDemo) say(`           ${DEMO_NOTE}`);
+    let server;
+    try {
+      // Without --model, the config file's models are served (each with its own settings).
+      const fromConfigFile = config.model === undefined && config.models.some((m) => m.kind === "chat");
+      let profile = {};
+      if (!fromConfigFile) {
+        // Pull (or generate) the model first, so its serving profile can be chosen before loading it.
+        const resolved = await resolveModel(config.model, { home: config.home, offline: config.offline, onNotice: (m) => say(m), onDownloadProgress: download.onProgress });
+        download.finish();
+        const plan = await planProfiles(resolved.path, await detectHardware(config.gpu), fixedSettings(flags, config));
+        if (!plan.chosen) throw new Error(`cannot serve ${resolved.path}: ${plan.refusal}`);
+        say(`profile    ${describeProfile(plan.chosen)} (${plan.chosen.reason.replace(/^chosen: /, "")}; nimble profiles MODEL shows the alternatives)`);
+        profile = { ctxSize: plan.chosen.contextSize, parallel: plan.chosen.parallel };
+      }
+      server = await createServer({
+        ...config,
+        ...profile,
+        onNotice: (m) => say(m),
+        onDownloadProgress: download.onProgress,
+        onLoadProgress: (p) => load.update(p, 1, false),
+      });
+    } finally {
+      download.finish();
+    }
+    const model = server.model;
+    if (model) say(`model      ${model.path}`);
+    if (model?.isDemo) say(`           ${DEMO_NOTE}`);
     let engine;
     try {
       engine = await server.ready;
     } catch (err) {
       load.finish();
       await server.app.close();
-      throw new Error(`cannot load model ${model.path}: ${(err as Error).message}`);
+      throw new Error(`cannot load model ${model?.path ?? "from the config file"}: ${(err as Error).message}`);
     }
     load.finish();
     const info = engine.info;
@@ -50,6 +68,11 @@ export function registerServe(program: Command): void {
     if (config.loraDir) {
       const adapters = await server.adapters?.list() ?? [];
       say(`lora       ${config.loraDir}: ${adapters.length === 0 ? "no adapters yet" : adapters.map((a) => a.name).join(", ")} (read again every ${config.loraRefreshInterval}s)`);
+    }
+    const pooled = server.pool.status();
+    if (pooled.length > 1) {
+      for (const m of pooled) say(`models     ${m.id}${m.aliases.length ? ` (${m.aliases.join(", ")})` : ""}: ${m.kind}, ${m.state === "loaded" ? `loaded, ${formatBytes(m.memoryBytes)}` : "loads on first request"} — ${m.source}`);
+      say(`memory     budget ${formatBytes(server.pool.budgetBytes)} for loaded models (the least recently used idle one is unloaded to make room)`);
     }
     say(`settings   parallel ${info.parallel}, context ${info.contextSize} tokens per sequence, batch ${config.batchSize}, max queue ${config.maxQueue}`);
     say(`listening  ${server.url}  (OpenAI base URL: ${server.url}/v1)`);
