@@ -6,6 +6,7 @@ import { startHttpServer, type HttpServer } from "./api/server.js";
 import { resolveConfig, type NimbleConfig } from "./config.js";
 import { EmbeddingEngine } from "./engine/embedding-engine.js";
 import { LlamaEngine } from "./engine/llama-engine.js";
+import { RerankEngine } from "./engine/rerank-engine.js";
 import type { Engine } from "./engine/types.js";
 import type { DownloadProgress } from "./models/download.js";
 import { resolveModel, type ResolvedModel } from "./models/resolve.js";
@@ -34,6 +35,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
   const resolveOptions = { home: config.home, onNotice: options.onNotice, onDownloadProgress: options.onDownloadProgress };
   const model = options.engine ? undefined : await resolveModel(config.model, resolveOptions);
   const embeddingModel = config.embeddingModel === undefined ? undefined : await resolveModel(config.embeddingModel, resolveOptions);
+  const rerankModel = config.rerankModel === undefined ? undefined : await resolveModel(config.rerankModel, resolveOptions);
   const settings = {
     parallel: config.parallel,
     ctxSize: config.ctxSize ?? null,
@@ -53,6 +55,9 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     embeddingPrefixes: { query: config.embeddingQueryPrefix, passage: config.embeddingPassagePrefix },
     ...(embeddingModel
       ? { embedder: () => EmbeddingEngine.load({ modelPath: embeddingModel.path, servedName: embeddingModel.name, threads: config.threads || undefined, gpu: config.gpu }) }
+      : {}),
+    ...(rerankModel
+      ? { reranker: () => RerankEngine.load({ modelPath: rerankModel.path, servedName: rerankModel.name, threads: config.threads || undefined, gpu: config.gpu }) }
       : {}),
     engine:
       options.engine ??

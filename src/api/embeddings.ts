@@ -1,21 +1,13 @@
 /** POST /v1/embeddings: OpenAI's request and response, with NIM's input_type and truncate. */
 import type { FastifyInstance } from "fastify";
-import type { EmbeddingEngine } from "../engine/embedding-engine.js";
 import { normalize } from "../engine/embedding-engine.js";
 import { ApiError } from "./errors.js";
 import { embeddingsRequestSchema } from "./protocol.js";
-import { parseBody, type ServerState } from "./state.js";
-
-function requireEmbedder(state: ServerState): EmbeddingEngine {
-  if (state.draining) throw ApiError.shuttingDown();
-  if (state.embedder) return state.embedder;
-  if (state.embedderConfigured) throw ApiError.notReady();
-  throw new ApiError(404, "This server serves no embedding model; start it with --embedding-model.", "invalid_request_error", "model", "model_not_found");
-}
+import { parseBody, requireSideModel, type ServerState } from "./state.js";
 
 export function registerEmbeddingRoutes(app: FastifyInstance, state: ServerState): void {
   app.post("/v1/embeddings", async (request) => {
-    const embedder = requireEmbedder(state);
+    const embedder = requireSideModel(state, state.embedder, state.embedderConfigured, "embedding", "--embedding-model");
     const body = parseBody(embeddingsRequestSchema, request.body);
     const { info } = embedder;
     if (body.model !== undefined && body.model !== info.id) throw ApiError.modelNotFound(body.model);

@@ -1,4 +1,4 @@
-/** GET /v1/models: the served model, with a plain note when it is the random-weight demo. */
+/** GET /v1/models: the served model (with a plain note when it is the random-weight demo), then any embedding and reranking models. */
 import type { FastifyInstance } from "fastify";
 import type { ModelInfo } from "../engine/types.js";
 import type { ModelCard } from "./protocol.js";
@@ -27,6 +27,8 @@ export function registerModelRoutes(app: FastifyInstance, state: ServerState): v
     const data: unknown[] = [modelCard(engine.info, created)];
     const e = state.embedder?.info;
     if (e) data.push({ id: e.id, object: "model", created, owned_by: "nimble", root: e.id, parent: null, max_model_len: e.maxInputTokens, nimble: { kind: "embedding", dimensions: e.dimensions } });
+    const r = state.reranker?.info;
+    if (r) data.push({ id: r.id, object: "model", created, owned_by: "nimble", root: r.id, parent: null, max_model_len: r.maxInputTokens, nimble: { kind: "reranker" } });
     return { object: "list", data };
   });
 }

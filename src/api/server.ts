@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { SchedulerObserver } from "../engine/scheduler.js";
 import type { EmbeddingEngine } from "../engine/embedding-engine.js";
+import type { RerankEngine } from "../engine/rerank-engine.js";
 import type { Engine } from "../engine/types.js";
 import { registerChatRoutes } from "./chat.js";
 import { registerCompletionRoutes } from "./completions.js";
@@ -14,17 +15,23 @@ import { Metrics } from "./metrics.js";
 import { registerEmbeddingRoutes } from "./embeddings.js";
 import { registerMessagesRoutes } from "./messages.js";
 import { registerModelRoutes } from "./models.js";
+import { registerRerankRoutes } from "./rerank.js";
 import { registerTokenizeRoutes } from "./tokenize.js";
 import type { ServerState } from "./state.js";
 
 export type EngineSource = Engine | ((observer: SchedulerObserver) => Promise<Engine>);
-export type EmbedderSource = EmbeddingEngine | (() => Promise<EmbeddingEngine>);
+/** A model served beside the main one: loaded, or a loader started with the server. */
+export type SideModelSource<T> = T | (() => Promise<T>);
+export type EmbedderSource = SideModelSource<EmbeddingEngine>;
+export type RerankerSource = SideModelSource<RerankEngine>;
 
 export interface HttpServerOptions {
   engine: EngineSource;
   /** An embedding model for /v1/embeddings (loaded alongside the engine). */
   embedder?: EmbedderSource;
   embeddingPrefixes?: { query: string; passage: string };
+  /** A reranking model for /v1/ranking and /v1/rerank (loaded alongside the engine). */
+  reranker?: RerankerSource;
   host?: string;
   port?: number;
   /** Largest request body in bytes (413 beyond). */
@@ -65,6 +72,7 @@ export function buildApp(state: ServerState, options: Pick<HttpServerOptions, "b
   registerTokenizeRoutes(app, state);
   registerMessagesRoutes(app, state);
   registerEmbeddingRoutes(app, state);
+  registerRerankRoutes(app, state);
   return app;
 }
 
@@ -77,6 +85,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     startedAt: Date.now(),
     metadata: options.metadata ?? {},
     embedderConfigured: options.embedder !== undefined,
+    rerankerConfigured: options.reranker !== undefined,
     embeddingPrefixes: options.embeddingPrefixes ?? { query: "", passage: "" },
   };
   const app = buildApp(state, options);
@@ -87,16 +96,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 
   const source = options.engine;
-  const embedderSource = options.embedder;
-  const embedderReady = embedderSource === undefined ? Promise.resolve(undefined) : typeof embedderSource === "function" ? embedderSource() : Promise.resolve(embedderSource);
+  const embedderReady = loadSideModel(options.embedder);
+  const rerankerReady = loadSideModel(options.reranker);
   const ready = (typeof source === "function" ? source(metrics.observer) : Promise.resolve(source)).then(async (engine) => {
-    const embedder = await embedderReady;
+    const [embedder, reranker] = await Promise.all([embedderReady, rerankerReady]);
     metrics.attach(engine.info.id, () => engine.stats());
     state.embedder = embedder;
+    state.reranker = reranker;
     state.engine = engine;
     return engine;
   });
-  embedderReady.catch(() => {});
   ready.catch(() => {});
 
   let closing: Promise<void> | undefined;
@@ -106,7 +115,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       const engine = state.engine ?? (await ready.catch(() => undefined));
       await engine?.close(options.drainTimeoutMs ?? 30_000);
       await state.embedder?.close();
+      await state.reranker?.close();
       await app.close();
     })());
   return { app, url, ready, metrics, close };
+}
+
+/** Starts loading a side model (none: undefined); a failure surfaces through `ready`. */
+function loadSideModel<T>(source: SideModelSource<T> | undefined): Promise<T | undefined> {
+  const loading = source === undefined ? Promise.resolve(undefined) : typeof source === "function" ? (source as () => Promise<T>)() : Promise.resolve(source);
+  loading.catch(() => {});
+  return loading;
 }

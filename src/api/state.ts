@@ -1,6 +1,7 @@
 /** What every route handler can see of the server: the engine once loaded, and whether it is draining. */
 import type { z } from "zod";
 import type { EmbeddingEngine } from "../engine/embedding-engine.js";
+import type { RerankEngine } from "../engine/rerank-engine.js";
 import type { Engine } from "../engine/types.js";
 import { ApiError } from "./errors.js";
 import type { Metrics } from "./metrics.js";
@@ -11,6 +12,10 @@ export interface ServerState {
   embedder?: EmbeddingEngine;
   /** Whether an embedding model is configured (503 while it loads, 404 when none is). */
   embedderConfigured?: boolean;
+  /** The reranking model, once loaded. */
+  reranker?: RerankEngine;
+  /** Whether a reranking model is configured (503 while it loads, 404 when none is). */
+  rerankerConfigured?: boolean;
   /** Text put before each input of each input_type (NIM's asymmetric embedding models). */
   embeddingPrefixes: { query: string; passage: string };
   draining: boolean;
@@ -25,6 +30,17 @@ export function requireEngine(state: ServerState): Engine {
   if (state.draining) throw ApiError.shuttingDown();
   if (!state.engine) throw ApiError.notReady();
   return state.engine;
+}
+
+/**
+ * A model served beside the main one (embedding, reranking): the model once loaded, 503 while it loads
+ * or the server drains, 404 naming the flag that serves one when none is configured.
+ */
+export function requireSideModel<T>(state: ServerState, model: T | undefined, configured: boolean | undefined, kind: string, flag: string): T {
+  if (state.draining) throw ApiError.shuttingDown();
+  if (model) return model;
+  if (configured) throw ApiError.notReady();
+  throw new ApiError(404, `This server serves no ${kind} model; start it with ${flag}.`, "invalid_request_error", "model", "model_not_found");
 }
 
 /** Validates a request body, turning the first problem into a 400 that names the parameter. */
