@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { RerankEngine } from "../src/engine/rerank-engine.js";
 import { generateModel, PRESETS } from "../src/models/generate.js";
 import { createServer, type NimbleServer } from "../src/nimble.js";
 import { postJson, tempDir, tinyModelPath } from "./helpers.js";
@@ -154,6 +155,10 @@ describe("reranking", () => {
     assert.deepEqual(models.data.map((m: any) => m.id), ["tiny", "rerank"]);
     assert.equal(models.data[1].nimble.kind, "reranker");
     assert.equal(models.data[1].max_model_len, 512);
+  });
+
+  it("refuses to load a model that has no classification head", async () => {
+    await assert.rejects(RerankEngine.load({ modelPath: await tinyModelPath(), servedName: "tiny", gpu: "cpu", threads: 1 }), /is not a reranker: it has no classification head/);
   });
 
   it("answers 404 naming --rerank-model when no reranker is served", async () => {
