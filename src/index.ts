@@ -3,5 +3,5 @@ export { createServer, type CreateServerOptions, type NimbleServer } from "./nim
 export { resolveConfig, OPTIONS, type NimbleConfig } from "./config.js";
 export { LlamaEngine, type LlamaEngineOptions } from "./engine/llama-engine.js";
 export type { Engine, GenerationRequest, GenerationResult, GenerationStream, ModelInfo, SamplingParams } from "./engine/types.js";
-export { generateModel, PRESETS, type ModelShape } from "./models/generate.js";
+export { generateModel, PRESETS, type ModelKind, type ModelShape } from "./models/generate.js";
 export { startHttpServer, type HttpServer } from "./api/server.js";

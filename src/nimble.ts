@@ -3,10 +3,11 @@
  * Used by `nimble serve` and by library users (`import { createServer } from "nimble"`).
  */
 import { startHttpServer, type HttpServer, type ServedModelSpec } from "./api/server.js";
-import { ConfigError, resolveConfig, type ModelEntry, type NimbleConfig } from "./config.js";
+import { resolveConfig, type ModelEntry, type NimbleConfig } from "./config.js";
 import { parseKeepAlive } from "./engine/model-pool.js";
 import { estimateModelMemory } from "./models/memory.js";
 import { EmbeddingEngine } from "./engine/embedding-engine.js";
+import { RerankEngine } from "./engine/rerank-engine.js";
 import { LlamaEngine } from "./engine/llama-engine.js";
 import type { Engine } from "./engine/types.js";
 import type { DownloadProgress } from "./models/download.js";
@@ -83,6 +84,18 @@ function embeddingSpec(config: NimbleConfig, id: string, resolved: () => Promise
   };
 }
 
+function rerankSpec(config: NimbleConfig, id: string, resolved: () => Promise<ResolvedModel>, extra: Partial<ServedModelSpec> = {}): ServedModelSpec {
+  return {
+    id,
+    kind: "rerank",
+    source: id,
+    keepAliveMs: parseKeepAlive(config.keepAlive),
+    estimateBytes: async () => (await estimateModelMemory((await resolved()).path, { embedding: true, contextSize: 8192 })).totalBytes,
+    load: async () => RerankEngine.load({ modelPath: (await resolved()).path, servedName: id, threads: config.threads || undefined, gpu: config.gpu }),
+    ...extra,
+  };
+}
+
 /** The models of the config file's `models` list. */
 function configuredSpecs(config: NimbleConfig, resolveOptions: Parameters<typeof resolveModel>[1]): ServedModelSpec[] {
   return config.models.map((entry) => {
@@ -95,7 +108,7 @@ function configuredSpecs(config: NimbleConfig, resolveOptions: Parameters<typeof
       ...(entry.loraDir ? { lora: { dir: entry.loraDir, refreshMs: config.loraRefreshInterval * 1000 } } : {}),
     };
     if (entry.kind === "embedding") return embeddingSpec(config, entry.id, resolved, extra);
-    if (entry.kind === "rerank") throw new ConfigError(`models.${entry.id}: rerank models are not supported in the config file yet`);
+    if (entry.kind === "rerank") return rerankSpec(config, entry.id, resolved, extra);
     return chatSpec(config, entry.id, resolved, { parallel: entry.parallel ?? config.parallel, ctxSize: entry.ctxSize ?? config.ctxSize, batchSize: entry.batchSize ?? config.batchSize }, extra);
   });
 }
@@ -111,6 +124,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
   // Without --model, a config file's models are what is served; with neither, the demo model.
   const model = options.engine || (config.model === undefined && config.models.some((m) => m.kind === "chat")) ? undefined : await resolveModel(config.model, resolveOptions);
   const embeddingModel = config.embeddingModel === undefined ? undefined : await resolveModel(config.embeddingModel, resolveOptions);
+  const rerankModel = config.rerankModel === undefined ? undefined : await resolveModel(config.rerankModel, resolveOptions);
   const settings = {
     parallel: config.parallel,
     ctxSize: config.ctxSize ?? null,
@@ -132,6 +146,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     models.push(chatSpec(config, config.servedModelName ?? model.name, async () => model, config, { source: model.path, onLoadProgress: options.onLoadProgress, ...lora }));
   }
   if (embeddingModel) models.push(embeddingSpec(config, embeddingModel.name, async () => embeddingModel, { source: embeddingModel.path, preload: true }));
+  if (rerankModel) models.push(rerankSpec(config, rerankModel.name, async () => rerankModel, { source: rerankModel.path, preload: true }));
   models.push(...configuredSpecs(config, resolveOptions));
   const server = await startHttpServer({
     host: config.host,

@@ -52,6 +52,22 @@ describe("cli", () => {
     assert.match(lora.stdout, /LoRA adapter \(rank 4\)/);
   });
 
+  it("gen-model --preset reranker writes a reranker that serve --rerank-model serves", async () => {
+    const path = join(tempDir(), "reranker.gguf");
+    const r = run(["gen-model", "--preset", "reranker", "--out", path]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /reranker model/);
+    // serve logs "listening" once every model is loaded.
+    const { child, url } = await serve(["--model", await tinyModelPath(), "--rerank-model", path, "--threads", "1"]);
+    try {
+      const res = await fetch(`${url}/v1/rerank`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "reranker", query: "q", documents: ["a", "b"] }) });
+      assert.equal(res.status, 200);
+      assert.equal(((await res.json()) as any).results.length, 2);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
   it("fails with a one-line message and a non-zero exit on bad input", () => {
     const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
       [["serve", "--parallel", "-3"], {}, /--parallel/],

@@ -83,6 +83,53 @@ describe("model generator", () => {
     }
   });
 
+  it("writes an embedding preset that node-llama-cpp embeds with (mean pooling, no chat template)", async () => {
+    const path = join(dir, "embedding.gguf");
+    await generateModel(path, { shape: PRESETS.embedding });
+    const md = (await readGgufFileInfo(path)).metadata as any;
+    assert.equal(md.llama.pooling_type, 1);
+    assert.equal(md.tokenizer.chat_template, undefined);
+    const llama = await getLlama({ gpu: false });
+    const model = await llama.loadModel({ modelPath: path });
+    const context = await model.createEmbeddingContext({ contextSize: 128, threads: 1 });
+    const { vector } = await context.getEmbeddingFor("hello world");
+    assert.equal(vector.length, PRESETS.embedding.embeddingSize);
+    assert.ok(vector.some((x) => x !== 0));
+    await context.dispose();
+    await model.dispose();
+  });
+
+  it("writes a reranker preset: a BERT cross-encoder that node-llama-cpp ranks with, deterministic by seed", async () => {
+    const [a, b, c] = ["ra", "rb", "rc"].map((n) => join(dir, `${n}.gguf`)) as [string, string, string];
+    await generateModel(a, { shape: PRESETS.reranker, seed: 7 });
+    await generateModel(b, { shape: PRESETS.reranker, seed: 7 });
+    await generateModel(c, { shape: PRESETS.reranker, seed: 8 });
+    assert.ok(readFileSync(a).equals(readFileSync(b)));
+    assert.ok(!readFileSync(a).equals(readFileSync(c)));
+    const info = await readGgufFileInfo(a);
+    const md = info.metadata as any;
+    assert.equal(md.general.architecture, "bert");
+    assert.equal(md.bert.pooling_type, 4);
+    assert.equal(md.bert.attention.causal, false);
+    const names = info.tensorInfo!.map((t) => t.name);
+    for (const name of ["cls.weight", "cls.bias", "cls.output.weight", "cls.output.bias", "position_embd.weight", "token_types.weight"]) assert.ok(names.includes(name), name);
+    let parameters = 0;
+    for (const t of info.tensorInfo!) parameters += t.dimensions.reduce((x: number, y) => x * Number(y), 1);
+    assert.equal(parameters, parameterCount(PRESETS.reranker));
+
+    const llama = await getLlama({ gpu: false });
+    const model = await llama.loadModel({ modelPath: a });
+    assert.ok(model.fileInsights.supportsRanking);
+    const context = await model.createRankingContext({ contextSize: 512, threads: 1 });
+    const scores = await context.rankAll("where is the cat", ["the cat is on the mat", "stock prices fell"]);
+    assert.equal(scores.length, 2);
+    for (const s of scores) assert.ok(s > 0 && s < 1, String(s));
+    assert.notEqual(scores[0], scores[1]);
+    assert.deepEqual(await context.rankAll("where is the cat", ["the cat is on the mat", "stock prices fell"]), scores);
+    await context.dispose();
+    await model.dispose();
+  });
+
   it("has a bench preset of about 60M parameters", () => {
     const n = parameterCount(PRESETS.bench);
     assert.ok(n > 55e6 && n < 65e6, `${n}`);
@@ -91,5 +138,6 @@ describe("model generator", () => {
   it("rejects impossible shapes with a clear message", async () => {
     await assert.rejects(generateModel(join(dir, "bad.gguf"), { shape: { ...PRESETS.tiny, heads: 5 } }), /divisible by heads/);
     await assert.rejects(generateModel(join(dir, "bad.gguf"), { shape: { ...PRESETS.tiny, vocabSize: 10 } }), /at least 259/);
+    await assert.rejects(generateModel(join(dir, "bad.gguf"), { shape: { ...PRESETS.reranker, kvHeads: 2 } }), /as many key\/value heads as heads/);
   });
 });

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import type { EmbeddingEngine } from "../engine/embedding-engine.js";
 import type { ModelStatus } from "../engine/model-pool.js";
+import type { RerankEngine } from "../engine/rerank-engine.js";
 import type { Engine, ModelInfo } from "../engine/types.js";
 import type { ModelCard } from "./protocol.js";
 import type { ServerState } from "./state.js";
@@ -31,6 +32,7 @@ function statusCard(state: ServerState, s: ModelStatus, created: number): ModelC
     return { ...card, id: s.id, nimble: { ...card.nimble!, ...pooled } };
   }
   const embedding = loaded && s.kind === "embedding" ? (loaded as EmbeddingEngine).info : undefined;
+  const reranker = loaded && s.kind === "rerank" ? (loaded as RerankEngine).info : undefined;
   return {
     id: s.id,
     object: "model",
@@ -38,7 +40,7 @@ function statusCard(state: ServerState, s: ModelStatus, created: number): ModelC
     owned_by: "nimble",
     root: s.id,
     parent: null,
-    max_model_len: embedding?.maxInputTokens ?? null,
+    max_model_len: (embedding ?? reranker)?.maxInputTokens ?? null,
     nimble: { ...pooled, ...(embedding ? { dimensions: embedding.dimensions } : {}) },
   };
 }

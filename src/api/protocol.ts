@@ -331,3 +331,57 @@ export const embeddingsRequestSchema = z
   .passthrough();
 
 export type EmbeddingsRequest = z.infer<typeof embeddingsRequestSchema>;
+
+// ---- Reranking (POST /v1/ranking: NIM; POST /v1/rerank, /rerank, /v2/rerank: Cohere, Jina, llama.cpp, vLLM) ----
+
+/** Most documents one request may rank (Cohere's limit). */
+export const MAX_RERANK_DOCUMENTS = 1000;
+
+const nonEmptyText = z.string().min(1, "must not be empty");
+/** NIM: what to do with a query/document pair longer than the model takes (NONE: a 400; END: cut the document's tail). */
+const rerankTruncate = z.enum(["NONE", "END"]).nullable().optional();
+
+export const rankingRequestSchema = z
+  .object({
+    model: z.string().optional(),
+    query: z.object({ text: nonEmptyText }).passthrough(),
+    passages: z.array(z.object({ text: nonEmptyText }).passthrough()).min(1, "must hold at least one passage").max(MAX_RERANK_DOCUMENTS),
+    truncate: rerankTruncate,
+  })
+  .passthrough();
+
+export type RankingRequest = z.infer<typeof rankingRequestSchema>;
+
+export const rerankRequestSchema = z
+  .object({
+    model: z.string().optional(),
+    query: nonEmptyText,
+    /** Strings, or objects with a `text` (Cohere v1 and Jina take both). */
+    documents: z
+      .array(
+        z.union([nonEmptyText, z.object({ text: nonEmptyText }).passthrough()], {
+          errorMap: () => ({ message: "each document must be a non-empty string or an object with a non-empty text" }),
+        }),
+      )
+      .min(1, "must hold at least one document")
+      .max(MAX_RERANK_DOCUMENTS),
+    top_n: z.number().int().positive().nullable().optional(),
+    return_documents: z.boolean().nullable().optional(),
+    truncate: rerankTruncate,
+    user: z.string().optional(),
+  })
+  .passthrough();
+
+export type RerankRequest = z.infer<typeof rerankRequestSchema>;
+
+export interface RankingResponse {
+  rankings: { index: number; logit: number }[];
+  usage: { prompt_tokens: number; total_tokens: number };
+}
+
+export interface RerankResponse {
+  id: string;
+  model: string;
+  results: { index: number; relevance_score: number; document?: { text: string } }[];
+  usage: { prompt_tokens: number; total_tokens: number };
+}

@@ -15,6 +15,7 @@ import { Metrics } from "./metrics.js";
 import { registerEmbeddingRoutes } from "./embeddings.js";
 import { registerMessagesRoutes } from "./messages.js";
 import { registerModelRoutes } from "./models.js";
+import { registerRerankRoutes } from "./rerank.js";
 import { registerTokenizeRoutes } from "./tokenize.js";
 import type { ServedModel, ServerState } from "./state.js";
 import { LoraDirectory } from "../models/lora-dir.js";
@@ -78,6 +79,7 @@ export function buildApp(state: ServerState, options: Pick<HttpServerOptions, "b
   registerTokenizeRoutes(app, state);
   registerMessagesRoutes(app, state);
   registerEmbeddingRoutes(app, state);
+  registerRerankRoutes(app, state);
   return app;
 }
 

@@ -2,13 +2,14 @@
 import type { z } from "zod";
 import type { EmbeddingEngine } from "../engine/embedding-engine.js";
 import type { ModelPool } from "../engine/model-pool.js";
+import type { RerankEngine } from "../engine/rerank-engine.js";
 import type { Engine } from "../engine/types.js";
 import type { LoraDirectory } from "../models/lora-dir.js";
 import { ApiError } from "./errors.js";
 import type { Metrics } from "./metrics.js";
 
-/** A model the server runs: a generation engine or an embedding engine. */
-export type ServedModel = Engine | EmbeddingEngine;
+/** A model the server runs: a generation engine, an embedding engine or a reranker. */
+export type ServedModel = Engine | EmbeddingEngine | RerankEngine;
 
 export interface ServerState {
   /** Every configured model, loaded on demand. */

@@ -5,6 +5,7 @@
  */
 import type { FastifyReply } from "fastify";
 import type { EmbeddingEngine } from "../engine/embedding-engine.js";
+import type { RerankEngine } from "../engine/rerank-engine.js";
 import { parseKeepAlive, type ModelKind } from "../engine/model-pool.js";
 import type { AdapterHandle, Engine } from "../engine/types.js";
 import type { LoraAdapterFile } from "../models/lora-dir.js";
@@ -75,4 +76,9 @@ export async function useChatModel(state: ServerState, reply: FastifyReply, requ
 export async function useEmbeddingModel(state: ServerState, reply: FastifyReply, requested: string | undefined, keepAlive?: string | number | null): Promise<{ embedder: EmbeddingEngine; id: string }> {
   const { model, id } = await lease(state, reply, requested, "embedding", keepAlive);
   return { embedder: model as EmbeddingEngine, id };
+}
+
+/** The reranker a ranking/rerank request runs on. */
+export async function useRerankModel(state: ServerState, reply: FastifyReply, requested: string | undefined): Promise<RerankEngine> {
+  return (await lease(state, reply, requested, "rerank", undefined)).model as RerankEngine;
 }

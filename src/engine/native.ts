@@ -27,6 +27,12 @@ export interface NativeContext {
   getThreads(): number;
 }
 
+/** An embeddings (or ranking) context's native methods: the decode ones, and the pooled output. */
+export interface NativeEmbeddingContext extends NativeContext {
+  /** After a decode: the pooled output of sequence 0 (rank pooling: the classifier's outputs), at most `maxSize` values. */
+  getEmbedding(inputTokens: number, maxSize?: number): Float64Array;
+}
+
 export interface NativeSamplerConfig {
   temperature?: number;
   minP?: number;
@@ -51,12 +57,20 @@ export interface NativeSampler {
 
 export const SUPPORTED_NODE_LLAMA_CPP = "3.21.1";
 
-interface InternalContext { _ctx?: NativeContext }
+interface InternalContext { _ctx?: NativeEmbeddingContext }
 interface InternalModel { _model?: unknown; _llama?: { _bindings?: { AddonSampler?: new (model: unknown) => NativeSampler } } }
 
 export function nativeContext(context: LlamaContext): NativeContext {
   const ctx = (context as unknown as InternalContext)._ctx;
   if (!ctx || typeof ctx.decodeBatch !== "function" || typeof ctx.addToBatch !== "function") {
+    throw new Error(`node-llama-cpp's native context API changed; Nimble supports node-llama-cpp@${SUPPORTED_NODE_LLAMA_CPP}`);
+  }
+  return ctx;
+}
+
+export function nativeEmbeddingContext(context: LlamaContext): NativeEmbeddingContext {
+  const ctx = nativeContext(context) as NativeEmbeddingContext;
+  if (typeof ctx.getEmbedding !== "function") {
     throw new Error(`node-llama-cpp's native context API changed; Nimble supports node-llama-cpp@${SUPPORTED_NODE_LLAMA_CPP}`);
   }
   return ctx;

@@ -1,4 +1,4 @@
-/** `nimble gen-model`: write a random-weight llama GGUF (for tests, demos and benchmarks). */
+/** `nimble gen-model`: write a random-weight GGUF (chat, embedding or reranker) for tests, demos and benchmarks. */
 import { stat } from "node:fs/promises";
 import type { Command } from "commander";
 import { generateLora, generateModel, parameterCount, PRESETS, type ModelShape, type PresetName } from "../../models/generate.js";
@@ -13,7 +13,7 @@ const int = (name: string) => (v: string) => {
 export function registerGenModel(program: Command): void {
   program
     .command("gen-model")
-    .description("Write a deterministic llama-architecture GGUF with random weights (output is gibberish).")
+    .description("Write a deterministic GGUF with random weights (output is gibberish): a llama chat model, a llama embedding model (--preset embedding) or a BERT reranker (--preset reranker).")
     .requiredOption("-o, --out <path>", "file to write")
     .option("--preset <name>", `shape preset: ${Object.keys(PRESETS).join(", ")}`, "tiny")
     .option("--seed <n>", "random seed (same seed, same bytes)", int("seed"), 42)
@@ -32,6 +32,7 @@ export function registerGenModel(program: Command): void {
       if (!preset) throw new Error(`unknown preset "${o.preset}"; choose one of ${Object.keys(PRESETS).join(", ")}`);
       if (o.type !== undefined && !["F32", "F16", "Q8_0"].includes(String(o.type).toUpperCase())) throw new Error(`--type must be F32, F16 or Q8_0, got "${o.type}"`);
       const shape: ModelShape = {
+        ...("kind" in preset ? { kind: preset.kind } : {}),
         embeddingSize: (o.embeddingSize as number) ?? preset.embeddingSize,
         layers: (o.layers as number) ?? preset.layers,
         heads: (o.heads as number) ?? preset.heads,
@@ -50,6 +51,6 @@ export function registerGenModel(program: Command): void {
       }
       await generateModel(String(o.out), { shape, seed: o.seed as number, name: `nimble-${o.preset}` });
       const size = (await stat(String(o.out))).size;
-      process.stdout.write(`wrote ${o.out}: ${(parameterCount(shape) / 1e6).toFixed(2)}M parameters, ${shape.tensorType}, ${formatBytes(size)} in ${Date.now() - started} ms\n`);
+      process.stdout.write(`wrote ${o.out}: ${shape.kind ?? "chat"} model, ${(parameterCount(shape) / 1e6).toFixed(2)}M parameters, ${shape.tensorType}, ${formatBytes(size)} in ${Date.now() - started} ms\n`);
     });
 }
