@@ -158,6 +158,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     metadata,
     embeddingPrefixes: { query: config.embeddingQueryPrefix, passage: config.embeddingPassagePrefix },
     models,
+    store: { home: config.home, offline: config.offline },
     ...(config.memoryBudget !== undefined ? { memoryBudgetBytes: config.memoryBudget } : {}),
   });
   void server.ready.then((engine) => {

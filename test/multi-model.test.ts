@@ -9,7 +9,9 @@ import { after, before, describe, it } from "node:test";
 import { generateModel, PRESETS } from "../src/models/generate.js";
 import { estimateModelMemory } from "../src/models/memory.js";
 import { createServer, type NimbleServer } from "../src/nimble.js";
-import { metricValue, postJson, tempDir } from "./helpers.js";
+import { metricValue, postJson, readSse, tempDir } from "./helpers.js";
+import { createServer as createHttpServer } from "node:http";
+import { readFileSync } from "node:fs";
 
 const dir = tempDir("nimble-multi-");
 let server: NimbleServer;
@@ -82,5 +84,48 @@ describe("many models in one server", () => {
     assert.equal(wrong.status, 400);
     assert.equal(wrong.json.error.code, "wrong_model_kind");
     assert.equal((await ask("zzz")).status, 404);
+  });
+});
+
+describe("admin API", () => {
+  it("lists the models with state and memory, and loads and unloads them by hand", async () => {
+    const listed = await (await fetch(`${server.url}/v1/admin/models`)).json();
+    assert.ok(listed.budget_bytes > 0);
+    assert.deepEqual(listed.data.map((m: any) => m.id), ["a", "b", "c"]);
+    assert.ok(listed.data.every((m: any) => typeof m.memory_bytes === "number" && "last_used" in m));
+    const unloaded = await postJson(`${server.url}/v1/admin/models/a/unload`, {});
+    assert.equal(unloaded.json.state, "unloaded");
+    const loaded = await postJson(`${server.url}/v1/admin/models/c/load`, {});
+    assert.equal(loaded.status, 200);
+    assert.equal(loaded.json.state, "loaded");
+    assert.equal((await states()).c, "loaded");
+    assert.equal((await postJson(`${server.url}/v1/admin/models/zzz/load`, {})).status, 404);
+  });
+
+  it("pulls a model into the store, streaming progress as SSE", async () => {
+    const bytes = readFileSync(join(dir, "b.gguf"));
+    const files = createHttpServer((req, res) => {
+      if (req.url !== "/models/pulled.gguf") { res.writeHead(404).end(); return; }
+      res.writeHead(200, { "content-length": bytes.length, "content-type": "application/octet-stream" });
+      res.end(bytes);
+    });
+    await new Promise<void>((r) => files.listen(0, "127.0.0.1", r));
+    try {
+      const port = (files.address() as { port: number }).port;
+      const pull = (model: string) => fetch(`${server.url}/v1/admin/pull`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model }) });
+      const events = await readSse(await pull(`http://127.0.0.1:${port}/models/pulled.gguf`));
+      assert.equal(events[0].status, "pulling");
+      assert.ok(events.some((e) => e.status === "downloading" && e.completed === bytes.length && e.total === bytes.length), JSON.stringify(events));
+      const done = events.find((e) => e.status === "success");
+      assert.equal(done.downloaded, true);
+      assert.ok(readFileSync(done.path).equals(bytes));
+      assert.equal(events[events.length - 1], "[DONE]");
+      const missing = await readSse(await pull(`http://127.0.0.1:${port}/models/nope.gguf`));
+      assert.ok(missing.some((e) => e.error && typeof e.error.message === "string" && !/\n\s+at /.test(e.error.message)), JSON.stringify(missing));
+      const bad = await postJson(`${server.url}/v1/admin/pull`, { model: "" });
+      assert.equal(bad.status, 400);
+    } finally {
+      files.close();
+    }
   });
 });

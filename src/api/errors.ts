@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodError } from "zod";
+import { MemoryBudgetError, ModelLoadError, ModelNotFoundError } from "../engine/model-pool.js";
 import { ContextLengthError, EngineClosedError, QueueFullError, QueueTimeoutError } from "../engine/types.js";
 
 export interface OpenAIErrorBody {
@@ -64,6 +65,9 @@ export function toApiError(err: unknown): ApiError {
     return new ApiError(429, err.message, "rate_limit_error", null, "queue_full", { "retry-after": "1" });
   }
   if (err instanceof ContextLengthError) return ApiError.invalid(err.message, null, "context_length_exceeded");
+  if (err instanceof ModelNotFoundError) return ApiError.modelNotFound(err.model);
+  if (err instanceof MemoryBudgetError) return new ApiError(503, err.message, "service_unavailable", "model", "memory_budget_exceeded", { "retry-after": "5" });
+  if (err instanceof ModelLoadError) return new ApiError(500, `The model '${err.model}' could not be loaded; the server log says why.`, "server_error", "model", "model_load_failed");
   if (err instanceof QueueTimeoutError) return new ApiError(503, err.message, "service_unavailable", null, "queue_timeout", { "retry-after": "5" });
   if (err instanceof EngineClosedError) return new ApiError(503, err.message, "service_unavailable", null, "shutting_down", { "retry-after": "5" });
   const fe = err as Partial<FastifyError>;

@@ -7,6 +7,7 @@ import type { SchedulerObserver } from "../engine/scheduler.js";
 import os from "node:os";
 import { ModelPool, type ModelSpec } from "../engine/model-pool.js";
 import type { Engine } from "../engine/types.js";
+import { registerAdminRoutes, type AdminStore } from "./admin.js";
 import { registerChatRoutes } from "./chat.js";
 import { registerCompletionRoutes } from "./completions.js";
 import { ApiError, errorHandler, sendError } from "./errors.js";
@@ -44,6 +45,8 @@ export interface HttpServerOptions {
   logLevel?: "error" | "warn" | "info" | "debug" | "silent";
   /** Extra fields for /v1/metadata (settings, hardware). */
   metadata?: Record<string, unknown>;
+  /** Where POST /v1/admin/pull puts models. */
+  store?: AdminStore;
 }
 
 export interface HttpServer {
@@ -61,7 +64,7 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export function buildApp(state: ServerState, options: Pick<HttpServerOptions, "bodyLimit" | "logLevel">): FastifyInstance {
+export function buildApp(state: ServerState, options: Pick<HttpServerOptions, "bodyLimit" | "logLevel" | "store">): FastifyInstance {
   const level = options.logLevel ?? "silent";
   const app = Fastify({
     bodyLimit: options.bodyLimit ?? 4 * 1024 * 1024,
@@ -80,6 +83,7 @@ export function buildApp(state: ServerState, options: Pick<HttpServerOptions, "b
   registerMessagesRoutes(app, state);
   registerEmbeddingRoutes(app, state);
   registerRerankRoutes(app, state);
+  registerAdminRoutes(app, state, options.store);
   return app;
 }
 
