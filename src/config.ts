@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { parseSize } from "./models/size.js";
 import { z } from "zod";
 
 const positiveInt = z.coerce.number().int().positive();
@@ -25,9 +26,17 @@ export const OPTIONS = {
   embeddingPassagePrefix: { flag: "--embedding-passage-prefix <text>", env: ["NIMBLE_EMBEDDING_PASSAGE_PREFIX"], schema: z.string(), default: "", description: "Text put before inputs sent with input_type \"passage\" (e.g. \"search_document: \")." },
   loraDir: { flag: "--lora-dir <dir>", env: ["NIMBLE_LORA_DIR", "NIM_PEFT_SOURCE"], schema: z.string().min(1).optional(), default: undefined, description: "Folder of LoRA adapters for the served model: each GGUF adapter in it (NAME.gguf or NAME/*.gguf) is served as model NAME, listed in /v1/models with the base model as parent." },
   loraRefreshInterval: { flag: "--lora-refresh-interval <seconds>", env: ["NIMBLE_LORA_REFRESH_INTERVAL", "NIM_PEFT_REFRESH_INTERVAL"], schema: z.coerce.number().nonnegative(), default: 10, description: "How often the LoRA folder is read again for /v1/models (a request naming an adapter not yet seen reads it at once)." },
-  memoryBudget: { flag: "--memory-budget <size>", env: ["NIMBLE_MEMORY_BUDGET"], schema: z.union([z.number().int().positive(), z.string().min(1)]).transform((v, ctx) => parseSize(v, ctx)).optional(), default: undefined, description: "Most memory (RAM plus VRAM) the loaded models may take together, e.g. 8GB or 512MiB; the least recently used idle model is unloaded to make room (default: 80% of RAM)." },
+  memoryBudget: { flag: "--memory-budget <size>", env: ["NIMBLE_MEMORY_BUDGET"], schema: z.union([z.number().int().positive(), z.string().min(1)]).transform((v, ctx) => {
+    try {
+      return typeof v === "number" ? v : parseSize(v);
+    } catch (err) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+      return z.NEVER;
+    }
+  }).optional(), default: undefined, description: "Most memory (RAM plus VRAM) the loaded models may take together, e.g. 8GB or 512MiB; the least recently used idle model is unloaded to make room (default: 80% of RAM)." },
   keepAlive: { flag: "--keep-alive <duration>", env: ["NIMBLE_KEEP_ALIVE"], schema: z.union([z.number(), z.string().min(1)]), default: "-1" as string | number, description: "How long a model stays loaded once idle, as Ollama's keep_alive: seconds or a duration (\"10m\"), 0 = unload when idle, -1 = keep. Models in the config file and requests (keep_alive) may set their own." },
   rerankModel: { flag: "--rerank-model <ref>", env: ["NIMBLE_RERANK_MODEL"], schema: z.string().min(1).optional(), default: undefined, description: "Reranker GGUF (a cross-encoder such as bge-reranker; a path or hf:owner/repo/file.gguf) to serve on /v1/ranking and /v1/rerank. Without it, those answer 404. It runs on --threads threads (0: every core node-llama-cpp counts for math)." },
+  profile: { flag: "--profile <name>", env: ["NIMBLE_PROFILE", "NIM_MODEL_PROFILE"], schema: z.string().min(1).optional(), default: undefined, description: "Serving profile to use instead of the first that fits (`nimble profiles MODEL` lists them: gpu, gpu-kv-q8, gpu-partial, cpu, cpu-kv-q8, fewer-sequences, shorter-context)." },
   host: { flag: "--host <host>", env: ["NIMBLE_HOST"], schema: z.string().min(1), default: "127.0.0.1", description: "Address to listen on." },
   port: { flag: "--port <port>", env: ["NIMBLE_PORT", "NIM_SERVER_PORT"], schema: z.coerce.number().int().min(0).max(65535), default: 8000, description: "Port to listen on (0 = any free port)." },
   parallel: { flag: "--parallel <n>", env: ["NIMBLE_PARALLEL"], schema: positiveInt.max(256), default: 4, description: "Sequences decoded together (continuous batching slots)." },
@@ -70,20 +79,6 @@ export type NimbleConfig = { [K in OptionName]: z.infer<(typeof OPTIONS)[K]["sch
   models: ModelEntry[];
 };
 
-const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, k: 1e3, kb: 1e3, kib: 2 ** 10, m: 1e6, mb: 1e6, mib: 2 ** 20, g: 1e9, gb: 1e9, gib: 2 ** 30, t: 1e12, tb: 1e12, tib: 2 ** 40 };
-
-/** Bytes from a number or a size such as "8GB", "512MiB", "1.5g". */
-export function parseSize(value: number | string, ctx?: z.RefinementCtx): number {
-  if (typeof value === "number") return value;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
-  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) {
-    const message = `expected a size such as 8GB or 512MiB, got "${value}"`;
-    if (ctx) { ctx.addIssue({ code: z.ZodIssueCode.custom, message }); return z.NEVER; }
-    throw new ConfigError(message);
-  }
-  return Math.round(Number(m[1]) * unit);
-}
 
 export class ConfigError extends Error {
   override name = "ConfigError";

@@ -73,6 +73,7 @@ describe("cli", () => {
       [["serve", "--parallel", "-3"], {}, /--parallel/],
       [["serve", "--model", "/does/not/exist.gguf"], {}, /model file not found/],
       [["serve", "--model", "hf:just-a-name"], {}, /hf:owner\/repo\/file\.gguf/],
+      [["serve", "--profile", "turbo"], {}, /unknown profile "turbo".*this machine's are: .*cpu/],
       [["serve"], { NIMBLE_PORT: "http" }, /NIMBLE_PORT/],
       [["gen-model", "--out", "/tmp/x.gguf", "--preset", "huge"], {}, /unknown preset/],
       [["frobnicate"], {}, /unknown command/],

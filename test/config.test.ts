@@ -48,7 +48,7 @@ describe("config", () => {
     assert.equal(c.memoryBudget, 1.5 * 2 ** 30);
     assert.equal(c.keepAlive, "10m");
     assert.deepEqual(c.models.map((m) => [m.id, m.kind, m.preload, m.aliases]), [["chat", "chat", true, ["default"]], ["embed", "embedding", false, []]]);
-    assert.equal(resolveConfig({}, { NIMBLE_MEMORY_BUDGET: "512MB" }).memoryBudget, 512e6);
+    assert.equal(resolveConfig({}, { NIMBLE_MEMORY_BUDGET: "512MB" }).memoryBudget, 512 * 2 ** 20);
     assert.throws(() => resolveConfig({}, { NIMBLE_MEMORY_BUDGET: "lots" }), /NIMBLE_MEMORY_BUDGET.*8GB/);
     writeFileSync(file, "models:\n  - id: x\n    sorce: typo.gguf\n");
     assert.throws(() => resolveConfig({}, {}, file), /invalid models\.0/);

@@ -6,6 +6,7 @@
  * cache, part of the model on the GPU, the CPU; then fewer parallel sequences, then a shorter context.
  */
 import { freemem } from "node:os";
+export { parseSize } from "./size.js";
 import { getLlama, GgmlType, GgufInsights, LlamaLogLevel, readGgufFileInfo } from "node-llama-cpp";
 
 export interface Hardware {
@@ -148,10 +149,4 @@ function flagsFor(p: Profile): string {
 }
 
 /** Sizes like 512MB, 8GB, 1.5G or a byte count. */
-export function parseSize(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$/i.exec(text);
-  if (!m) throw new Error(`invalid size "${text}": expected a number of bytes or e.g. 512MB, 8GB`);
-  const unit = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g" | "t"];
-  return Math.round(Number(m[1]) * unit);
-}
 

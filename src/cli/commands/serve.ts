@@ -32,9 +32,15 @@ export function registerServe(program: Command): void {
         const resolved = await resolveModel(config.model, { home: config.home, offline: config.offline, onNotice: (m) => say(m), onDownloadProgress: download.onProgress });
         download.finish();
         const plan = await planProfiles(resolved.path, await detectHardware(config.gpu), fixedSettings(flags, config));
-        if (!plan.chosen) throw new Error(`cannot serve ${resolved.path}: ${plan.refusal}`);
-        say(`profile    ${describeProfile(plan.chosen)} (${plan.chosen.reason.replace(/^chosen: /, "")}; nimble profiles MODEL shows the alternatives)`);
-        profile = { ctxSize: plan.chosen.contextSize, parallel: plan.chosen.parallel };
+        let chosen = plan.chosen;
+        if (config.profile !== undefined) {
+          chosen = plan.profiles.find((p) => p.name === config.profile);
+          if (!chosen) throw new Error(`unknown profile "${config.profile}" for ${resolved.path}; this machine's are: ${plan.profiles.map((p) => p.name).join(", ")}`);
+          if (!chosen.fits) say(`warning    profile ${chosen.name} was asked for but does not fit by the estimate: ${chosen.reason}`);
+        }
+        if (!chosen) throw new Error(`cannot serve ${resolved.path}: ${plan.refusal}`);
+        say(`profile    ${describeProfile(chosen)} (${config.profile !== undefined ? "asked for with --profile" : chosen.reason.replace(/^chosen: /, "")}; nimble profiles MODEL shows the alternatives)`);
+        profile = { ctxSize: chosen.contextSize, parallel: chosen.parallel };
       }
       server = await createServer({
         ...config,
