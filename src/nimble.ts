@@ -16,6 +16,9 @@ import { resolveModel, type ResolvedModel } from "./models/resolve.js";
 export interface CreateServerOptions extends Partial<Omit<NimbleConfig, "models">> {
   /** More models to serve (as in the config file's `models` list). */
   models?: ModelEntry[];
+  /** From the chosen serving profile, for the --model: GPU layers and KV cache type. */
+  gpuLayers?: number;
+  kvCacheType?: "f16" | "q8_0";
   /** Serve this engine instead of loading `model`. */
   engine?: Engine;
   /** Told about model resolution (download, demo generation). */
@@ -34,6 +37,8 @@ interface ServingSettings {
   parallel: number;
   ctxSize?: number;
   batchSize: number;
+  gpuLayers?: number;
+  kvCacheType?: "f16" | "q8_0";
 }
 
 /** Runs `fn` once, on first call, and hands every caller the same promise. */
@@ -60,6 +65,8 @@ function chatSpec(config: NimbleConfig, id: string, resolved: () => Promise<Reso
         parallel: settings.parallel,
         contextSize: settings.ctxSize,
         batchSize: settings.batchSize,
+        gpuLayers: settings.gpuLayers,
+        kvCacheType: settings.kvCacheType,
         maxQueue: config.maxQueue,
         queueTimeoutMs: config.queueTimeout * 1000,
         threads: config.threads || undefined,
@@ -143,7 +150,8 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     const engine = options.engine;
     models.push({ id: engine.info.id, kind: "chat", source: engine.info.path, estimateBytes: async () => 0, load: async () => engine, ...lora });
   } else if (model) {
-    models.push(chatSpec(config, config.servedModelName ?? model.name, async () => model, config, { source: model.path, onLoadProgress: options.onLoadProgress, ...lora }));
+    const settings = { ...config, gpuLayers: options.gpuLayers, kvCacheType: options.kvCacheType };
+    models.push(chatSpec(config, config.servedModelName ?? model.name, async () => model, settings, { source: model.path, onLoadProgress: options.onLoadProgress, ...lora }));
   }
   if (embeddingModel) models.push(embeddingSpec(config, embeddingModel.name, async () => embeddingModel, { source: embeddingModel.path, preload: true }));
   if (rerankModel) models.push(rerankSpec(config, rerankModel.name, async () => rerankModel, { source: rerankModel.path, preload: true }));

@@ -68,6 +68,17 @@ describe("cli", () => {
     }
   });
 
+  it("serve --profile applies the profile asked for (a q8_0 KV cache here)", async () => {
+    const { child, url, output } = await serve(["--home", tempDir(), "--profile", "cpu-kv-q8"]);
+    try {
+      assert.match(output(), /^profile\s+cpu-kv-q8: .*KV cache q8_0.*asked for with --profile/m);
+      const res = await fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ messages: [{ role: "user", content: "hi" }], max_tokens: 4 }) });
+      assert.equal(res.status, 200);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
   it("fails with a one-line message and a non-zero exit on bad input", () => {
     const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
       [["serve", "--parallel", "-3"], {}, /--parallel/],

@@ -20,6 +20,10 @@ export interface LlamaEngineOptions {
   isDemo?: boolean;
   /** Parallel sequences (requests decoded together). */
   parallel: number;
+  /** Layers to put on the GPU (default: as many as fit, node-llama-cpp's choice). */
+  gpuLayers?: number;
+  /** KV cache element type (default f16; q8_0 halves the cache). */
+  kvCacheType?: "f16" | "q8_0";
   /** Tokens per sequence (prompt + completion); default: the model's training context, at most 4096. */
   contextSize?: number;
   /** Most tokens decoded per step. */
@@ -90,6 +94,7 @@ export class LlamaEngine implements Engine {
     const model = await llama.loadModel({
       modelPath: options.modelPath,
       onLoadProgress: options.onLoadProgress,
+      ...(options.gpuLayers !== undefined ? { gpuLayers: options.gpuLayers } : {}),
     });
     const contextSize = options.contextSize ?? Math.min(model.trainContextSize, 4096);
     const batchSize = Math.max(options.batchSize ?? 512, options.parallel);
@@ -99,6 +104,7 @@ export class LlamaEngine implements Engine {
       batchSize,
       threads: options.threads ?? llama.cpuMathCores,
       flashAttention: true,
+      ...(options.kvCacheType === "q8_0" ? { experimentalKvCacheKeyType: "Q8_0" as const, experimentalKvCacheValueType: "Q8_0" as const } : {}),
     });
 
     const threadPool = attachThreadPool(context, model, options.parallel, options.threads ?? llama.cpuMathCores);

@@ -40,7 +40,7 @@ export function registerServe(program: Command): void {
         }
         if (!chosen) throw new Error(`cannot serve ${resolved.path}: ${plan.refusal}`);
         say(`profile    ${describeProfile(chosen)} (${config.profile !== undefined ? "asked for with --profile" : chosen.reason.replace(/^chosen: /, "")}; nimble profiles MODEL shows the alternatives)`);
-        profile = { ctxSize: chosen.contextSize, parallel: chosen.parallel };
+        profile = { ctxSize: chosen.contextSize, parallel: chosen.parallel, gpuLayers: chosen.gpuLayers, kvCacheType: chosen.kvCacheType };
       }
       server = await createServer({
         ...config,
