@@ -79,26 +79,16 @@ function chatSpec(config: NimbleConfig, id: string, resolved: () => Promise<Reso
   };
 }
 
-function embeddingSpec(config: NimbleConfig, id: string, resolved: () => Promise<ResolvedModel>, extra: Partial<ServedModelSpec> = {}): ServedModelSpec {
+/** The spec of an embedding model or a reranker: one pooled vector, or one score, per input. */
+function poolingSpec(config: NimbleConfig, kind: "embedding" | "rerank", id: string, resolved: () => Promise<ResolvedModel>, extra: Partial<ServedModelSpec> = {}): ServedModelSpec {
+  const engine = kind === "embedding" ? EmbeddingEngine : RerankEngine;
   return {
     id,
-    kind: "embedding",
+    kind,
     source: id,
     keepAliveMs: parseKeepAlive(config.keepAlive),
     estimateBytes: async () => (await estimateModelMemory((await resolved()).path, { embedding: true, contextSize: 8192 })).totalBytes,
-    load: async () => EmbeddingEngine.load({ modelPath: (await resolved()).path, servedName: id, threads: config.threads || undefined, gpu: config.gpu }),
-    ...extra,
-  };
-}
-
-function rerankSpec(config: NimbleConfig, id: string, resolved: () => Promise<ResolvedModel>, extra: Partial<ServedModelSpec> = {}): ServedModelSpec {
-  return {
-    id,
-    kind: "rerank",
-    source: id,
-    keepAliveMs: parseKeepAlive(config.keepAlive),
-    estimateBytes: async () => (await estimateModelMemory((await resolved()).path, { embedding: true, contextSize: 8192 })).totalBytes,
-    load: async () => RerankEngine.load({ modelPath: (await resolved()).path, servedName: id, threads: config.threads || undefined, gpu: config.gpu }),
+    load: async () => engine.load({ modelPath: (await resolved()).path, servedName: id, threads: config.threads || undefined, gpu: config.gpu }),
     ...extra,
   };
 }
@@ -114,8 +104,7 @@ function configuredSpecs(config: NimbleConfig, resolveOptions: Parameters<typeof
       keepAliveMs: parseKeepAlive(entry.keepAlive ?? config.keepAlive),
       ...(entry.loraDir ? { lora: { dir: entry.loraDir, refreshMs: config.loraRefreshInterval * 1000 } } : {}),
     };
-    if (entry.kind === "embedding") return embeddingSpec(config, entry.id, resolved, extra);
-    if (entry.kind === "rerank") return rerankSpec(config, entry.id, resolved, extra);
+    if (entry.kind !== "chat") return poolingSpec(config, entry.kind, entry.id, resolved, extra);
     return chatSpec(config, entry.id, resolved, { parallel: entry.parallel ?? config.parallel, ctxSize: entry.ctxSize ?? config.ctxSize, batchSize: entry.batchSize ?? config.batchSize }, extra);
   });
 }
@@ -153,8 +142,8 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     const settings = { ...config, gpuLayers: options.gpuLayers, kvCacheType: options.kvCacheType };
     models.push(chatSpec(config, config.servedModelName ?? model.name, async () => model, settings, { source: model.path, onLoadProgress: options.onLoadProgress, ...lora }));
   }
-  if (embeddingModel) models.push(embeddingSpec(config, embeddingModel.name, async () => embeddingModel, { source: embeddingModel.path, preload: true }));
-  if (rerankModel) models.push(rerankSpec(config, rerankModel.name, async () => rerankModel, { source: rerankModel.path, preload: true }));
+  if (embeddingModel) models.push(poolingSpec(config, "embedding", embeddingModel.name, async () => embeddingModel, { source: embeddingModel.path, preload: true }));
+  if (rerankModel) models.push(poolingSpec(config, "rerank", rerankModel.name, async () => rerankModel, { source: rerankModel.path, preload: true }));
   models.push(...configuredSpecs(config, resolveOptions));
   const server = await startHttpServer({
     host: config.host,
