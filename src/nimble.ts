@@ -52,7 +52,10 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     metadata,
     embeddingPrefixes: { query: config.embeddingQueryPrefix, passage: config.embeddingPassagePrefix },
     ...(embeddingModel
-      ? { embedder: () => EmbeddingEngine.load({ modelPath: embeddingModel.path, servedName: embeddingModel.name, threads: config.threads || undefined, gpu: config.gpu }) }
+      ? { embedder: () => EmbeddingEngine.load({
+          modelPath: embeddingModel.path, servedName: embeddingModel.name, threads: config.threads || undefined, gpu: config.gpu,
+          contextSize: config.embeddingCtxSize, sequences: config.embeddingParallel,
+        }) }
       : {}),
     engine:
       options.engine ??

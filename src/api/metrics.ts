@@ -3,6 +3,7 @@
  * One "request" here is one generation (a choice): n=2 counts two.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { EmbeddingBatchStats } from "../engine/embedding-batch.js";
 import type { SchedulerObserver } from "../engine/scheduler.js";
 import type { EngineStats } from "../engine/types.js";
 
@@ -12,6 +13,8 @@ export class Metrics {
   readonly registry = new Registry();
   private modelName = "";
   private stats: () => EngineStats | undefined = () => undefined;
+  private embeddingModelName = "";
+  private embeddingStats: () => EmbeddingBatchStats | undefined = () => undefined;
 
   private readonly promptTokens = new Counter({ name: "prompt_tokens_total", help: "Prompt tokens processed.", labelNames: ["model_name"], registers: [this.registry] });
   private readonly generationTokens = new Counter({ name: "generation_tokens_total", help: "Tokens generated.", labelNames: ["model_name"], registers: [this.registry] });
@@ -41,6 +44,28 @@ export class Metrics {
     gauge("num_requests_waiting", "Requests waiting for a free sequence.", (s) => s.waiting);
     gauge("num_request_max", "Requests that can be generated at once.", (s) => s.parallel);
     gauge("gpu_cache_usage_perc", "KV cache in use by running requests (0-1).", (s) => s.kvCacheUsage);
+    const embeddingCounter = (name: string, help: string, read: (s: EmbeddingBatchStats) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ["model_name"],
+        registers: [this.registry],
+        collect() {
+          const s = metrics.embeddingStats();
+          if (s && metrics.embeddingModelName) {
+            this.reset();
+            this.inc({ model_name: metrics.embeddingModelName }, read(s));
+          }
+        },
+      });
+    embeddingCounter("nimble_embedding_decodes_total", "Decodes run on the embedding model (each embeds one or more inputs).", (s) => s.decodes);
+    embeddingCounter("nimble_embedding_inputs_total", "Inputs embedded.", (s) => s.inputs);
+  }
+
+  /** Binds the embedding counters to the embedding model. */
+  attachEmbedder(modelName: string, stats: () => EmbeddingBatchStats): void {
+    this.embeddingModelName = modelName;
+    this.embeddingStats = stats;
   }
 
   /** Binds the metrics to the served model. */

@@ -93,6 +93,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const embedder = await embedderReady;
     metrics.attach(engine.info.id, () => engine.stats());
     state.embedder = embedder;
+    if (embedder) metrics.attachEmbedder(embedder.info.id, () => embedder.stats());
     state.engine = engine;
     return engine;
   });
