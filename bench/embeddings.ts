@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   if (!existsSync(llamaBin)) throw new Error(`llama-server not found at ${llamaBin} (build llama.cpp or pass --llama-server)`);
   if (!existsSync(modelPath)) {
     say(`generating the embedding bench model (bench shape, mean pooling) at ${modelPath}`);
-    await generateModel(modelPath, { shape: PRESETS.bench, poolingType: 1, chatTemplate: null, name: "nimble-embed-bench" });
+    await generateModel(modelPath, { shape: PRESETS.bench, poolingType: 1, name: "nimble-embed-bench" });
   }
   const logDir = mkdtempSync(join(os.tmpdir(), "nimble-embed-bench-"));
 
