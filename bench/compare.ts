@@ -16,7 +16,6 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { spawnSync } from "node:child_process";
 import { generateModel, PRESETS } from "../src/models/generate.js";
 import { intArg, intListArg, parseArgs } from "./args.js";
 import { fmt, markdownTable, median, ratio } from "./format.js";
@@ -24,7 +23,7 @@ import { defaultRequests, firstModelId, runLevel, type LevelResult } from "./lev
 import { binaryVersion, machineInfo } from "./machine.js";
 import { buildPrompts, serverTokenCounter } from "./prompts.js";
 import { llamaInvalidUtf8Ban } from "./quirks.js";
-import { freePort, killAllSync, startServer, stopAll, waitReady, type ManagedServer } from "./servers.js";
+import { freePort, killAllSync, startServer, stopAll, supportedArgs, waitReady, type ManagedServer } from "./servers.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -39,19 +38,10 @@ interface Target {
 
 /** llama-server arguments, leaving out flags this build's --help does not list. */
 function llamaArgs(binary: string, model: string, port: number, parallel: number, ctxPerSeq: number, threads: number): string[] {
-  const help = spawnSync(binary, ["--help"], { encoding: "utf8", timeout: 30_000 });
-  const text = `${help.stdout ?? ""}${help.stderr ?? ""}`;
-  const has = (flag: string) => new RegExp(`(^|[\\s,])${flag.replace(/[-]/g, "\\-")}([\\s,=]|$)`, "m").test(text);
-  const wanted: [string, string?][] = [
+  return supportedArgs(binary, [
     ["-m", model], ["--host", "127.0.0.1"], ["--port", String(port)], ["-np", String(parallel)],
     ["-c", String(parallel * ctxPerSeq)], ["-t", String(threads)], ["-tb", String(threads)], ["--no-webui"],
-  ];
-  const args: string[] = [];
-  for (const [flag, value] of wanted) {
-    if (!has(flag)) { say(`llama-server has no ${flag}: leaving it out`); continue; }
-    args.push(flag, ...(value === undefined ? [] : [value]));
-  }
-  return args;
+  ], say);
 }
 
 /** The Nimble command: the default CLI, or --nimble-cmd with {model} {host} {port} {parallel} {ctx} filled in (run by sh). */

@@ -2,8 +2,9 @@
  * Starting and stopping the servers under benchmark: free-port lookup, spawning a command in its
  * own process group with output to a log file, polling a readiness URL, and killing the whole
  * group on stop (SIGTERM, then SIGKILL). `stopAll` is safe to call from exit/signal handlers.
+ * Also: which flags a llama-server build takes.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
@@ -101,4 +102,17 @@ export async function stopAll(): Promise<void> {
 export function killAllSync(): void {
   for (const s of running) signalGroup(s, "SIGKILL");
   running.clear();
+}
+
+/** The wanted [flag, value?] pairs a binary's --help lists, flattened to argv; `note` hears which were left out. */
+export function supportedArgs(binary: string, wanted: [string, string?][], note: (line: string) => void): string[] {
+  const help = spawnSync(binary, ["--help"], { encoding: "utf8", timeout: 30_000 });
+  const text = `${help.stdout ?? ""}${help.stderr ?? ""}`;
+  const has = (flag: string) => new RegExp(`(^|[\\s,])${flag.replace(/[-]/g, "\\-")}([\\s,=]|$)`, "m").test(text);
+  const args: string[] = [];
+  for (const [flag, value] of wanted) {
+    if (!has(flag)) { note(`${binary} has no ${flag}: leaving it out`); continue; }
+    args.push(flag, ...(value === undefined ? [] : [value]));
+  }
+  return args;
 }

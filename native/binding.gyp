@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "nimble_threadpool",
-      "sources": ["threadpool.c"],
+      "sources": ["threadpool.c", "embeddings.c"],
       "cflags": ["-O2", "-Wall"],
       "conditions": [["OS=='linux'", { "libraries": ["-ldl"] }]]
     }

@@ -12,10 +12,13 @@
  * checks the object against values it knows (the model pointer, the sequence count, and what
  * llama.cpp itself reports for the context); on any mismatch it attaches nothing and says why.
  * The llama.cpp and ggml functions are looked up in the libraries node-llama-cpp already loaded.
+ * The same addon also carries the batched-embedding helpers (embeddings.c); the layout offsets and
+ * the lookups they share are declared in llama-access.h.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <node_api.h>
+#include "llama-access.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,19 +29,6 @@
 #else
 #include <link.h>
 #endif
-
-/*
- * Layout of node-llama-cpp 3.21.1's AddonContext / AddonModel (64-bit). To recompute for another
- * version: clone node_modules/node-llama-cpp/llama/gitRelease.bundle, then compile a file that
- * includes node-llama-cpp's llama/addon/AddonContext.h and AddonModel.h (include paths: that addon
- * folder, the clone's include/, ggml/include/ and common/, node_modules/node-addon-api, Node's
- * headers) and defines `const size_t x = offsetof(AddonContext, ctx);` etc.; `g++ -S` shows the values.
- */
-#define ADDON_CONTEXT_MODEL_OFFSET 32
-#define ADDON_CONTEXT_PARAMS_OFFSET 40
-#define LLAMA_PARAMS_N_SEQ_MAX_OFFSET 12
-#define ADDON_CONTEXT_CTX_OFFSET 200
-#define ADDON_MODEL_MODEL_OFFSET 136
 
 /* From ggml.h of the same llama.cpp release. */
 #define GGML_MAX_N_THREADS 512
@@ -57,7 +47,6 @@ typedef void *(*threadpool_new_fn)(struct ggml_threadpool_params *);
 typedef void (*threadpool_free_fn)(void *);
 typedef void (*attach_fn)(void *ctx, void *tp, void *tp_batch);
 typedef void (*detach_fn)(void *ctx);
-typedef uint32_t (*n_seq_max_fn)(const void *ctx);
 typedef const void *(*get_model_fn)(const void *ctx);
 typedef void *(*dev_by_type_fn)(int type);
 typedef void *(*dev_backend_reg_fn)(void *dev);
@@ -79,7 +68,7 @@ static void *symbol_in(const char *path, const char *name) {
 }
 
 #ifdef __APPLE__
-static void *find_symbol(const char *name) {
+void *find_symbol(const char *name) {
   uint32_t count = _dyld_image_count();
   for (uint32_t i = 0; i < count; i++) {
     void *sym = symbol_in(_dyld_get_image_name(i), name);
@@ -95,7 +84,7 @@ static int visit(struct dl_phdr_info *info, size_t size, void *data) {
   return l->found != NULL;
 }
 
-static void *find_symbol(const char *name) {
+void *find_symbol(const char *name) {
   struct lookup l = {name, NULL};
   dl_iterate_phdr(visit, &l);
   return l.found;
@@ -118,7 +107,7 @@ static napi_value make_result(napi_env env, void *pool, const char *error) {
 }
 
 /* The llama_context* of an AddonContext, after checking the object is what we expect; NULL otherwise. */
-static void *context_pointer(napi_env env, napi_value js_context, napi_value js_model, uint32_t sequences, const char **error) {
+void *context_pointer(napi_env env, napi_value js_context, napi_value js_model, uint32_t sequences, const char **error) {
   void *addon_context = NULL, *addon_model = NULL;
   if (napi_unwrap(env, js_context, &addon_context) != napi_ok || addon_context == NULL) { *error = "not a node-llama-cpp context"; return NULL; }
   if (napi_unwrap(env, js_model, &addon_model) != napi_ok || addon_model == NULL) { *error = "not a node-llama-cpp model"; return NULL; }
@@ -202,5 +191,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_set_named_property(env, exports, "attach", fn);
   napi_create_function(env, "detach", NAPI_AUTO_LENGTH, detach, NULL, &fn);
   napi_set_named_property(env, exports, "detach", fn);
+  register_embedding_functions(env, exports);
   return exports;
 }

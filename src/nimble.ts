@@ -6,7 +6,7 @@ import { startHttpServer, type HttpServer, type ServedModelSpec } from "./api/se
 import { resolveConfig, type ModelEntry, type NimbleConfig } from "./config.js";
 import { parseKeepAlive } from "./engine/model-pool.js";
 import { estimateModelMemory } from "./models/memory.js";
-import { EmbeddingEngine } from "./engine/embedding-engine.js";
+import { defaultEmbeddingSequences, EmbeddingEngine } from "./engine/embedding-engine.js";
 import { RerankEngine } from "./engine/rerank-engine.js";
 import { LlamaEngine } from "./engine/llama-engine.js";
 import type { Engine } from "./engine/types.js";
@@ -81,14 +81,22 @@ function chatSpec(config: NimbleConfig, id: string, resolved: () => Promise<Reso
 
 /** The spec of an embedding model or a reranker: one pooled vector, or one score, per input. */
 function poolingSpec(config: NimbleConfig, kind: "embedding" | "rerank", id: string, resolved: () => Promise<ResolvedModel>, extra: Partial<ServedModelSpec> = {}): ServedModelSpec {
-  const engine = kind === "embedding" ? EmbeddingEngine : RerankEngine;
+  const load = async () => {
+    const modelPath = (await resolved()).path;
+    const common = { modelPath, servedName: id, threads: config.threads || undefined, gpu: config.gpu };
+    return kind === "embedding" ? EmbeddingEngine.load({ ...common, contextSize: config.embeddingCtxSize, sequences: config.embeddingParallel }) : RerankEngine.load(common);
+  };
   return {
     id,
     kind,
     source: id,
     keepAliveMs: parseKeepAlive(config.keepAlive),
-    estimateBytes: async () => (await estimateModelMemory((await resolved()).path, { embedding: true, contextSize: 8192 })).totalBytes,
-    load: async () => engine.load({ modelPath: (await resolved()).path, servedName: id, threads: config.threads || undefined, gpu: config.gpu }),
+    estimateBytes: async () => {
+      const contextSize = (kind === "embedding" ? config.embeddingCtxSize : undefined) ?? 8192;
+      const sequences = kind === "embedding" ? (config.embeddingParallel ?? defaultEmbeddingSequences(contextSize)) : 1;
+      return (await estimateModelMemory((await resolved()).path, { embedding: true, contextSize, sequences })).totalBytes;
+    },
+    load,
     ...extra,
   };
 }

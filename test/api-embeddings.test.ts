@@ -106,6 +106,20 @@ describe("embeddings", () => {
     assert.equal(res.data.length, 2);
   });
 
+  it("gives concurrent requests the vectors they get alone, and decodes one request's inputs together", async () => {
+    const texts = ["hello world", "a much longer sentence, with many more words in it than the first", "x", "cats and dogs", "one more input"];
+    const alone: number[][] = [];
+    for (const input of texts) alone.push((await embed({ input })).json.data[0].embedding as number[]);
+    const together = await Promise.all(texts.map((input) => embed({ input })));
+    together.forEach((res, i) => assert.ok(close(res.json.data[0].embedding, alone[i]!), `input ${i}`));
+    const counter = async (name: string) => Number(new RegExp(`^${name}\\{model_name="embed"\\} (\\d+)`, "m").exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
+    const [decodes, inputs] = [await counter("nimble_embedding_decodes_total"), await counter("nimble_embedding_inputs_total")];
+    const batch = await embed({ input: texts });
+    batch.json.data.forEach((d: any, i: number) => assert.ok(close(d.embedding, alone[i]!), `batch input ${i}`));
+    assert.equal(await counter("nimble_embedding_decodes_total"), decodes + 1, "five inputs, one decode");
+    assert.equal(await counter("nimble_embedding_inputs_total"), inputs + 5);
+  });
+
   it("answers 404 when no embedding model is served", async () => {
     const other = await createServer({ model: await tinyModelPath(), port: 0, home: tempDir(), logLevel: "error" });
     try {

@@ -3,6 +3,7 @@
  * One "request" here is one generation (a choice): n=2 counts two.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { EmbeddingBatchStats } from "../engine/embedding-batch.js";
 import type { SchedulerObserver } from "../engine/scheduler.js";
 import type { EngineStats } from "../engine/types.js";
 
@@ -12,6 +13,8 @@ export class Metrics {
   readonly registry = new Registry();
   /** Loaded generation models: their live stats feed the gauges. */
   private readonly engines = new Map<string, () => EngineStats>();
+  /** Loaded embedding models: their decode counters. */
+  private readonly embedders = new Map<string, () => EmbeddingBatchStats>();
 
   private readonly promptTokens = new Counter({ name: "prompt_tokens_total", help: "Prompt tokens processed.", labelNames: ["model_name"], registers: [this.registry] });
   private readonly generationTokens = new Counter({ name: "generation_tokens_total", help: "Tokens generated.", labelNames: ["model_name"], registers: [this.registry] });
@@ -42,6 +45,25 @@ export class Metrics {
     gauge("num_requests_waiting", "Requests waiting for a free sequence.", (s) => s.waiting);
     gauge("num_request_max", "Requests that can be generated at once.", (s) => s.parallel);
     gauge("gpu_cache_usage_perc", "KV cache in use by running requests (0-1).", (s) => s.kvCacheUsage);
+    const embeddingCounter = (name: string, help: string, read: (s: EmbeddingBatchStats) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ["model_name"],
+        registers: [this.registry],
+        collect() {
+          // The engine counts; the series mirror it (a reloaded model starts again from 0).
+          this.reset();
+          for (const [model, stats] of metrics.embedders) this.inc({ model_name: model }, read(stats()));
+        },
+      });
+    embeddingCounter("nimble_embedding_decodes_total", "Decodes run on the embedding model (each embeds one or more inputs).", (s) => s.decodes);
+    embeddingCounter("nimble_embedding_inputs_total", "Inputs embedded.", (s) => s.inputs);
+  }
+
+  /** Reports a loaded embedding model's decode counters. */
+  attachEmbedder(modelName: string, stats: () => EmbeddingBatchStats): void {
+    this.embedders.set(modelName, stats);
   }
 
   /** Reports a loaded model's live state (running, waiting, …) in the gauges. */
@@ -51,6 +73,7 @@ export class Metrics {
 
   detach(modelName: string): void {
     this.engines.delete(modelName);
+    this.embedders.delete(modelName);
   }
 
   /** Counts and times one model's finished generations. */

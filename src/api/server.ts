@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { SchedulerObserver } from "../engine/scheduler.js";
 import os from "node:os";
+import { EmbeddingEngine } from "../engine/embedding-engine.js";
 import { ModelPool, type ModelSpec } from "../engine/model-pool.js";
 import type { Engine } from "../engine/types.js";
 import { registerAdminRoutes, type AdminStore } from "./admin.js";
@@ -99,7 +100,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     options.memoryBudgetBytes ?? Math.floor(os.totalmem() * 0.8),
     {
       onLoaded: (id, model) => {
-        if ("stats" in model) {
+        if (model instanceof EmbeddingEngine) metrics.attachEmbedder(id, () => model.stats());
+        else if ("scheduler" in model || "applyChatTemplate" in model) {
           const engine = model as Engine;
           metrics.attach(id, () => engine.stats());
           adapters.get(id)?.setArchitecture(engine.info.architecture);

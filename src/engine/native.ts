@@ -84,3 +84,35 @@ export function createNativeSampler(model: LlamaModel): NativeSampler {
   }
   return new Sampler(internal._model);
 }
+
+/** The options of node-llama-cpp's native context constructor that Nimble sets. */
+export interface NativeContextOptions {
+  contextSize: number;
+  batchSize: number;
+  sequences: number;
+  threads: number;
+  embeddings?: boolean;
+  flashAttention?: boolean | "auto";
+  performanceTracking?: boolean;
+}
+
+/** A native context Nimble creates and owns itself (not through LlamaContext). */
+export interface OwnedNativeContext extends NativeContext {
+  init(): Promise<boolean>;
+  dispose(): Promise<void>;
+}
+
+/** node-llama-cpp's native model handle, the one its native context constructor takes. */
+export function nativeModelHandle(model: LlamaModel): unknown {
+  const handle = (model as unknown as InternalModel)._model;
+  if (handle == null) throw new Error(`node-llama-cpp's native model API changed; Nimble supports node-llama-cpp@${SUPPORTED_NODE_LLAMA_CPP}`);
+  return handle;
+}
+
+/** A new, not yet initialised native context on the model (call init(), then dispose() when done). */
+export function createOwnedNativeContext(model: LlamaModel, options: NativeContextOptions): OwnedNativeContext {
+  const bindings = (model as unknown as { _llama?: { _bindings?: { AddonContext?: new (model: unknown, options: NativeContextOptions) => OwnedNativeContext } } })._llama?._bindings;
+  const Context = bindings?.AddonContext;
+  if (!Context) throw new Error(`node-llama-cpp's native context API changed; Nimble supports node-llama-cpp@${SUPPORTED_NODE_LLAMA_CPP}`);
+  return new Context(nativeModelHandle(model), options);
+}

@@ -1,22 +1,14 @@
 /**
  * A persistent llama.cpp CPU thread pool for a node-llama-cpp context, through Nimble's small
- * optional native addon (native/threadpool.c, built by `npm ci`).
+ * optional native addon (native/threadpool.c, built by `npm ci`; loaded by addon.ts).
  *
  * Without it ggml starts and joins its worker threads for every decode step: on a 2-core machine
  * a one-token step took 10 ms on 2 threads against 2.4 ms with the pool (docs/BENCHMARKS.md).
  * If the addon is not built (no compiler) or does not recognise node-llama-cpp's context, Nimble
  * still works: the thread tuner then simply finds that fewer threads are faster.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import type { LlamaContext, LlamaModel } from "node-llama-cpp";
-import { SUPPORTED_NODE_LLAMA_CPP } from "./native.js";
-
-interface ThreadPoolAddon {
-  attach(context: unknown, model: unknown, sequences: number, threads: number, poll: number): { attached: boolean; handle?: bigint; reason?: string };
-  detach(context: unknown, model: unknown, sequences: number, handle: bigint): boolean;
-}
+import { loadAddon } from "./addon.js";
 
 export interface ThreadPoolStatus {
   attached: boolean;
@@ -26,33 +18,9 @@ export interface ThreadPoolStatus {
   detach(): void;
 }
 
-const require = createRequire(import.meta.url);
-
-function loadAddon(): ThreadPoolAddon | string {
-  try {
-    return require("../../../native/build/Release/nimble_threadpool.node") as ThreadPoolAddon;
-  } catch (err) {
-    return `the native thread-pool addon is not built (${(err as Error).message.split("\n")[0]}); run npm run build:native`;
-  }
-}
-
-function nodeLlamaCppVersion(): string | undefined {
-  // The package's exports map hides package.json: walk up from its entry point.
-  let dir = dirname(require.resolve("node-llama-cpp"));
-  for (let i = 0; i < 4; i++, dir = dirname(dir)) {
-    const path = join(dir, "package.json");
-    if (!existsSync(path)) continue;
-    const pkg = JSON.parse(readFileSync(path, "utf8")) as { name?: string; version?: string };
-    if (pkg.name === "node-llama-cpp") return pkg.version;
-  }
-  return undefined;
-}
-
 export function attachThreadPool(context: LlamaContext, model: LlamaModel, sequences: number, threads: number): ThreadPoolStatus {
   const none = (reason: string): ThreadPoolStatus => ({ attached: false, reason, detach: () => {} });
   if (process.env.NIMBLE_NO_THREADPOOL === "1") return none("disabled by NIMBLE_NO_THREADPOOL=1");
-  const version = nodeLlamaCppVersion();
-  if (version !== SUPPORTED_NODE_LLAMA_CPP) return none(`node-llama-cpp ${version ?? "unknown"} is not ${SUPPORTED_NODE_LLAMA_CPP}`);
   const addon = loadAddon();
   if (typeof addon === "string") return none(addon);
   const nativeContext = (context as unknown as { _ctx: unknown })._ctx;

@@ -10,6 +10,9 @@ const int = (name: string) => (v: string) => {
   return n;
 };
 
+/** llama.cpp's pooling types (llama.h enum llama_pooling_type), written as llama.pooling_type. */
+const POOLING_TYPES: Record<string, number> = { none: 0, mean: 1, cls: 2, last: 3, rank: 4 };
+
 export function registerGenModel(program: Command): void {
   program
     .command("gen-model")
@@ -27,10 +30,13 @@ export function registerGenModel(program: Command): void {
     .option("--type <type>", "tensor type: F32, F16 or Q8_0")
     .option("--lora", "write a LoRA adapter for a model of this shape instead of the model")
     .option("--lora-rank <n>", "rank of the LoRA adapter", int("lora-rank"), 8)
+    .option("--pooling <type>", `pooling for an embedding model: ${Object.keys(POOLING_TYPES).join(", ")} (default: none written)`)
     .action(async (o: Record<string, string | number | undefined>) => {
       const preset = PRESETS[o.preset as PresetName];
       if (!preset) throw new Error(`unknown preset "${o.preset}"; choose one of ${Object.keys(PRESETS).join(", ")}`);
       if (o.type !== undefined && !["F32", "F16", "Q8_0"].includes(String(o.type).toUpperCase())) throw new Error(`--type must be F32, F16 or Q8_0, got "${o.type}"`);
+      const pooling = o.pooling === undefined ? undefined : POOLING_TYPES[String(o.pooling).toLowerCase()];
+      if (o.pooling !== undefined && pooling === undefined) throw new Error(`--pooling must be one of ${Object.keys(POOLING_TYPES).join(", ")}, got "${o.pooling}"`);
       const shape: ModelShape = {
         ...("kind" in preset ? { kind: preset.kind } : {}),
         embeddingSize: (o.embeddingSize as number) ?? preset.embeddingSize,
@@ -49,7 +55,7 @@ export function registerGenModel(program: Command): void {
         process.stdout.write(`wrote ${o.out}: LoRA adapter (rank ${o.loraRank}) for the ${o.preset} shape, ${formatBytes(size)} in ${Date.now() - started} ms\n`);
         return;
       }
-      await generateModel(String(o.out), { shape, seed: o.seed as number, name: `nimble-${o.preset}` });
+      await generateModel(String(o.out), { shape, seed: o.seed as number, name: `nimble-${o.preset}`, ...(pooling !== undefined ? { poolingType: pooling } : {}) });
       const size = (await stat(String(o.out))).size;
       process.stdout.write(`wrote ${o.out}: ${shape.kind ?? "chat"} model, ${(parameterCount(shape) / 1e6).toFixed(2)}M parameters, ${shape.tensorType}, ${formatBytes(size)} in ${Date.now() - started} ms\n`);
     });

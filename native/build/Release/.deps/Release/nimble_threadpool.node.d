@@ -1,1 +1,0 @@
-cmd_Release/nimble_threadpool.node := ln -f "Release/obj.target/nimble_threadpool.node" "Release/nimble_threadpool.node" 2>/dev/null || (rm -rf "Release/nimble_threadpool.node" && cp -af "Release/obj.target/nimble_threadpool.node" "Release/nimble_threadpool.node")

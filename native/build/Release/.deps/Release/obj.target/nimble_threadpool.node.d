@@ -1,1 +1,0 @@
-cmd_Release/obj.target/nimble_threadpool.node := g++ -o Release/obj.target/nimble_threadpool.node -shared -pthread -rdynamic -m64  -Wl,-soname=nimble_threadpool.node -Wl,--start-group Release/obj.target/nimble_threadpool/threadpool.o -Wl,--end-group -ldl
