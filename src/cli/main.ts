@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { NIMBLE_VERSION } from "../version.js";
 import { registerBench } from "./commands/bench.js";
 import { registerGenModel } from "./commands/gen-model.js";
+import { registerKeys } from "./commands/keys.js";
 import { registerServe } from "./commands/serve.js";
 
 const program = new Command()
@@ -15,6 +16,7 @@ const program = new Command()
 registerServe(program);
 registerGenModel(program);
 registerBench(program);
+registerKeys(program);
 
 try {
   await program.parseAsync(process.argv);
