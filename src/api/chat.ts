@@ -3,8 +3,9 @@ import type { FastifyInstance } from "fastify";
 import type { ChatMessage, GenerationResult, TokenLogprob } from "../engine/types.js";
 import { chatLogprobs } from "./logprobs.js";
 import { requestGrammar } from "./guided.js";
-import { abortOnDisconnect, finishReason, newId, renderChat, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
+import { cancellation, finishReason, newId, renderChat, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
 import { chatCompletionRequestSchema, type ChatCompletionChunk, type ChatCompletionRequest, type ChatCompletionResponse } from "./protocol.js";
+import { throwIfExpired } from "./limits.js";
 import { SseWriter } from "./sse.js";
 import { parseBody, requireEngine, type ServerState } from "./state.js";
 import { streamChoices } from "./streaming.js";
@@ -26,12 +27,11 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
     const model = resolveModel(engine, body.model);
     const promptTokens = engine.tokenize(renderChat(engine, templateMessages(body.messages)));
     const n = body.n ?? 1;
-    const cancel = new AbortController();
+    const cancel = cancellation(request, reply);
     const logprobs = body.logprobs ? { top: body.top_logprobs ?? 0 } : undefined;
     const grammar = await requestGrammar(engine, body);
-    const requests = Array.from({ length: n }, (_, choice) => toGenerationRequest(engine, body, promptTokens, { choice, signal: cancel.signal, promptParam: "messages", logprobs, grammar }));
-    const choices = startAll(engine, requests, cancel);
-    abortOnDisconnect(reply.raw, cancel);
+    const requests = Array.from({ length: n }, (_, choice) => toGenerationRequest(engine, body, promptTokens, { choice, signal: cancel.signal, promptParam: "messages", logprobs, grammar, limits: state.limits }));
+    const choices = startAll(engine, requests, cancel, request.tokenBudget);
 
     const id = newId("chatcmpl");
     const created = Math.floor(Date.now() / 1000);
@@ -54,6 +54,7 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
     }
 
     const results = await Promise.all(choices.map((c) => c.stream.result));
+    throwIfExpired(request);
     const response: ChatCompletionResponse = {
       id,
       object: "chat.completion",

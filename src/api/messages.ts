@@ -5,7 +5,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ChatMessage, GenerationResult } from "../engine/types.js";
 import { errorHandlerWith, toApiError, type ApiError } from "./errors.js";
-import { abortOnDisconnect, newId, renderChat, resolveModel, startAll, toGenerationRequest } from "./generation.js";
+import { cancellation, newId, renderChat, resolveModel, startAll, toGenerationRequest } from "./generation.js";
 import {
   anthropicCountTokensRequestSchema,
   anthropicMessagesRequestSchema,
@@ -13,6 +13,7 @@ import {
   type AnthropicMessagesRequest,
   type AnthropicStopReason,
 } from "./protocol.js";
+import { throwIfExpired } from "./limits.js";
 import { SseWriter } from "./sse.js";
 import { parseBody, requireEngine, type ServerState } from "./state.js";
 
@@ -54,20 +55,20 @@ export function registerMessagesRoutes(app: FastifyInstance, state: ServerState)
     const body: AnthropicMessagesRequest = parseBody(anthropicMessagesRequestSchema, request.body);
     const model = resolveModel(engine, body.model);
     const promptTokens = engine.tokenize(renderChat(engine, chatMessages(body)));
-    const cancel = new AbortController();
+    const cancel = cancellation(request, reply);
     const generation = toGenerationRequest(
       engine,
       { temperature: body.temperature ?? 1, top_p: body.top_p, top_k: body.top_k, stop: body.stop_sequences, max_tokens: body.max_tokens },
       promptTokens,
-      { choice: 0, signal: cancel.signal, promptParam: "messages" },
+      { choice: 0, signal: cancel.signal, promptParam: "messages", limits: state.limits },
     );
-    const [choice] = startAll(engine, [generation], cancel);
-    abortOnDisconnect(reply.raw, cancel);
+    const [choice] = startAll(engine, [generation], cancel, request.tokenBudget);
     const id = newId("msg");
     const usage = (r: GenerationResult | undefined) => ({ input_tokens: promptTokens.length, output_tokens: r?.completionTokens ?? 0, cache_read_input_tokens: r?.cachedTokens ?? 0 });
 
     if (!body.stream) {
       const r = await choice!.stream.result;
+      throwIfExpired(request);
       const message: AnthropicMessage = {
         id, type: "message", role: "assistant", model,
         content: [{ type: "text", text: r.text }],
@@ -91,6 +92,8 @@ export function registerMessagesRoutes(app: FastifyInstance, state: ServerState)
         if (text) sse.event("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } });
       }
       const r = await choice!.stream.result;
+      const expired = sse.expired();
+      if (expired) throw expired;
       sse.event("content_block_stop", { type: "content_block_stop", index: 0 });
       sse.event("message_delta", { type: "message_delta", delta: { stop_reason: stopReason(r), stop_sequence: r.stopSequence ?? null }, usage: { output_tokens: r.completionTokens } });
       sse.event("message_stop", { type: "message_stop" });

@@ -3,6 +3,7 @@ import type { z } from "zod";
 import type { EmbeddingEngine } from "../engine/embedding-engine.js";
 import type { Engine } from "../engine/types.js";
 import { ApiError } from "./errors.js";
+import type { GenerationLimits } from "./limits.js";
 import type { Metrics } from "./metrics.js";
 
 export interface ServerState {
@@ -16,6 +17,8 @@ export interface ServerState {
   draining: boolean;
   metrics: Metrics;
   startedAt: number;
+  /** Largest max_tokens and longest prompt. */
+  limits: GenerationLimits;
   /** Settings and hardware to report in /v1/metadata. */
   metadata: Record<string, unknown>;
 }

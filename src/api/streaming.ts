@@ -28,6 +28,12 @@ export async function streamChoices(sse: SseWriter, choices: Choice[], cancel: A
     sse.done();
     return;
   }
+  const expired = sse.expired();
+  if (expired) {
+    sse.error(expired.body());
+    sse.done();
+    return;
+  }
   if (make.usage) sse.send(make.usage(results));
   sse.done();
 }

@@ -12,8 +12,10 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 export function registerServe(program: Command): void {
   const cmd = program.command("serve").description("Serve a GGUF model (or the built-in demo model) over OpenAI/NIM-compatible HTTP.");
   for (const opt of Object.values(OPTIONS)) {
-    const def = opt.default === undefined ? "" : ` (default: ${String(opt.default)})`;
-    cmd.option(opt.flag, `${opt.description}${def} [env: ${opt.env.join(", ")}]`);
+    const def = opt.default === undefined || (Array.isArray(opt.default) && opt.default.length === 0) ? "" : ` (default: ${String(opt.default)})`;
+    const help = `${opt.description}${def} [env: ${opt.env.join(", ")}]`;
+    if ("repeatable" in opt) cmd.option(opt.flag, help, (value: string, previous: string[] = []) => [...previous, value]);
+    else cmd.option(opt.flag, help);
   }
   cmd.option("--config <file>", "JSON config file with any of the options above (camelCase keys) [env: NIMBLE_CONFIG]");
   cmd.action(async (flags: Partial<Record<OptionName, unknown>> & { config?: string }) => {
@@ -26,6 +28,7 @@ export function registerServe(program: Command): void {
       onNotice: (m) => say(m),
       onDownloadProgress: (p) => (download ??= new ProgressBar("downloading")).update(p.received, p.total),
       onLoadProgress: (p) => load.update(p, 1, false),
+      onWarning: (m) => process.stderr.write(`\n!!! WARNING: ${m}\n\n`),
     });
     download?.finish();
     const model = server.model!;
@@ -48,8 +51,10 @@ export function registerServe(program: Command): void {
       say(`threads    ${engine.threads.describe()}; ${hw.threadPool.attached ? "persistent thread pool" : `no persistent thread pool: ${hw.threadPool.reason}`}`);
     }
     say(`settings   parallel ${info.parallel}, context ${info.contextSize} tokens per sequence, batch ${config.batchSize}, max queue ${config.maxQueue}`);
+    const keyCount = server.keys.entries().length;
+    say(`security   ${keyCount > 0 ? `API keys required (${keyCount} configured)` : "no API keys: every route is open"}; ${config.tlsCert ? "TLS" : "no TLS"}; CORS ${config.corsAllowOrigins.length > 0 ? config.corsAllowOrigins.join(", ") : "off"}`);
     say(`listening  ${server.url}  (OpenAI base URL: ${server.url}/v1)`);
-    say(`try        curl ${server.url}/v1/chat/completions -H 'Content-Type: application/json' -d '{"model":"${info.id}","messages":[{"role":"user","content":"Hello"}]}'`);
+    say(`try        curl ${server.url}/v1/chat/completions -H 'Content-Type: application/json'${keyCount > 0 ? " -H 'Authorization: Bearer <key>'" : ""} -d '{"model":"${info.id}","messages":[{"role":"user","content":"Hello"}]}'`);
 
     let stopping = false;
     const stop = (signal: string) => {
