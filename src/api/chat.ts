@@ -5,7 +5,7 @@ import { chatLogprobs } from "./logprobs.js";
 import { requestGrammar } from "./guided.js";
 import { cancellation, finishReason, newId, renderChat, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
 import { chatCompletionRequestSchema, type ChatCompletionChunk, type ChatCompletionRequest, type ChatCompletionResponse } from "./protocol.js";
-import { throwIfExpired } from "./limits.js";
+import { untilExpired } from "./limits.js";
 import { SseWriter } from "./sse.js";
 import { parseBody, requireEngine, type ServerState } from "./state.js";
 import { streamChoices } from "./streaming.js";
@@ -53,8 +53,7 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
       return reply;
     }
 
-    const results = await Promise.all(choices.map((c) => c.stream.result));
-    throwIfExpired(request);
+    const results = await untilExpired(request, Promise.all(choices.map((c) => c.stream.result)));
     const response: ChatCompletionResponse = {
       id,
       object: "chat.completion",

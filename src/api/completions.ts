@@ -6,7 +6,7 @@ import { requestGrammar } from "./guided.js";
 import { ApiError } from "./errors.js";
 import { cancellation, finishReason, newId, resolveModel, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
 import { completionRequestSchema, type CompletionResponse } from "./protocol.js";
-import { throwIfExpired } from "./limits.js";
+import { untilExpired } from "./limits.js";
 import { SseWriter } from "./sse.js";
 import { parseBody, requireEngine, type ServerState } from "./state.js";
 import { streamChoices } from "./streaming.js";
@@ -57,8 +57,7 @@ export function registerCompletionRoutes(app: FastifyInstance, state: ServerStat
       return reply;
     }
 
-    const results = await Promise.all(choices.map((c) => c.stream.result));
-    throwIfExpired(request);
+    const results = await untilExpired(request, Promise.all(choices.map((c) => c.stream.result)));
     const response: CompletionResponse = {
       ...base,
       choices: results.map((r, index) => ({ index, text: r.text, logprobs: r.logprobs ? completionLogprobs(r.logprobs) : null, finish_reason: finishReason(r) })),

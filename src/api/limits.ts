@@ -64,10 +64,23 @@ export function registerRequestLifetime(app: FastifyInstance, options: { request
   });
 }
 
-/** Throws the 408 if the request's deadline passed (for handlers that waited on a generation). */
-export function throwIfExpired(request: FastifyRequest): void {
-  const err = request.lifetime?.error();
-  if (err) throw err;
+/**
+ * Settles as `work` does, or rejects with the 408 as soon as the request's deadline passes or its
+ * stream goes idle, without waiting for the engine to let go of the (aborted) generation: a request
+ * still queued is only dropped by the scheduler when it reaches a sequence.
+ */
+export function untilExpired<T>(request: FastifyRequest, work: Promise<T>): Promise<T> {
+  const lifetime = request.lifetime;
+  if (!lifetime) return work;
+  return new Promise<T>((resolve, reject) => {
+    const expire = () => reject(lifetime.error());
+    if (lifetime.reason) expire();
+    else lifetime.signal.addEventListener("abort", expire, { once: true });
+    work.then(
+      (value) => { lifetime.signal.removeEventListener("abort", expire); resolve(value); },
+      (err: unknown) => { lifetime.signal.removeEventListener("abort", expire); reject(err); },
+    );
+  });
 }
 
 /** Checks a prompt's length against --max-prompt-tokens. */

@@ -13,7 +13,7 @@ import {
   type AnthropicMessagesRequest,
   type AnthropicStopReason,
 } from "./protocol.js";
-import { throwIfExpired } from "./limits.js";
+import { untilExpired } from "./limits.js";
 import { SseWriter } from "./sse.js";
 import { parseBody, requireEngine, type ServerState } from "./state.js";
 
@@ -67,8 +67,7 @@ export function registerMessagesRoutes(app: FastifyInstance, state: ServerState)
     const usage = (r: GenerationResult | undefined) => ({ input_tokens: promptTokens.length, output_tokens: r?.completionTokens ?? 0, cache_read_input_tokens: r?.cachedTokens ?? 0 });
 
     if (!body.stream) {
-      const r = await choice!.stream.result;
-      throwIfExpired(request);
+      const r = await untilExpired(request, choice!.stream.result);
       const message: AnthropicMessage = {
         id, type: "message", role: "assistant", model,
         content: [{ type: "text", text: r.text }],
@@ -88,12 +87,12 @@ export function registerMessagesRoutes(app: FastifyInstance, state: ServerState)
     sse.event("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } });
     sse.event("ping", { type: "ping" });
     try {
-      for await (const { text } of choice!.stream) {
-        if (text) sse.event("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } });
-      }
-      const r = await choice!.stream.result;
-      const expired = sse.expired();
-      if (expired) throw expired;
+      const r = await untilExpired(request, (async () => {
+        for await (const { text } of choice!.stream) {
+          if (text) sse.event("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } });
+        }
+        return choice!.stream.result;
+      })());
       sse.event("content_block_stop", { type: "content_block_stop", index: 0 });
       sse.event("message_delta", { type: "message_delta", delta: { stop_reason: stopReason(r), stop_sequence: r.stopSequence ?? null }, usage: { output_tokens: r.completionTokens } });
       sse.event("message_stop", { type: "message_stop" });

@@ -1,7 +1,7 @@
 /** Server-sent events, OpenAI style: `data: {json}` frames ending with `data: [DONE]`. */
 import type { OutgoingHttpHeaders } from "node:http";
 import type { FastifyReply } from "fastify";
-import type { ApiError } from "./errors.js";
+import { untilExpired } from "./limits.js";
 
 export class SseWriter {
   private idle: NodeJS.Timeout | undefined;
@@ -38,9 +38,9 @@ export class SseWriter {
     return this.reply.raw.destroyed || this.reply.raw.writableEnded;
   }
 
-  /** The 408 to report when the request's deadline passed or the stream went idle. */
-  expired(): ApiError | undefined {
-    return this.reply.request.lifetime?.error();
+  /** `work`, or the 408 as soon as the request's deadline passes or the stream goes idle. */
+  untilExpired<T>(work: Promise<T>): Promise<T> {
+    return untilExpired(this.reply.request, work);
   }
 
   send(data: unknown): void {

@@ -13,24 +13,18 @@ export interface ChunkFactory {
 export async function streamChoices(sse: SseWriter, choices: Choice[], cancel: AbortController, make: ChunkFactory): Promise<void> {
   const results: GenerationResult[] = [];
   try {
-    await Promise.all(
+    await sse.untilExpired(Promise.all(
       choices.map(async (c) => {
         for await (const piece of c.stream) sse.send(make.piece(c, piece));
         const result = await c.stream.result;
         results[c.index] = result;
         if (result.finishReason !== "abort") sse.send(make.end(c, result));
       }),
-    );
+    ));
   } catch (err) {
     cancel.abort();
     // The status line is sent: report the failure in the stream itself.
     sse.error(toApiError(err).body());
-    sse.done();
-    return;
-  }
-  const expired = sse.expired();
-  if (expired) {
-    sse.error(expired.body());
     sse.done();
     return;
   }
