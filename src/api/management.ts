@@ -1,4 +1,5 @@
 /** NIM's management endpoints: health (live, ready), version, metadata, Prometheus metrics. */
+import { basename } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { NIMBLE_VERSION } from "../version.js";
 import { modelCard } from "./models.js";
@@ -17,9 +18,10 @@ export function registerManagementRoutes(app: FastifyInstance, state: ServerStat
 
   app.get("/v1/version", async () => ({ release: NIMBLE_VERSION, api: API_VERSION }));
 
+  // The model's file name, not its path: no response reveals the server's folders.
   app.get("/v1/metadata", async () => ({
     version: NIMBLE_VERSION,
-    modelInfo: state.engine ? [{ ...modelCard(state.engine.info, Math.floor(state.startedAt / 1000)), path: state.engine.info.path }] : [],
+    modelInfo: state.engine ? [{ ...modelCard(state.engine.info, Math.floor(state.startedAt / 1000)), file: basename(state.engine.info.path) }] : [],
     ...state.metadata,
   }));
 

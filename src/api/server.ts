@@ -94,12 +94,13 @@ export function buildApp(state: ServerState, options: AppOptions, routes: { meth
   app.setNotFoundHandler((request, reply) => {
     void sendError(reply, new ApiError(404, `Unknown endpoint: ${request.method} ${request.url.split("?")[0]}`, "invalid_request_error", null, "not_found"));
   });
-  // Hooks run in this order: request id, headers and CORS; authentication; per-key limits; deadline; log.
+  // Hooks run in this order: request id, headers and CORS; the log line (so refused requests are logged too);
+  // authentication; per-key limits; the request's deadline.
   registerTransport(app, { corsAllowOrigins: options.corsAllowOrigins, tls: options.tls !== undefined });
+  registerRequestLog(app, { logPrompts: options.logPrompts ?? false });
   registerAuth(app, options.keys ?? new KeyRing());
   registerRateLimits(app, new RateLimiter({ rpm: 0, tpm: 0, concurrency: 0, ...options.keyLimits }), state.metrics);
   registerRequestLifetime(app, { requestTimeoutMs: options.requestTimeoutMs ?? 0, streamIdleTimeoutMs: options.streamIdleTimeoutMs ?? 0 });
-  registerRequestLog(app, { logPrompts: options.logPrompts ?? false });
   registerManagementRoutes(app, state);
   registerModelRoutes(app, state);
   registerChatRoutes(app, state);
