@@ -29,7 +29,7 @@ const ERROR_TYPES: Record<number, string> = {
 
 /** An error in Anthropic's shape: `{type:"error", error:{type, message}}`. */
 export function anthropicError(err: ApiError): { type: "error"; error: { type: string; message: string } } {
-  return { type: "error", error: { type: ERROR_TYPES[err.status] ?? "api_error", message: err.message } };
+  return { type: "error", error: { type: ERROR_TYPES[err.status] ?? (err.status < 500 ? "invalid_request_error" : "api_error"), message: err.message } };
 }
 
 const anthropicErrorHandler = errorHandlerWith(anthropicError);
