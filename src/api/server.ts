@@ -125,7 +125,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   };
   const routes: { method: string; url: string }[] = [];
   const app = buildApp(state, options, routes);
-  await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 8000 });
+  // Fastify logs each listening address at info; `url` and the CLI's startup lines say it already.
+  const level = app.log.level;
+  if (["trace", "debug", "info"].includes(level)) app.log.level = "warn";
+  try {
+    await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 8000 });
+  } finally {
+    app.log.level = level;
+  }
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : options.port ?? 8000;
   const host = options.host ?? "127.0.0.1";
