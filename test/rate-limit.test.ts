@@ -196,7 +196,7 @@ describe("server-wide limits", () => {
       assert.equal(events.at(-1), "[DONE]");
       assert.equal(events.at(-2).error.code, "request_timeout");
       const anthropic = await fetch(`${server.url}/v1/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...body, stream: true }) });
-      assert.match(await anthropic.text(), /event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"The request took longer/);
+      assert.match(await anthropic.text(), /event: error\ndata: \{"type":"error","error":\{"type":"invalid_request_error","message":"The request took longer/);
       const aborted = async () => metricValue(await (await fetch(`${server.url}/v1/metrics`)).text(), 'request_finish_total{model_name="tiny",finished_reason="abort"}');
       await waitFor(async () => (await aborted()) === 3); // the generations were cancelled
     } finally {
