@@ -17,6 +17,11 @@ const onOff = z.union([
   z.boolean(),
   z.string().trim().toLowerCase().pipe(z.enum(["1", "true", "yes", "on", "0", "false", "no", "off"], { message: "expected 1/0, true/false, yes/no or on/off" })).transform((v) => ["1", "true", "yes", "on"].includes(v)),
 ]);
+/** A list from a repeated flag, a JSON array, or a comma-separated environment value. */
+const stringList = z.preprocess(
+  (v) => (typeof v === "string" ? v.split(",") : v),
+  z.array(z.string().trim()).transform((a) => a.filter((s) => s.length > 0)),
+);
 
 export const OPTIONS = {
   model: { flag: "--model <ref>", env: ["NIMBLE_MODEL", "NIM_MODEL_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "GGUF model to serve: a path, hf:owner/repo/file.gguf, hf:owner/repo:QUANT or an https:// URL (pulled once into the home folder's model store, the one `nimble pull` fills). Without it, a random-weight demo model is generated and served." },
@@ -52,7 +57,20 @@ export const OPTIONS = {
   drainTimeout: { flag: "--drain-timeout <seconds>", env: ["NIMBLE_DRAIN_TIMEOUT"], schema: z.coerce.number().nonnegative(), default: 30, description: "On SIGTERM/SIGINT, how long in-flight requests may take to finish before the process exits." },
   home: { flag: "--home <dir>", env: ["NIMBLE_HOME", "NIM_CACHE_PATH"], schema: z.string().min(1), default: join(homedir(), ".cache", "nimble"), description: "Folder of the model store: downloaded, copied-in and generated models (`models/`, with its index.json)." },
   offline: { flag: "--offline", env: ["NIMBLE_OFFLINE", "NIM_DISABLE_MODEL_DOWNLOAD"], schema: onOff, default: false, description: "Never use the network: a model reference that is not already in the home folder's store is an error instead of a download." },
-  logLevel: { flag: "--log-level <level>", env: ["NIMBLE_LOG_LEVEL", "NIM_LOG_LEVEL"], schema: z.enum(["error", "warn", "info", "debug"]), default: "info" as const, description: "Log verbosity." },
+  logLevel: { flag: "--log-level <level>", env: ["NIMBLE_LOG_LEVEL", "NIM_LOG_LEVEL"], schema: z.enum(["silent", "error", "warn", "info", "debug"]), default: "info" as const, description: "Log verbosity of the JSON logs (one line per request at info)." },
+  logPrompts: { flag: "--log-prompts", env: ["NIMBLE_LOG_PROMPTS"], schema: onOff, default: false, description: "Put request bodies (prompts) and non-streamed responses (completions) in the request log lines. Off by default: logs carry no prompt or completion text." },
+  apiKey: { flag: "--api-key <key>", repeatable: true, env: ["NIMBLE_API_KEYS"], schema: stringList, default: [] as string[], description: "An API key clients must send (Authorization: Bearer or x-api-key); repeat the flag for several, or comma-separate them in the variable. These keys have the admin scope. With any key configured, every route but /v1/health/* needs one." },
+  apiKeyFile: { flag: "--api-key-file <file>", env: ["NIMBLE_API_KEY_FILE"], schema: z.string().min(1).optional(), default: undefined, description: "A file of API keys, one per line (# comments), with the admin scope. Keys made with `nimble keys create` are read from the home folder besides." },
+  rateLimitRpm: { flag: "--rate-limit-rpm <n>", env: ["NIMBLE_RATE_LIMIT_RPM"], schema: nonNegativeInt, default: 0, description: "Requests per minute per API key, for keys created without --rpm (0 = unlimited)." },
+  rateLimitTpm: { flag: "--rate-limit-tpm <n>", env: ["NIMBLE_RATE_LIMIT_TPM"], schema: nonNegativeInt, default: 0, description: "Tokens (prompt + completion) per minute per API key, for keys created without --tpm (0 = unlimited)." },
+  rateLimitConcurrency: { flag: "--rate-limit-concurrency <n>", env: ["NIMBLE_RATE_LIMIT_CONCURRENCY"], schema: nonNegativeInt, default: 0, description: "Requests in flight at once per API key, for keys created without --concurrency (0 = unlimited)." },
+  maxOutputTokens: { flag: "--max-output-tokens <n>", env: ["NIMBLE_MAX_OUTPUT_TOKENS"], schema: nonNegativeInt, default: 0, description: "Largest max_tokens a request may ask for (400 beyond); requests without max_tokens are capped at it (0 = up to the context size)." },
+  maxPromptTokens: { flag: "--max-prompt-tokens <n>", env: ["NIMBLE_MAX_PROMPT_TOKENS"], schema: nonNegativeInt, default: 0, description: "Longest prompt accepted, in tokens (400 beyond; 0 = up to the context size)." },
+  requestTimeout: { flag: "--request-timeout <seconds>", env: ["NIMBLE_REQUEST_TIMEOUT"], schema: z.coerce.number().nonnegative(), default: 600, description: "Longest a request may take, queue wait included; then its generation is cancelled and the client gets a 408 (or an error event ending the stream). 0 = no limit." },
+  streamIdleTimeout: { flag: "--stream-idle-timeout <seconds>", env: ["NIMBLE_STREAM_IDLE_TIMEOUT"], schema: z.coerce.number().nonnegative(), default: 300, description: "Longest a streamed response may go without sending anything (no token, or a client that stopped reading); then its generation is cancelled and the stream ends with an error event. 0 = no limit." },
+  tlsCert: { flag: "--tls-cert <file>", env: ["NIMBLE_TLS_CERT", "NIM_SSL_CERTS_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "PEM certificate (chain) to serve HTTPS with; needs --tls-key." },
+  tlsKey: { flag: "--tls-key <file>", env: ["NIMBLE_TLS_KEY", "NIM_SSL_KEY_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "PEM private key of --tls-cert." },
+  corsAllowOrigins: { flag: "--cors-allow-origins <origins>", env: ["NIMBLE_CORS_ALLOW_ORIGINS", "NIM_CORS_ALLOW_ORIGINS"], schema: stringList, default: [] as string[], description: "Browser origins allowed to call the API (comma-separated, e.g. https://app.example.com, or * for any). Empty: CORS is off." },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -137,6 +155,7 @@ export function resolveOptions<K extends OptionName>(
     if (!parsed.success) throw new ConfigError(`invalid value ${JSON.stringify(raw)} for ${source}: ${parsed.error.issues[0]?.message ?? "invalid"}`);
     out[name] = parsed.data;
   }
+  if ((out.tlsCert === undefined) !== (out.tlsKey === undefined)) throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
   return { ...(out as Pick<NimbleConfig, K>), models };
 }
 
@@ -148,7 +167,7 @@ export function kebab(name: string): string {
 export function optionsMarkdownTable(): string {
   const rows = ["| Flag | Environment | Default | Description |", "|---|---|---|---|"];
   for (const [name, opt] of Object.entries(OPTIONS)) {
-    const def = name === "home" ? "`~/.cache/nimble`" : opt.default === undefined ? "—" : `\`${String(opt.default)}\``;
+    const def = name === "home" ? "`~/.cache/nimble`" : opt.default === undefined || (Array.isArray(opt.default) && opt.default.length === 0) ? "—" : `\`${String(opt.default)}\``;
     rows.push(`| \`${opt.flag}\` | ${opt.env.map((e) => `\`${e}\``).join(", ")} | ${def} | ${opt.description} |`);
   }
   return rows.join("\n");

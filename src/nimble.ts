@@ -2,8 +2,12 @@
  * The composition root: resolve the model, load the engine, serve it over HTTP.
  * Used by `nimble serve` and by library users (`import { createServer } from "nimble"`).
  */
+import { readFileSync } from "node:fs";
+import type { Logger } from "pino";
+import { createLogger } from "./api/request-log.js";
 import { startHttpServer, type HttpServer, type ServedModelSpec } from "./api/server.js";
-import { resolveConfig, type ModelEntry, type NimbleConfig } from "./config.js";
+import { ConfigError, resolveConfig, type ModelEntry, type NimbleConfig } from "./config.js";
+import { KeyRing } from "./keys/store.js";
 import { parseKeepAlive } from "./engine/model-pool.js";
 import { estimateModelMemory } from "./models/memory.js";
 import { defaultEmbeddingSequences, EmbeddingEngine } from "./engine/embedding-engine.js";
@@ -25,11 +29,29 @@ export interface CreateServerOptions extends Partial<Omit<NimbleConfig, "models"
   onNotice?: (message: string) => void;
   onDownloadProgress?: (p: DownloadProgress) => void;
   onLoadProgress?: (progress: number) => void;
+  /** Told about unsafe settings (listening beyond this machine without API keys); logged as warnings without it. */
+  onWarning?: (message: string) => void;
+  /** Log here instead of to stdout at `logLevel`. */
+  logger?: Logger;
 }
 
 export interface NimbleServer extends HttpServer {
   config: NimbleConfig;
   model: ResolvedModel | undefined;
+  /** The API keys the server accepts (configured and stored). */
+  keys: KeyRing;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host) || /^::ffff:127\./i.test(host);
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`cannot read the TLS ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }
 
 /** What a served model needs from the configuration (global settings, or a model entry's overrides). */
@@ -124,6 +146,13 @@ function configuredSpecs(config: NimbleConfig, resolveOptions: Parameters<typeof
 export async function createServer(options: CreateServerOptions = {}): Promise<NimbleServer> {
   // The same validation and defaults as the CLI's (no environment: a library's caller is explicit).
   const config = { ...resolveConfig(options, {}, undefined), ...(options.models ? { models: options.models } : {}) };
+  const keys = KeyRing.load({ apiKeys: config.apiKey, apiKeyFile: config.apiKeyFile, home: config.home });
+  const tls = config.tlsCert && config.tlsKey ? { cert: readPem(config.tlsCert, "certificate"), key: readPem(config.tlsKey, "key") } : undefined;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const warn = options.onWarning ?? ((m: string) => logger.warn(m));
+  if (!isLoopback(config.host) && !keys.enabled) {
+    warn(`Listening on ${config.host} WITHOUT API KEYS: anyone who can reach this address can use the model and the admin routes. Give keys with --api-key, --api-key-file or \`nimble keys create\`, or listen on 127.0.0.1.`);
+  }
   const resolveOptions = { home: config.home, offline: config.offline, onNotice: options.onNotice, onDownloadProgress: options.onDownloadProgress };
   // Without --model, a config file's models are what is served; with neither, the demo model.
   const model = options.engine || (config.model === undefined && config.models.some((m) => m.kind === "chat")) ? undefined : await resolveModel(config.model, resolveOptions);
@@ -159,7 +188,15 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     bodyLimit: config.bodyLimit,
     drainTimeoutMs: config.drainTimeout * 1000,
     fitTimeoutMs: config.queueTimeout * 1000,
-    logLevel: config.logLevel === "info" ? "warn" : config.logLevel,
+    logger,
+    logPrompts: config.logPrompts,
+    keys,
+    keyLimits: { rpm: config.rateLimitRpm, tpm: config.rateLimitTpm, concurrency: config.rateLimitConcurrency },
+    generationLimits: { maxOutputTokens: config.maxOutputTokens, maxPromptTokens: config.maxPromptTokens },
+    requestTimeoutMs: config.requestTimeout * 1000,
+    streamIdleTimeoutMs: config.streamIdleTimeout * 1000,
+    corsAllowOrigins: config.corsAllowOrigins,
+    ...(tls ? { tls } : {}),
     metadata,
     embeddingPrefixes: { query: config.embeddingQueryPrefix, passage: config.embeddingPassagePrefix },
     models,
@@ -176,5 +213,5 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     });
   }, () => {});
   // (Assigned, not spread: the server has live getters.)
-  return Object.assign(server, { config, model });
+  return Object.assign(server, { config, model, keys });
 }

@@ -3,8 +3,9 @@ import type { FastifyInstance } from "fastify";
 import type { Engine, GenerationPiece, GenerationResult, PreparedGrammar, TokenLogprob } from "../engine/types.js";
 import { chatLogprobs } from "./logprobs.js";
 import { compileGrammar, requestGrammar } from "./guided.js";
-import { abortOnDisconnect, awaitStarted, finishReason, newId, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
+import { awaitStarted, cancellation, finishReason, newId, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
 import { chatCompletionRequestSchema, type ChatCompletionChunk, type ChatCompletionRequest, type ChatCompletionResponse, type FinishReasonOut } from "./protocol.js";
+import { untilExpired } from "./limits.js";
 import { SseWriter } from "./sse.js";
 import { parseBody, type ServerState } from "./state.js";
 import { useChatModel } from "./targets.js";
@@ -46,12 +47,11 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
     const plan = planTools(engine, body);
     const promptTokens = engine.tokenize(renderConversation(engine, body.messages, plan));
     const n = body.n ?? 1;
-    const cancel = new AbortController();
+    const cancel = cancellation(request, reply);
     const logprobs = body.logprobs ? { top: body.top_logprobs ?? 0 } : undefined;
     const grammar = await outputGrammar(engine, body, plan);
-    const requests = Array.from({ length: n }, (_, choice) => toGenerationRequest(engine, body, promptTokens, { choice, signal: cancel.signal, promptParam: "messages", logprobs, grammar, adapter }));
-    const choices = startAll(engine, requests, cancel);
-    abortOnDisconnect(reply.raw, cancel);
+    const requests = Array.from({ length: n }, (_, choice) => toGenerationRequest(engine, body, promptTokens, { choice, signal: cancel.signal, promptParam: "messages", logprobs, grammar, adapter, limits: state.limits, client: request.apiKey?.name }));
+    const choices = startAll(engine, requests, cancel, request.tokenBudget);
     const parsers = choices.map(() => newParser(plan));
 
     const id = newId("chatcmpl");
@@ -90,7 +90,7 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
       return reply;
     }
 
-    const results = await Promise.all(choices.map((c) => c.stream.result));
+    const results = await untilExpired(request, Promise.all(choices.map((c) => c.stream.result)));
     const response: ChatCompletionResponse = {
       id,
       object: "chat.completion",

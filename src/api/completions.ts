@@ -4,8 +4,9 @@ import type { GenerationPiece, GenerationResult } from "../engine/types.js";
 import { completionLogprobs } from "./logprobs.js";
 import { requestGrammar } from "./guided.js";
 import { ApiError } from "./errors.js";
-import { abortOnDisconnect, awaitStarted, finishReason, newId, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
+import { awaitStarted, cancellation, finishReason, newId, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
 import { completionRequestSchema, type CompletionResponse } from "./protocol.js";
+import { untilExpired } from "./limits.js";
 import { SseWriter } from "./sse.js";
 import { parseBody, type ServerState } from "./state.js";
 import { useChatModel } from "./targets.js";
@@ -17,18 +18,17 @@ export function registerCompletionRoutes(app: FastifyInstance, state: ServerStat
     const { engine, id: model, adapter } = await useChatModel(state, reply, body.model, body.keep_alive);
     const prompts = typeof body.prompt === "string" ? [body.prompt] : body.prompt;
     const n = body.n ?? 1;
-    const cancel = new AbortController();
+    const cancel = cancellation(request, reply);
     const logprobs = body.logprobs != null ? { top: body.logprobs } : undefined;
     const grammar = await requestGrammar(engine, body);
     const requests = prompts.flatMap((p, pi) => {
       const tokens = engine.tokenize(p);
       if (tokens.length === 0) throw ApiError.invalid(`Invalid value for 'prompt': the prompt is empty`, prompts.length > 1 ? `prompt.${pi}` : "prompt");
       return Array.from({ length: n }, (_, choice) =>
-        toGenerationRequest(engine, body, tokens, { choice, signal: cancel.signal, promptParam: prompts.length > 1 ? `prompt.${pi}` : "prompt", logprobs, grammar, adapter }),
+        toGenerationRequest(engine, body, tokens, { choice, signal: cancel.signal, promptParam: prompts.length > 1 ? `prompt.${pi}` : "prompt", logprobs, grammar, adapter, limits: state.limits, client: request.apiKey?.name }),
       );
     });
-    const choices = startAll(engine, requests, cancel);
-    abortOnDisconnect(reply.raw, cancel);
+    const choices = startAll(engine, requests, cancel, request.tokenBudget);
 
     const id = newId("cmpl");
     const created = Math.floor(Date.now() / 1000);
@@ -58,7 +58,7 @@ export function registerCompletionRoutes(app: FastifyInstance, state: ServerStat
       return reply;
     }
 
-    const results = await Promise.all(choices.map((c) => c.stream.result));
+    const results = await untilExpired(request, Promise.all(choices.map((c) => c.stream.result)));
     const response: CompletionResponse = {
       ...base,
       choices: results.map((r, index) => ({ index, text: r.text, logprobs: r.logprobs ? completionLogprobs(r.logprobs) : null, finish_reason: finishReason(r) })),

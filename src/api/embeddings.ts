@@ -2,6 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import { normalize } from "../engine/embedding-engine.js";
 import { ApiError } from "./errors.js";
+import { checkPromptLength } from "./limits.js";
 import { embeddingsRequestSchema } from "./protocol.js";
 import { parseBody, type ServerState } from "./state.js";
 import { useEmbeddingModel } from "./targets.js";
@@ -32,10 +33,12 @@ export function registerEmbeddingRoutes(app: FastifyInstance, state: ServerState
         }
         tokens = truncate === "END" ? tokens.slice(0, max) : tokens.slice(tokens.length - max);
       }
+      checkPromptLength(state.limits, tokens.length, param);
       return tokens;
     });
-    const vectors = await embedder.embed(tokenized);
     const promptTokens = tokenized.reduce((n, t) => n + t.length, 0);
+    request.tokenBudget.reserve(promptTokens).settle({ prompt: promptTokens, completion: 0 });
+    const vectors = await embedder.embed(tokenized);
     return {
       object: "list",
       data: vectors.map((v, index) => {

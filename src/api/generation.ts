@@ -3,9 +3,12 @@
  * every choice (all or none: a full queue rejects the whole request), and add up usage.
  */
 import { randomInt, randomUUID } from "node:crypto";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AdapterHandle, ChatMessage, ChatTemplateOptions, Engine, GenerationRequest, GenerationResult, GenerationStream, PreparedGrammar } from "../engine/types.js";
 import { ContextLengthError } from "../engine/types.js";
 import { ApiError } from "./errors.js";
+import { checkMaxTokens, checkPromptLength, NO_GENERATION_LIMITS, type GenerationLimits } from "./limits.js";
+import type { TokenCharge } from "./rate-limit.js";
 import type { FinishReasonOut, SamplingRequest, Usage } from "./protocol.js";
 
 export interface Choice {
@@ -27,17 +30,24 @@ export interface RequestContext {
   grammar?: PreparedGrammar;
   /** The LoRA adapter the request named. */
   adapter?: AdapterHandle;
+  /** The server's --max-output-tokens and --max-prompt-tokens. */
+  limits?: GenerationLimits;
+  /** Who asked (the API key's name): waiting requests of different clients take turns. */
+  client?: string;
 }
 
 /** Builds the engine request for one prompt. */
-export function toGenerationRequest(engine: Engine, body: SamplingRequest, promptTokens: number[], { choice, signal, promptParam, logprobs, grammar, adapter }: RequestContext): GenerationRequest {
+export function toGenerationRequest(engine: Engine, body: SamplingRequest, promptTokens: number[], { choice, signal, promptParam, logprobs, grammar, adapter, limits = NO_GENERATION_LIMITS, client }: RequestContext): GenerationRequest {
   const contextSize = engine.info.contextSize;
+  checkPromptLength(limits, promptTokens.length, promptParam);
   if (promptTokens.length >= contextSize) throw contextLengthError(new ContextLengthError(contextSize, promptTokens.length), promptParam);
   const requested = body.max_completion_tokens ?? body.max_tokens ?? undefined;
+  const maxTokensParam = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
+  checkMaxTokens(limits, requested, maxTokensParam);
   if (requested !== undefined && promptTokens.length + requested > contextSize) {
-    throw contextLengthError(new ContextLengthError(contextSize, promptTokens.length, requested), body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens");
+    throw contextLengthError(new ContextLengthError(contextSize, promptTokens.length, requested), maxTokensParam);
   }
-  const maxTokens = requested ?? contextSize - promptTokens.length;
+  const maxTokens = requested ?? Math.min(contextSize - promptTokens.length, limits.maxOutputTokens || Infinity);
   const minTokens = body.min_tokens ?? 0;
   if (minTokens > maxTokens) throw ApiError.invalid(`min_tokens (${minTokens}) must not exceed max_tokens (${maxTokens})`, "min_tokens");
   const stop = body.stop == null ? [] : (Array.isArray(body.stop) ? body.stop : [body.stop]).filter((s) => s.length > 0);
@@ -70,18 +80,35 @@ export function toGenerationRequest(engine: Engine, body: SamplingRequest, promp
     ...(logprobs ? { logprobs } : {}),
     ...(grammar ? { grammar } : {}),
     ...(adapter ? { adapter } : {}),
+    ...(client !== undefined ? { client } : {}),
     signal,
   };
 }
 
-/** Starts all generations, or none: if one cannot start (queue full), the started ones are cancelled. */
-export function startAll(engine: Engine, requests: GenerationRequest[], cancel: AbortController): Choice[] {
+/**
+ * Starts all generations, or none: if one cannot start (queue full, or the key's token budget
+ * cannot hold prompt + max_tokens of every choice), the started ones are cancelled. The tokens
+ * reserved from `budget` are settled to the tokens used when every choice has ended.
+ */
+export function startAll(engine: Engine, requests: GenerationRequest[], cancel: AbortController, budget?: { reserve(tokens: number): TokenCharge }): Choice[] {
+  const charge = budget?.reserve(requests.reduce((n, r) => n + r.promptTokens.length + r.maxTokens, 0));
   const choices: Choice[] = [];
   try {
     requests.forEach((r, index) => choices.push({ index, stream: engine.generate(r) }));
   } catch (err) {
     cancel.abort();
+    charge?.settle({ prompt: 0, completion: 0 });
     throw err;
+  }
+  if (charge) {
+    void Promise.allSettled(choices.map((c) => c.stream.result)).then((results) => {
+      let prompt = 0;
+      let completion = 0;
+      for (const r of results) {
+        if (r.status === "fulfilled") { prompt += r.value.promptTokens; completion += r.value.completionTokens; }
+      }
+      charge.settle({ prompt, completion });
+    });
   }
   return choices;
 }
@@ -104,6 +131,16 @@ export function abortOnDisconnect(raw: { on(event: "close", cb: () => void): unk
   raw.on("close", () => {
     if (!raw.writableFinished) controller.abort();
   });
+}
+
+/** The controller of a request's generations: aborted when the client goes away or the request's deadline passes. */
+export function cancellation(request: FastifyRequest, reply: FastifyReply): AbortController {
+  const controller = new AbortController();
+  const deadline = request.lifetime?.signal;
+  if (deadline?.aborted) controller.abort();
+  else deadline?.addEventListener("abort", () => controller.abort(), { once: true });
+  abortOnDisconnect(reply.raw, controller);
+  return controller;
 }
 
 export function finishReason(r: GenerationResult): FinishReasonOut {

@@ -1,4 +1,5 @@
 /** NIM's management endpoints: health (live, ready), version, metadata, Prometheus metrics. */
+import { basename } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { NIMBLE_VERSION } from "../version.js";
 import { modelCard } from "./models.js";
@@ -18,6 +19,7 @@ export function registerManagementRoutes(app: FastifyInstance, state: ServerStat
 
   app.get("/v1/version", async () => ({ release: NIMBLE_VERSION, api: API_VERSION }));
 
+  // The model's file name, not its path: no response reveals the server's folders.
   app.get("/v1/metadata", async () => ({
     version: NIMBLE_VERSION,
     modelInfo: state.pool
@@ -25,7 +27,7 @@ export function registerManagementRoutes(app: FastifyInstance, state: ServerStat
       .filter((s) => s.kind === "chat" && state.pool.peek(s.id))
       .map((s) => {
         const { info } = state.pool.peek(s.id) as Engine;
-        return { ...modelCard(info, Math.floor(state.startedAt / 1000)), path: info.path };
+        return { ...modelCard(info, Math.floor(state.startedAt / 1000)), file: basename(info.path) };
       }),
     ...state.metadata,
   }));

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ChatMessage, GenerationResult } from "../engine/types.js";
 import { errorHandlerWith, toApiError, type ApiError } from "./errors.js";
-import { abortOnDisconnect, awaitStarted, newId, renderChat, startAll, toGenerationRequest } from "./generation.js";
+import { awaitStarted, cancellation, newId, renderChat, startAll, toGenerationRequest } from "./generation.js";
 import {
   anthropicCountTokensRequestSchema,
   anthropicMessagesRequestSchema,
@@ -13,6 +13,7 @@ import {
   type AnthropicMessagesRequest,
   type AnthropicStopReason,
 } from "./protocol.js";
+import { untilExpired } from "./limits.js";
 import { SseWriter } from "./sse.js";
 import { parseBody, type ServerState } from "./state.js";
 import { useChatModel } from "./targets.js";
@@ -29,7 +30,7 @@ const ERROR_TYPES: Record<number, string> = {
 
 /** An error in Anthropic's shape: `{type:"error", error:{type, message}}`. */
 export function anthropicError(err: ApiError): { type: "error"; error: { type: string; message: string } } {
-  return { type: "error", error: { type: ERROR_TYPES[err.status] ?? "api_error", message: err.message } };
+  return { type: "error", error: { type: ERROR_TYPES[err.status] ?? (err.status < 500 ? "invalid_request_error" : "api_error"), message: err.message } };
 }
 
 const anthropicErrorHandler = errorHandlerWith(anthropicError);
@@ -54,20 +55,19 @@ export function registerMessagesRoutes(app: FastifyInstance, state: ServerState)
     const body: AnthropicMessagesRequest = parseBody(anthropicMessagesRequestSchema, request.body);
     const { engine, id: model, adapter } = await useChatModel(state, reply, body.model);
     const promptTokens = engine.tokenize(renderChat(engine, chatMessages(body)));
-    const cancel = new AbortController();
+    const cancel = cancellation(request, reply);
     const generation = toGenerationRequest(
       engine,
       { temperature: body.temperature ?? 1, top_p: body.top_p, top_k: body.top_k, stop: body.stop_sequences, max_tokens: body.max_tokens },
       promptTokens,
-      { choice: 0, signal: cancel.signal, promptParam: "messages", adapter },
+      { choice: 0, signal: cancel.signal, promptParam: "messages", adapter, limits: state.limits, client: request.apiKey?.name },
     );
-    const [choice] = startAll(engine, [generation], cancel);
-    abortOnDisconnect(reply.raw, cancel);
+    const [choice] = startAll(engine, [generation], cancel, request.tokenBudget);
     const id = newId("msg");
     const usage = (r: GenerationResult | undefined) => ({ input_tokens: promptTokens.length, output_tokens: r?.completionTokens ?? 0, cache_read_input_tokens: r?.cachedTokens ?? 0 });
 
     if (!body.stream) {
-      const r = await choice!.stream.result;
+      const r = await untilExpired(request, choice!.stream.result);
       const message: AnthropicMessage = {
         id, type: "message", role: "assistant", model,
         content: [{ type: "text", text: r.text }],
@@ -88,10 +88,12 @@ export function registerMessagesRoutes(app: FastifyInstance, state: ServerState)
     sse.event("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } });
     sse.event("ping", { type: "ping" });
     try {
-      for await (const { text } of choice!.stream) {
-        if (text) sse.event("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } });
-      }
-      const r = await choice!.stream.result;
+      const r = await untilExpired(request, (async () => {
+        for await (const { text } of choice!.stream) {
+          if (text) sse.event("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } });
+        }
+        return choice!.stream.result;
+      })());
       sse.event("content_block_stop", { type: "content_block_stop", index: 0 });
       sse.event("message_delta", { type: "message_delta", delta: { stop_reason: stopReason(r), stop_sequence: r.stopSequence ?? null }, usage: { output_tokens: r.completionTokens } });
       sse.event("message_stop", { type: "message_stop" });

@@ -26,6 +26,10 @@ export class Metrics {
   private readonly e2e = new Histogram({ name: "e2e_request_latency_seconds", help: "Time from arrival to the end of a generation.", labelNames: ["model_name"], buckets: [1, 2.5, 5, 10, 15, 20, 30, 40, 50, 60], registers: [this.registry] });
   private readonly requestPromptTokens = new Histogram({ name: "request_prompt_tokens", help: "Prompt tokens per request.", labelNames: ["model_name"], buckets: TOKEN_BUCKETS, registers: [this.registry] });
   private readonly requestGenerationTokens = new Histogram({ name: "request_generation_tokens", help: "Generated tokens per request.", labelNames: ["model_name"], buckets: TOKEN_BUCKETS, registers: [this.registry] });
+  // Per API key, labelled with the key's name (never the key).
+  private readonly keyRequests = new Counter({ name: "api_key_requests_total", help: "Requests admitted per API key.", labelNames: ["key_name"], registers: [this.registry] });
+  private readonly keyTokenCount = new Counter({ name: "api_key_tokens_total", help: "Tokens used per API key (kind: prompt or completion).", labelNames: ["key_name", "kind"], registers: [this.registry] });
+  private readonly keyRejections = new Counter({ name: "api_key_rate_limited_total", help: "Requests refused per API key, by the limit they hit (requests, tokens, concurrency).", labelNames: ["key_name", "limit"], registers: [this.registry] });
 
   constructor() {
     const metrics = this;
@@ -93,6 +97,19 @@ export class Metrics {
         this.e2e.observe(labels, f.e2eMs / 1000);
       },
     };
+  }
+
+  keyRequest(keyName: string): void {
+    this.keyRequests.inc({ key_name: keyName });
+  }
+
+  keyTokens(keyName: string, prompt: number, completion: number): void {
+    this.keyTokenCount.inc({ key_name: keyName, kind: "prompt" }, prompt);
+    this.keyTokenCount.inc({ key_name: keyName, kind: "completion" }, completion);
+  }
+
+  keyRejected(keyName: string, limit: string): void {
+    this.keyRejections.inc({ key_name: keyName, limit });
   }
 
   async render(): Promise<string> {

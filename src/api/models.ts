@@ -1,4 +1,5 @@
 /** GET /v1/models: every configured model with its state, each LoRA adapter with its parent, and a plain note for the demo model. */
+import { relative } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { EmbeddingEngine } from "../engine/embedding-engine.js";
 import type { ModelStatus } from "../engine/model-pool.js";
@@ -49,11 +50,11 @@ export function registerModelRoutes(app: FastifyInstance, state: ServerState): v
   app.get("/v1/models", async () => {
     const created = Math.floor(state.startedAt / 1000);
     const data: ModelCard[] = state.pool.status().map((s) => statusCard(state, s, created));
-    // LoRA adapters, as vLLM lists them: root is the adapter file, parent the base model.
+    // LoRA adapters, as vLLM lists them: root is the adapter file (relative to its folder: no response reveals the server's folders), parent the base model.
     for (const [parent, folder] of state.adapters) {
       const base = data.find((c) => c.id === parent)!;
       for (const a of await folder.list()) {
-        if (state.pool.resolve(a.name) === undefined) data.push({ ...base, id: a.name, created: Math.floor(a.modifiedMs / 1000), root: a.path, parent, nimble: { kind: "lora" } });
+        if (state.pool.resolve(a.name) === undefined) data.push({ ...base, id: a.name, created: Math.floor(a.modifiedMs / 1000), root: relative(folder.dir, a.path), parent, nimble: { kind: "lora" } });
       }
     }
     return { object: "list", data };

@@ -64,6 +64,10 @@ function rejectUnsupported(body: Record<string, unknown>, ctx: z.RefinementCtx):
   }
   const constraints = ["response_format", "guided_json", "guided_choice", "guided_regex", "guided_grammar"].filter((k) => body[k] != null && !(k === "response_format" && (body[k] as { type?: string }).type === "text"));
   if (constraints.length > 1) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [constraints[1]!], message: `only one output constraint at a time (got ${constraints.join(" and ")})` });
+  // Once the grammar is complete only the end of generation is allowed, which min_tokens bans.
+  if (constraints.length > 0 && typeof body.min_tokens === "number" && body.min_tokens > 0) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["min_tokens"], message: `min_tokens cannot be combined with ${constraints[0]}: the grammar decides where the output ends` });
+  }
 }
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });

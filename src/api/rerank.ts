@@ -63,6 +63,7 @@ export function registerRerankRoutes(app: FastifyInstance, state: ServerState): 
     const passages = body.passages.map((p) => p.text);
     const naming = { query: "query.text", documents: "passages", noun: "passage" };
     const { order, logits, tokens } = await score(reranker, body.query.text, passages, body.truncate ?? "NONE", naming);
+    request.tokenBudget.reserve(tokens).settle({ prompt: tokens, completion: 0 });
     return {
       rankings: order.map((index) => ({ index, logit: logits[index]! })),
       usage: { prompt_tokens: tokens, total_tokens: tokens },
@@ -75,6 +76,7 @@ export function registerRerankRoutes(app: FastifyInstance, state: ServerState): 
     const documents = body.documents.map((d) => (typeof d === "string" ? d : d.text));
     const naming = { query: "query", documents: "documents", noun: "document" };
     const { order, logits, tokens, model } = await score(reranker, body.query, documents, body.truncate ?? "NONE", naming);
+    request.tokenBudget.reserve(tokens).settle({ prompt: tokens, completion: 0 });
     const top = body.top_n == null ? order : order.slice(0, body.top_n);
     return {
       id: newId("rerank"),

@@ -2,13 +2,16 @@
  * The HTTP server: Fastify with the OpenAI/NIM routes. It listens at once (liveness 200) and
  * reports ready once the engine has loaded; close() drains in-flight requests first.
  */
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { KeyRing } from "../keys/store.js";
 import type { SchedulerObserver } from "../engine/scheduler.js";
 import os from "node:os";
 import { EmbeddingEngine } from "../engine/embedding-engine.js";
 import { ModelPool, type ModelSpec } from "../engine/model-pool.js";
 import type { Engine } from "../engine/types.js";
 import { registerAdminRoutes, type AdminStore } from "./admin.js";
+import { registerAuth } from "./auth.js";
 import { registerChatRoutes } from "./chat.js";
 import { registerCompletionRoutes } from "./completions.js";
 import { ApiError, errorHandler, sendError } from "./errors.js";
@@ -21,6 +24,10 @@ import { registerRerankRoutes } from "./rerank.js";
 import { registerTokenizeRoutes } from "./tokenize.js";
 import type { ServedModel, ServerState } from "./state.js";
 import { LoraDirectory } from "../models/lora-dir.js";
+import { NO_GENERATION_LIMITS, registerRequestLifetime, type GenerationLimits } from "./limits.js";
+import { RateLimiter, registerRateLimits, type LimitSettings } from "./rate-limit.js";
+import { createLogger, registerRequestLog, type LogLevel } from "./request-log.js";
+import { registerTransport, requestId } from "./transport.js";
 
 /** A model the server offers: loaded on first use (or at start with `preload`), told where to report its metrics. */
 export type ServedModelSpec = Omit<ModelSpec<ServedModel>, "load"> & {
@@ -43,7 +50,24 @@ export interface HttpServerOptions {
   drainTimeoutMs?: number;
   /** How long a request waits for busy models to go idle so that its model fits in the budget, in ms. */
   fitTimeoutMs?: number;
-  logLevel?: "error" | "warn" | "info" | "debug" | "silent";
+  logLevel?: LogLevel;
+  /** Logs to this logger instead of a new one on stdout at `logLevel`. */
+  logger?: Logger;
+  /** Put prompts and completions in the request log lines. */
+  logPrompts?: boolean;
+  /** API keys; with none, every route is open. */
+  keys?: KeyRing;
+  /** Per-key limits for keys that set none (0: unlimited). */
+  keyLimits?: Partial<LimitSettings>;
+  /** Largest max_tokens and longest prompt (0: none). */
+  generationLimits?: Partial<GenerationLimits>;
+  /** Longest a request may take, and a stream stay silent, in ms (0: no limit). */
+  requestTimeoutMs?: number;
+  streamIdleTimeoutMs?: number;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Origins allowed by CORS ("*": any); none by default. */
+  corsAllowOrigins?: readonly string[];
   /** Extra fields for /v1/metadata (settings, hardware). */
   metadata?: Record<string, unknown>;
   /** Where POST /v1/admin/pull puts models. */
@@ -61,21 +85,40 @@ export interface HttpServer {
   metrics: Metrics;
   /** The LoRA adapters folder, once the model is loaded (when --lora-dir is set). */
   readonly adapters: LoraDirectory | undefined;
+  /** Every route registered (method and pattern), for checks that must cover them all. */
+  routes: readonly { method: string; url: string }[];
   /** Stops accepting requests (ready turns 503), lets in-flight ones finish, then closes. */
   close(): Promise<void>;
 }
 
-export function buildApp(state: ServerState, options: Pick<HttpServerOptions, "bodyLimit" | "logLevel" | "store">): FastifyInstance {
-  const level = options.logLevel ?? "silent";
+export type AppOptions = Omit<HttpServerOptions, "models" | "embeddingPrefixes" | "host" | "port" | "drainTimeoutMs" | "metadata" | "memoryBudgetBytes" | "fitTimeoutMs">;
+
+export function buildApp(state: ServerState, options: AppOptions, routes: { method: string; url: string }[] = []): FastifyInstance {
   const app = Fastify({
     bodyLimit: options.bodyLimit ?? 4 * 1024 * 1024,
-    logger: level === "silent" ? false : { level },
+    loggerInstance: options.logger ?? createLogger(options.logLevel ?? "silent"),
+    // Fastify's own request lines are replaced by one line per request (request-log.ts).
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: requestId,
     return503OnClosing: true,
+    // Time to receive a whole request (slow senders); generation time is --request-timeout's.
+    requestTimeout: 60_000,
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
+  }) as unknown as FastifyInstance;
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
     void sendError(reply, new ApiError(404, `Unknown endpoint: ${request.method} ${request.url.split("?")[0]}`, "invalid_request_error", null, "not_found"));
   });
+  // Hooks run in this order: request id, headers and CORS; the log line (so refused requests are logged too);
+  // authentication; per-key limits; the request's deadline.
+  registerTransport(app, { corsAllowOrigins: options.corsAllowOrigins, tls: options.tls !== undefined });
+  registerRequestLog(app, { logPrompts: options.logPrompts ?? false });
+  registerAuth(app, options.keys ?? new KeyRing());
+  registerRateLimits(app, new RateLimiter({ rpm: 0, tpm: 0, concurrency: 0, ...options.keyLimits }), state.metrics);
+  registerRequestLifetime(app, { requestTimeoutMs: options.requestTimeoutMs ?? 0, streamIdleTimeoutMs: options.streamIdleTimeoutMs ?? 0 });
   registerManagementRoutes(app, state);
   registerModelRoutes(app, state);
   registerChatRoutes(app, state);
@@ -120,13 +163,22 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     startedAt: Date.now(),
     metadata: options.metadata ?? {},
     embeddingPrefixes: options.embeddingPrefixes ?? { query: "", passage: "" },
+    limits: { ...NO_GENERATION_LIMITS, ...options.generationLimits },
   };
-  app = buildApp(state, options);
-  await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 8000 });
+  const routes: { method: string; url: string }[] = [];
+  app = buildApp(state, options, routes);
+  // Fastify logs each listening address at info; `url` and the CLI's startup lines say it already.
+  const level = app.log.level;
+  if (["trace", "debug", "info"].includes(level)) app.log.level = "warn";
+  try {
+    await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 8000 });
+  } finally {
+    app.log.level = level;
+  }
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : options.port ?? 8000;
   const host = options.host ?? "127.0.0.1";
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const url = `${options.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
 
   const ready = pool.preload().then(() => {
     state.ready = true;
@@ -141,5 +193,5 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       await pool.close(options.drainTimeoutMs ?? 30_000);
       await app!.close();
     })());
-  return { app, url, ready, metrics, pool, close, get adapters() { return defaultChat ? adapters.get(defaultChat.id) : undefined; } };
+  return { app, url, ready, metrics, pool, routes, close, get adapters() { return defaultChat ? adapters.get(defaultChat.id) : undefined; } };
 }

@@ -1,13 +1,31 @@
 /** Server-sent events, OpenAI style: `data: {json}` frames ending with `data: [DONE]`. */
+import type { OutgoingHttpHeaders } from "node:http";
 import type { FastifyReply } from "fastify";
+import { untilExpired } from "./limits.js";
 
 export class SseWriter {
+  private idle: NodeJS.Timeout | undefined;
+
   constructor(private readonly reply: FastifyReply) {}
 
-  /** Takes over the response from Fastify and sends the event-stream headers. */
+  /**
+   * Takes over the response from Fastify and sends the event-stream headers, with those already set
+   * on the reply (request id, security, CORS, rate limits). Starts the idle timer (--stream-idle-timeout).
+   */
   open(headers: Record<string, string> = {}): void {
     this.reply.hijack();
-    this.reply.raw.writeHead(200, {
+    const raw = this.reply.raw;
+    const lifetime = this.reply.request.lifetime;
+    if (lifetime && lifetime.streamIdleMs > 0) {
+      this.idle = setTimeout(() => {
+        lifetime.expire("idle");
+        // A client that stopped reading would keep the socket: drop it if the end cannot be sent.
+        setTimeout(() => { if (!raw.writableFinished) raw.destroy(); }, 1000).unref();
+      }, lifetime.streamIdleMs).unref();
+      raw.once("close", () => clearTimeout(this.idle));
+    }
+    raw.writeHead(200, {
+      ...(this.reply.getHeaders() as OutgoingHttpHeaders),
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache",
       connection: "keep-alive",
@@ -20,13 +38,24 @@ export class SseWriter {
     return this.reply.raw.destroyed || this.reply.raw.writableEnded;
   }
 
+  /** `work`, or the 408 as soon as the request's deadline passes or the stream goes idle. */
+  untilExpired<T>(work: Promise<T>): Promise<T> {
+    return untilExpired(this.reply.request, work);
+  }
+
   send(data: unknown): void {
-    if (!this.closed) this.reply.raw.write(`data: ${JSON.stringify(data)}\n\n`);
+    this.write(`data: ${JSON.stringify(data)}\n\n`);
   }
 
   /** A named event (Anthropic's streams name each event). */
   event(name: string, data: unknown): void {
-    if (!this.closed) this.reply.raw.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+    this.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  private write(frame: string): void {
+    if (this.closed) return;
+    this.idle?.refresh();
+    this.reply.raw.write(frame);
   }
 
   /** Ends the stream without OpenAI's [DONE] marker. */

@@ -6,6 +6,7 @@ import type { RerankEngine } from "../engine/rerank-engine.js";
 import type { Engine } from "../engine/types.js";
 import type { LoraDirectory } from "../models/lora-dir.js";
 import { ApiError } from "./errors.js";
+import type { GenerationLimits } from "./limits.js";
 import type { Metrics } from "./metrics.js";
 
 /** A model the server runs: a generation engine, an embedding engine or a reranker. */
@@ -23,6 +24,8 @@ export interface ServerState {
   draining: boolean;
   metrics: Metrics;
   startedAt: number;
+  /** Largest max_tokens and longest prompt. */
+  limits: GenerationLimits;
   /** Settings and hardware to report in /v1/metadata. */
   metadata: Record<string, unknown>;
 }

@@ -14,14 +14,14 @@ export interface ChunkFactory {
 export async function streamChoices(sse: SseWriter, choices: Choice[], cancel: AbortController, make: ChunkFactory): Promise<void> {
   const results: GenerationResult[] = [];
   try {
-    await Promise.all(
+    await sse.untilExpired(Promise.all(
       choices.map(async (c) => {
         for await (const piece of c.stream) for (const chunk of make.piece(c, piece)) sse.send(chunk);
         const result = await c.stream.result;
         results[c.index] = result;
         if (result.finishReason !== "abort") for (const chunk of make.end(c, result)) sse.send(chunk);
       }),
-    );
+    ));
   } catch (err) {
     cancel.abort();
     // The status line is sent: report the failure in the stream itself.

@@ -6,6 +6,7 @@ import { registerGenModel } from "./commands/gen-model.js";
 import { registerModels } from "./commands/models.js";
 import { registerProfiles } from "./commands/profiles.js";
 import { registerPull } from "./commands/pull.js";
+import { registerKeys } from "./commands/keys.js";
 import { registerServe } from "./commands/serve.js";
 
 const program = new Command()
@@ -21,6 +22,7 @@ registerModels(program);
 registerProfiles(program);
 registerGenModel(program);
 registerBench(program);
+registerKeys(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -5,8 +5,11 @@ import { OPTIONS, type OptionName } from "../config.js";
 export function addConfigOptions(cmd: Command, names: readonly OptionName[] = Object.keys(OPTIONS) as OptionName[]): Command {
   for (const name of names) {
     const opt = OPTIONS[name];
-    const def = opt.default === undefined || opt.default === false ? "" : ` (default: ${String(opt.default)})`;
-    cmd.option(opt.flag, `${opt.description}${def} [env: ${opt.env.join(", ")}]`);
+    const empty = opt.default === undefined || opt.default === false || (Array.isArray(opt.default) && opt.default.length === 0);
+    const help = `${opt.description}${empty ? "" : ` (default: ${String(opt.default)})`} [env: ${opt.env.join(", ")}]`;
+    // A repeatable flag (--api-key) collects its values.
+    if ("repeatable" in opt) cmd.option(opt.flag, help, (value: string, previous: string[] = []) => [...previous, value]);
+    else cmd.option(opt.flag, help);
   }
   return cmd;
 }

@@ -48,6 +48,7 @@ export function registerServe(program: Command): void {
         onNotice: (m) => say(m),
         onDownloadProgress: download.onProgress,
         onLoadProgress: (p) => load.update(p, 1, false),
+        onWarning: (m) => process.stderr.write(`\n!!! WARNING: ${m}\n\n`),
       });
     } finally {
       download.finish();
@@ -81,8 +82,10 @@ export function registerServe(program: Command): void {
       say(`memory     budget ${formatBytes(server.pool.budgetBytes)} for loaded models (the least recently used idle one is unloaded to make room)`);
     }
     say(`settings   parallel ${info.parallel}, context ${info.contextSize} tokens per sequence, batch ${config.batchSize}, max queue ${config.maxQueue}`);
+    const keyCount = server.keys.entries().length;
+    say(`security   ${keyCount > 0 ? `API keys required (${keyCount} configured)` : "no API keys: every route is open"}; ${config.tlsCert ? "TLS" : "no TLS"}; CORS ${config.corsAllowOrigins.length > 0 ? config.corsAllowOrigins.join(", ") : "off"}`);
     say(`listening  ${server.url}  (OpenAI base URL: ${server.url}/v1)`);
-    say(`try        curl ${server.url}/v1/chat/completions -H 'Content-Type: application/json' -d '{"model":"${info.id}","messages":[{"role":"user","content":"Hello"}]}'`);
+    say(`try        curl ${server.url}/v1/chat/completions -H 'Content-Type: application/json'${keyCount > 0 ? " -H 'Authorization: Bearer <key>'" : ""} -d '{"model":"${info.id}","messages":[{"role":"user","content":"Hello"}]}'`);
 
     let stopping = false;
     const stop = (signal: string) => {
