@@ -204,8 +204,9 @@ describe("server-wide limits", () => {
     }
   });
 
-  it("ends a stream that sends nothing for --stream-idle-timeout", async () => {
+  it("ends a stream that sends nothing for --stream-idle-timeout (here: waiting silently in the queue)", async () => {
     // One sequence, busy with a long request: a second, streamed request waits silently in the queue.
+    // Streams get their status only once they leave the queue, so this one is a 408.
     const server = await startTinyServer({ parallel: 1, streamIdleTimeout: 0.1 });
     const busy = request(`${server.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" } });
     busy.on("error", () => {});
@@ -213,10 +214,8 @@ describe("server-wide limits", () => {
       busy.end(JSON.stringify({ messages, max_tokens: 4000, ignore_eos: true }));
       await waitFor(async () => metricValue(await (await fetch(`${server.url}/v1/metrics`)).text(), "num_requests_running") === 1);
       const res = await fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ messages, max_tokens: 5, stream: true }) });
-      const events = await readSse(res);
-      assert.equal(events[0].choices[0].delta.role, "assistant");
-      assert.equal(events.at(-2).error.code, "stream_idle_timeout");
-      assert.equal(events.at(-1), "[DONE]");
+      assert.equal(res.status, 408);
+      assert.equal(((await res.json()) as any).error.code, "stream_idle_timeout");
     } finally {
       busy.destroy();
       await server.close();

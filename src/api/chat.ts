@@ -72,7 +72,7 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
           return chunk(c.index, delta, null, logprobs ? (entries ?? []) : undefined);
         });
       };
-      await awaitStarted(choices, cancel);
+      await awaitStarted(request, choices, cancel);
       const sse = new SseWriter(reply);
       sse.open();
       for (const c of choices) sse.send(chunk(c.index, { role: "assistant", content: "" }, null));

@@ -47,7 +47,7 @@ export function registerCompletionRoutes(app: FastifyInstance, state: ServerStat
           ...(includeUsage ? { usage: null } : {}),
         };
       };
-      await awaitStarted(choices, cancel);
+      await awaitStarted(request, choices, cancel);
       const sse = new SseWriter(reply);
       sse.open();
       await streamChoices(sse, choices, cancel, {

@@ -7,7 +7,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AdapterHandle, ChatMessage, ChatTemplateOptions, Engine, GenerationRequest, GenerationResult, GenerationStream, PreparedGrammar } from "../engine/types.js";
 import { ContextLengthError } from "../engine/types.js";
 import { ApiError } from "./errors.js";
-import { checkMaxTokens, checkPromptLength, NO_GENERATION_LIMITS, type GenerationLimits } from "./limits.js";
+import { checkMaxTokens, checkPromptLength, NO_GENERATION_LIMITS, untilExpired, type GenerationLimits } from "./limits.js";
 import type { TokenCharge } from "./rate-limit.js";
 import type { FinishReasonOut, SamplingRequest, Usage } from "./protocol.js";
 
@@ -115,14 +115,20 @@ export function startAll(engine: Engine, requests: GenerationRequest[], cancel: 
 
 /**
  * Waits until every choice has left the wait queue, so that a stream whose request times out in
- * the queue still gets a real status (503) rather than an error event after a 200.
+ * the queue still gets a real status (503, or 408 once the stream's idle time or the request's
+ * deadline passes) rather than an error event after a 200.
  */
-export async function awaitStarted(choices: Choice[], cancel: AbortController): Promise<void> {
+export async function awaitStarted(request: FastifyRequest, choices: Choice[], cancel: AbortController): Promise<void> {
+  const lifetime = request.lifetime;
+  // A stream waiting in the queue sends nothing: the idle limit counts from its arrival.
+  const idle = lifetime && lifetime.streamIdleMs > 0 ? setTimeout(() => lifetime.expire("idle"), lifetime.streamIdleMs) : undefined;
   try {
-    await Promise.all(choices.map((c) => c.stream.started));
+    await untilExpired(request, Promise.all(choices.map((c) => c.stream.started)));
   } catch (err) {
     cancel.abort();
     throw err;
+  } finally {
+    clearTimeout(idle);
   }
 }
 

@@ -78,7 +78,7 @@ export function registerMessagesRoutes(app: FastifyInstance, state: ServerState)
       return message;
     }
 
-    await awaitStarted([choice!], cancel);
+    await awaitStarted(request, [choice!], cancel);
     const sse = new SseWriter(reply);
     sse.open();
     sse.event("message_start", {

@@ -54,7 +54,8 @@ export class SseWriter {
 
   private write(frame: string): void {
     if (this.closed) return;
-    this.idle?.refresh();
+    // A client that stopped reading (its socket is backed up) counts as silence too.
+    if (!this.reply.raw.writableNeedDrain) this.idle?.refresh();
     this.reply.raw.write(frame);
   }
 
