@@ -179,8 +179,11 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     const settings = { ...config, gpuLayers: options.gpuLayers, kvCacheType: options.kvCacheType };
     models.push(chatSpec(config, config.servedModelName ?? model.name, async () => model, settings, { source: model.path, onLoadProgress: options.onLoadProgress, ...lora }));
   }
-  if (embeddingModel) models.push(poolingSpec(config, "embedding", embeddingModel.name, async () => embeddingModel, { source: embeddingModel.path, preload: true }));
-  if (rerankModel) models.push(poolingSpec(config, "rerank", rerankModel.name, async () => rerankModel, { source: rerankModel.path, preload: true }));
+  // The embedding model may be the chat model's file: then it answers to the same name on
+  // /v1/embeddings, under an id of its own (`<name>-embedding`) for listings and the admin API.
+  const sideId = (name: string, kind: string) => (models.some((m) => m.id === name) ? `${name}-${kind}` : name);
+  if (embeddingModel) models.push(poolingSpec(config, "embedding", sideId(embeddingModel.name, "embedding"), async () => embeddingModel, { source: embeddingModel.path, preload: true, aliases: sideId(embeddingModel.name, "embedding") === embeddingModel.name ? [] : [embeddingModel.name] }));
+  if (rerankModel) models.push(poolingSpec(config, "rerank", sideId(rerankModel.name, "rerank"), async () => rerankModel, { source: rerankModel.path, preload: true, aliases: sideId(rerankModel.name, "rerank") === rerankModel.name ? [] : [rerankModel.name] }));
   models.push(...configuredSpecs(config, resolveOptions));
   const server = await startHttpServer({
     host: config.host,

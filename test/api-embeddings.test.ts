@@ -131,4 +131,22 @@ describe("embeddings", () => {
       await other.close();
     }
   });
+
+  it("serves the chat model's own file for embeddings too, under the same name", async () => {
+    const dir2 = tempDir();
+    const path = join(dir2, "both.gguf");
+    await generateModel(path, { shape: PRESETS.tiny, seed: 42, poolingType: 1 });
+    const both = await createServer({ model: path, embeddingModel: path, port: 0, home: dir2, logLevel: "error" });
+    try {
+      await both.ready;
+      const chat = await postJson(`${both.url}/v1/chat/completions`, { model: "both", messages: [{ role: "user", content: "hi" }], max_tokens: 2 });
+      assert.equal(chat.status, 200, JSON.stringify(chat.json));
+      const embedded = await postJson(`${both.url}/v1/embeddings`, { model: "both", input: "hi" });
+      assert.equal(embedded.status, 200, JSON.stringify(embedded.json));
+      const { data } = await (await fetch(`${both.url}/v1/models`)).json();
+      assert.deepEqual(data.map((m: any) => [m.id, m.nimble.kind]), [["both", "chat"], ["both-embedding", "embedding"]]);
+    } finally {
+      await both.close();
+    }
+  });
 });

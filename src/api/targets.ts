@@ -41,7 +41,7 @@ async function lease(state: ServerState, reply: FastifyReply, requested: string 
     name = status.find((s) => s.kind === kind)?.id;
     if (name === undefined) throw new ApiError(404, `This server serves no ${kind} model; start it with ${KIND_FLAG[kind]}.`, "invalid_request_error", "model", "model_not_found");
   }
-  let id = state.pool.resolve(name);
+  let id = state.pool.resolve(name, kind);
   let adapterFile: LoraAdapterFile | undefined;
   if (id === undefined) {
     for (const [parent, folder] of state.adapters) {

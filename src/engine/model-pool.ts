@@ -105,7 +105,8 @@ export interface PoolEvents {
 
 export class ModelPool<M extends PooledModel = PooledModel> {
   private readonly entries = new Map<string, Entry<M>>();
-  private readonly names = new Map<string, string>();
+  /** Name (id or alias) → the ids it stands for: one per kind at most (a chat and an embedding model may share a name). */
+  private readonly names = new Map<string, string[]>();
   /** Leases waiting for memory to free up. */
   private waiters: (() => void)[] = [];
   private closed = false;
@@ -119,18 +120,23 @@ export class ModelPool<M extends PooledModel = PooledModel> {
     /** How long a lease waits for busy models to become idle so that its model fits. */
     private readonly fitTimeoutMs = 60_000,
   ) {
+    const kinds = new Map(specs.map((s) => [s.id, s.kind]));
     for (const spec of specs) {
+      if (this.entries.has(spec.id)) throw new Error(`model id "${spec.id}" is used twice`);
       for (const name of [spec.id, ...(spec.aliases ?? [])]) {
-        if (this.names.has(name)) throw new Error(`model name "${name}" is used twice`);
-        this.names.set(name, spec.id);
+        const ids = this.names.get(name) ?? [];
+        if (ids.some((id) => kinds.get(id) === spec.kind)) throw new Error(`model name "${name}" is used twice`);
+        this.names.set(name, [...ids, spec.id]);
       }
       this.entries.set(spec.id, { spec, state: "unloaded", bytes: 0, leases: 0, lastUsed: 0, useOrder: 0, keepAliveMs: spec.keepAliveMs ?? -1 });
     }
   }
 
-  /** The model id a name (id or alias) stands for. */
-  resolve(name: string): string | undefined {
-    return this.names.get(name);
+  /** The model id a name (id or alias) stands for: the one of `kind` if given and there is one, else the first. */
+  resolve(name: string, kind?: ModelKind): string | undefined {
+    const ids = this.names.get(name);
+    if (!ids) return undefined;
+    return (kind && ids.find((id) => this.entries.get(id)!.spec.kind === kind)) || ids[0];
   }
 
   /** Loads the preload models (in order); rejects with the first failure. */
@@ -161,7 +167,7 @@ export class ModelPool<M extends PooledModel = PooledModel> {
   /** Leases a model by name, loading it first if needed (waiting for a load already under way). */
   async acquire(name: string): Promise<Lease<M>> {
     if (this.closed) throw new Error("The server is shutting down.");
-    const id = this.names.get(name);
+    const id = this.resolve(name);
     const entry = id === undefined ? undefined : this.entries.get(id);
     if (!entry) throw new ModelNotFoundError(name);
     // Held while loading, so that the model is not evicted for another before this request runs.
@@ -200,7 +206,7 @@ export class ModelPool<M extends PooledModel = PooledModel> {
 
   /** Unloads a model now (admin); waits for its requests to finish (up to timeoutMs). */
   async unload(name: string, timeoutMs = 30_000): Promise<void> {
-    const id = this.names.get(name);
+    const id = this.resolve(name);
     const entry = id === undefined ? undefined : this.entries.get(id);
     if (!entry) throw new ModelNotFoundError(name);
     if (entry.loading) await entry.loading.catch(() => {});
