@@ -167,7 +167,7 @@ export async function startLoadServer(args: Args): Promise<LoadSetup> {
   return { server, pid: server.child.pid!, args };
 }
 
-export const LOAD_OPTIONS = ["clients", "parallel", "disconnect", "max-tokens", "max-queue", "queue-timeout", "seed", "out", "duration"] as const;
+export const LOAD_OPTIONS = ["clients", "parallel", "disconnect", "max-tokens", "max-queue", "queue-timeout", "seed", "out", "duration", "warmup"] as const;
 
 export function overloadOptions(url: string, args: Args, seed: number): OverloadOptions {
   const disconnect = Number(args.get("disconnect") ?? 0.2);
