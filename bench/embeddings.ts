@@ -23,7 +23,7 @@ import { intArg, parseArgs } from "./args.js";
 import { fmt, markdownTable, median, ratio } from "./format.js";
 import { binaryVersion, machineInfo } from "./machine.js";
 import { buildPrompts, serverTokenCounter } from "./prompts.js";
-import { freePort, killAllSync, startServer, stopAll, supportedArgs, waitReady, type ManagedServer } from "./servers.js";
+import { freePort, runBenchmark, startServer, supportedArgs, waitReady, type ManagedServer } from "./servers.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -211,17 +211,4 @@ async function main(): Promise<void> {
   say(`results: ${outPath}`);
 }
 
-let exiting = false;
-const shutdown = (code: number) => {
-  if (exiting) return;
-  exiting = true;
-  stopAll().finally(() => process.exit(code));
-};
-process.on("SIGINT", () => { say("interrupted: stopping servers"); shutdown(130); });
-process.on("SIGTERM", () => shutdown(143));
-process.on("exit", () => killAllSync());
-
-main().then(
-  () => shutdown(0),
-  (err: unknown) => { say(`embeddings bench: ${(err as Error).message}`); shutdown(1); },
-);
+runBenchmark("embeddings bench", main, say);

@@ -116,3 +116,23 @@ export function supportedArgs(binary: string, wanted: [string, string?][], note:
   }
   return args;
 }
+
+/**
+ * Runs a benchmark script's main: servers are stopped on success, failure, Ctrl-C or SIGTERM
+ * (and killed on any other exit); a failure prints one line naming the script.
+ */
+export function runBenchmark(name: string, main: () => Promise<void>, say: (line: string) => void): void {
+  let exiting = false;
+  const shutdown = (code: number) => {
+    if (exiting) return;
+    exiting = true;
+    stopAll().finally(() => process.exit(code));
+  };
+  process.on("SIGINT", () => { say("interrupted: stopping servers"); shutdown(130); });
+  process.on("SIGTERM", () => shutdown(143));
+  process.on("exit", () => killAllSync());
+  main().then(
+    () => shutdown(0),
+    (err: unknown) => { say(`${name}: ${(err as Error).message}`); shutdown(1); },
+  );
+}
