@@ -3,7 +3,7 @@
  * buffers of its context, estimated from the GGUF header alone (node-llama-cpp's GgufInsights,
  * which follows llama.cpp's allocation rules), RAM and VRAM together.
  */
-import { getLlama, GgufInsights, LlamaLogLevel, readGgufFileInfo } from "node-llama-cpp";
+import { GgufInsights, readGgufFileInfo } from "node-llama-cpp";
 
 export interface MemoryEstimateOptions {
   /** Tokens per sequence (default: the training context, at most 4096). */
@@ -22,14 +22,15 @@ export interface MemoryEstimate {
 }
 
 export async function estimateModelMemory(path: string, options: MemoryEstimateOptions = {}): Promise<MemoryEstimate> {
-  const llama = await getLlama({ gpu: false, logLevel: LlamaLogLevel.error, progressLogs: false });
+  // Without a Llama instance, GgufInsights uses node-llama-cpp's backend-less one: no binding is loaded for an estimate.
   const info = await readGgufFileInfo(path, { logWarnings: false });
-  const insights = await GgufInsights.from(info, llama);
+  const insights = await GgufInsights.from(info);
   const sequences = options.sequences ?? 1;
   const contextSize = options.contextSize ?? Math.min(insights.trainContextSize ?? 4096, 4096);
   const weights = await insights.estimateModelResourceRequirementsV2({ gpuLayers: 0 });
   const context = await insights.estimateContextResourceRequirementsV2({
-    contextSize: contextSize * sequences,
+    // Per sequence: node-llama-cpp multiplies by `sequences` itself, as createContext does.
+    contextSize,
     modelGpuLayers: 0,
     sequences,
     batchSize: options.batchSize,
