@@ -33,34 +33,28 @@ export class Metrics {
 
   constructor() {
     const metrics = this;
-    const gauge = (name: string, help: string, read: (s: EngineStats) => number) =>
-      new Gauge({
+    // Series that mirror each attached model's live values when scraped (a model gone since drops out).
+    const mirror = <S>(metric: typeof Gauge | typeof Counter, sources: Map<string, () => S>, name: string, help: string, read: (s: S) => number) =>
+      new metric({
         name,
         help,
         labelNames: ["model_name"],
         registers: [this.registry],
-        collect() {
-          // A model unloaded since the last scrape drops out of the gauges.
+        collect(this: Gauge | Counter) {
           this.reset();
-          for (const [model, stats] of metrics.engines) this.set({ model_name: model }, read(stats()));
+          for (const [model, stats] of sources) {
+            if (this instanceof Gauge) this.set({ model_name: model }, read(stats()));
+            else this.inc({ model_name: model }, read(stats()));
+          }
         },
       });
+    const gauge = (name: string, help: string, read: (s: EngineStats) => number) => mirror(Gauge, metrics.engines, name, help, read);
     gauge("num_requests_running", "Requests being generated.", (s) => s.running);
     gauge("num_requests_waiting", "Requests waiting for a free sequence.", (s) => s.waiting);
     gauge("num_request_max", "Requests that can be generated at once.", (s) => s.parallel);
     gauge("gpu_cache_usage_perc", "KV cache in use by running requests (0-1).", (s) => s.kvCacheUsage);
-    const embeddingCounter = (name: string, help: string, read: (s: EmbeddingBatchStats) => number) =>
-      new Counter({
-        name,
-        help,
-        labelNames: ["model_name"],
-        registers: [this.registry],
-        collect() {
-          // The engine counts; the series mirror it (a reloaded model starts again from 0).
-          this.reset();
-          for (const [model, stats] of metrics.embedders) this.inc({ model_name: model }, read(stats()));
-        },
-      });
+    // The engine counts; the counters mirror it (a reloaded model starts again from 0).
+    const embeddingCounter = (name: string, help: string, read: (s: EmbeddingBatchStats) => number) => mirror(Counter, metrics.embedders, name, help, read);
     embeddingCounter("nimble_embedding_decodes_total", "Decodes run on the embedding model (each embeds one or more inputs).", (s) => s.decodes);
     embeddingCounter("nimble_embedding_inputs_total", "Inputs embedded.", (s) => s.inputs);
   }
