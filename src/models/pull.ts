@@ -10,22 +10,17 @@ import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { downloadFile, DownloadError, fileExists, type DownloadProgress } from "./download.js";
+import { downloadFile, DownloadError, fileExists, type DownloadOptions, type DownloadProgress } from "./download.js";
 import { hubFileUrl, hubSettings, listRepoFiles, ModelRefError, parseModelRef, pickQuant, splitParts, type ModelRef, type RepoFile } from "./hub.js";
 import { ModelStore, modelNameOf, type StoredFile, type StoreEntry } from "./store.js";
 
-export interface PullOptions {
+/** What pull passes through to each download: progress, notices, cancellation, retries. */
+export interface PullOptions extends Pick<DownloadOptions, "onProgress" | "onNotice" | "signal" | "retries" | "retryDelayMs"> {
   home: string;
   /** Never use the network (`--offline`, NIMBLE_OFFLINE, NIM_DISABLE_MODEL_DOWNLOAD). */
   offline?: boolean;
   /** HF_ENDPOINT, HF_TOKEN (default: process.env). */
   env?: NodeJS.ProcessEnv;
-  onProgress?: (p: DownloadProgress) => void;
-  onNotice?: (message: string) => void;
-  signal?: AbortSignal;
-  /** Passed to each download: retries after an interrupted transfer, and the pause between them. */
-  retries?: number;
-  retryDelayMs?: number;
 }
 
 export interface PulledModel {
