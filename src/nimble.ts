@@ -181,9 +181,12 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
   }
   // The embedding model may be the chat model's file: then it answers to the same name on
   // /v1/embeddings, under an id of its own (`<name>-embedding`) for listings and the admin API.
-  const sideId = (name: string, kind: string) => (models.some((m) => m.id === name) ? `${name}-${kind}` : name);
-  if (embeddingModel) models.push(poolingSpec(config, "embedding", sideId(embeddingModel.name, "embedding"), async () => embeddingModel, { source: embeddingModel.path, preload: true, aliases: sideId(embeddingModel.name, "embedding") === embeddingModel.name ? [] : [embeddingModel.name] }));
-  if (rerankModel) models.push(poolingSpec(config, "rerank", sideId(rerankModel.name, "rerank"), async () => rerankModel, { source: rerankModel.path, preload: true, aliases: sideId(rerankModel.name, "rerank") === rerankModel.name ? [] : [rerankModel.name] }));
+  for (const [kind, side] of [["embedding", embeddingModel], ["rerank", rerankModel]] as const) {
+    if (!side) continue;
+    const taken = models.some((m) => m.id === side.name);
+    const id = taken ? `${side.name}-${kind}` : side.name;
+    models.push(poolingSpec(config, kind, id, async () => side, { source: side.path, preload: true, aliases: taken ? [side.name] : [] }));
+  }
   models.push(...configuredSpecs(config, resolveOptions));
   const server = await startHttpServer({
     host: config.host,

@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { KeyRing } from "../keys/store.js";
 import type { SchedulerObserver } from "../engine/scheduler.js";
 import os from "node:os";
-import { EmbeddingEngine } from "../engine/embedding-engine.js";
+import type { EmbeddingEngine } from "../engine/embedding-engine.js";
 import { ModelPool, type ModelSpec } from "../engine/model-pool.js";
 import type { Engine } from "../engine/types.js";
 import { registerAdminRoutes, type AdminStore } from "./admin.js";
@@ -142,9 +142,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     options.models.map((m) => ({ ...m, preload: m.preload || m === defaultChat, load: () => m.load(metrics.observerFor(m.id)) })),
     options.memoryBudgetBytes ?? Math.floor(os.totalmem() * 0.8),
     {
-      onLoaded: (id, model) => {
-        if (model instanceof EmbeddingEngine) metrics.attachEmbedder(id, () => model.stats());
-        else if ("scheduler" in model || "applyChatTemplate" in model) {
+      onLoaded: (id, kind, model) => {
+        if (kind === "embedding") {
+          const embedder = model as EmbeddingEngine;
+          metrics.attachEmbedder(id, () => embedder.stats());
+        } else if (kind === "chat") {
           const engine = model as Engine;
           metrics.attach(id, () => engine.stats());
           adapters.get(id)?.setArchitecture(engine.info.architecture);

@@ -99,7 +99,7 @@ export interface Lease<M extends PooledModel> {
 }
 
 export interface PoolEvents {
-  onLoaded?(id: string, model: PooledModel, ms: number): void;
+  onLoaded?(id: string, kind: ModelKind, model: PooledModel, ms: number): void;
   onUnloaded?(id: string, reason: "idle" | "evicted" | "requested"): void;
 }
 
@@ -246,7 +246,7 @@ export class ModelPool<M extends PooledModel = PooledModel> {
       const model = await entry.spec.load();
       entry.model = model;
       entry.state = "loaded";
-      this.events.onLoaded?.(entry.spec.id, model, performance.now() - started);
+      this.events.onLoaded?.(entry.spec.id, entry.spec.kind, model, performance.now() - started);
       if (entry.leases === 0) this.becameIdle(entry);
       return model;
     } catch (err) {
