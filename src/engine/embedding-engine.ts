@@ -76,6 +76,11 @@ export class EmbeddingEngine {
     return this.model.tokenize(text, false);
   }
 
+  /** The text of token ids (the inverse of tokenize, for cutting text at a token count). */
+  detokenize(tokens: readonly number[]): string {
+    return this.model.detokenize(tokens as Token[]);
+  }
+
   /** The L2-normalised embedding of each input (token ids). */
   async embed(inputs: number[][]): Promise<Float32Array[]> {
     const prepared = inputs.map((tokens) => this.withSpecialTokens(tokens));
