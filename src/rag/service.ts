@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { createWriteStream, mkdirSync } from "node:fs";
-import { readFile, rename, rm } from "node:fs/promises";
+import { readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
@@ -58,6 +58,12 @@ export interface RagServiceOptions {
   concurrency?: number;
 }
 
+export interface StagedUpload {
+  tmp: string;
+  bytes: number;
+  sha256: string;
+}
+
 interface Job {
   storeId: string;
   fileId: string;
@@ -104,6 +110,7 @@ export class RagService {
   /** Brings index and records back in line after a crash (see the module comment). */
   private async recover(): Promise<void> {
     const { meta, index } = this.options;
+    for (const name of await readdir(this.options.filesDir)) if (name.endsWith(".part")) await rm(join(this.options.filesDir, name), { force: true });
     for (const store of await meta.list<StoreRecord>("store")) {
       const files = await this.storeFiles(store.id);
       const known = new Set(files.map((f) => f.id));
@@ -117,10 +124,9 @@ export class RagService {
 
   // ---- Files ----
 
-  /** Stores an upload streamed to disk (temporary name, then renamed under its id). */
-  async createFile(source: Readable | AsyncIterable<Uint8Array>, filename: string, purpose: string, mimeType?: string): Promise<FileRecord> {
-    const id = newRagId("file");
-    const tmp = join(this.options.filesDir, `${id}.part`);
+  /** Streams an upload to a temporary file, hashing it on the way (commitUpload makes it a File). */
+  async stageUpload(source: Readable | AsyncIterable<Uint8Array>): Promise<StagedUpload> {
+    const tmp = join(this.options.filesDir, `${newRagId("file")}.part`);
     const hash = createHash("sha256");
     let bytes = 0;
     try {
@@ -135,14 +141,29 @@ export class RagService {
         },
         createWriteStream(tmp),
       );
-      await rename(tmp, join(this.options.filesDir, id));
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;
     }
-    const record: FileRecord = { id, bytes, created_at: now(), filename: safeFilename(filename), purpose, sha256: hash.digest("hex"), ...(mimeType ? { mime_type: mimeType } : {}) };
+    return { tmp, bytes, sha256: hash.digest("hex") };
+  }
+
+  async discardUpload(staged: StagedUpload): Promise<void> {
+    await rm(staged.tmp, { force: true });
+  }
+
+  /** Renames a staged upload under its id and records it. */
+  async commitUpload(staged: StagedUpload, filename: string, purpose: string, mimeType?: string): Promise<FileRecord> {
+    const id = newRagId("file");
+    await rename(staged.tmp, join(this.options.filesDir, id));
+    const record: FileRecord = { id, bytes: staged.bytes, created_at: now(), filename: safeFilename(filename), purpose, sha256: staged.sha256, ...(mimeType ? { mime_type: mimeType } : {}) };
     await this.options.meta.put("file", id, record);
     return record;
+  }
+
+  /** Stores a file (stageUpload then commitUpload). */
+  async createFile(source: Readable | AsyncIterable<Uint8Array>, filename: string, purpose: string, mimeType?: string): Promise<FileRecord> {
+    return this.commitUpload(await this.stageUpload(source), filename, purpose, mimeType);
   }
 
   async listFiles(purpose?: string): Promise<FileRecord[]> {
@@ -237,7 +258,7 @@ export class RagService {
   }
 
   /** The store as OpenAI's VectorStore object. */
-  async storeObject(store: StoreRecord): Promise<Record<string, unknown>> {
+  async storeObject(store: StoreRecord): Promise<Record<string, unknown> & { id: string }> {
     const files = await this.storeFiles(store.id);
     const counts = countFiles(files);
     const expiresAt = store.expires_after ? store.last_active_at + store.expires_after.days * 86400 : null;
