@@ -21,6 +21,7 @@ import { registerEmbeddingRoutes } from "./embeddings.js";
 import { registerMessagesRoutes } from "./messages.js";
 import { registerModelRoutes } from "./models.js";
 import { registerRerankRoutes } from "./rerank.js";
+import { registerRagRoutes, type RagRouteOptions } from "./openai/rag-routes.js";
 import { registerTokenizeRoutes } from "./tokenize.js";
 import type { ServedModel, ServerState } from "./state.js";
 import { LoraDirectory } from "../models/lora-dir.js";
@@ -72,6 +73,8 @@ export interface HttpServerOptions {
   metadata?: Record<string, unknown>;
   /** Where POST /v1/admin/pull puts models. */
   store?: AdminStore;
+  /** Files and vector stores (off without it). */
+  rag?: RagRouteOptions;
 }
 
 export interface HttpServer {
@@ -128,6 +131,7 @@ export function buildApp(state: ServerState, options: AppOptions, routes: { meth
   registerEmbeddingRoutes(app, state);
   registerRerankRoutes(app, state);
   registerAdminRoutes(app, state, options.store);
+  if (options.rag) registerRagRoutes(app, state, options.rag);
   return app;
 }
 

@@ -79,7 +79,12 @@ export class EmbeddingEngine {
 
   /** The model's tokenizer as RAG's TextTokenizer (chunk sizes in the embedder's own tokens). */
   tokenizer(): TextTokenizer {
-    return { encode: (text) => this.model.tokenize(text, false), decode: (tokens) => this.model.detokenize(tokens as readonly Token[]) };
+    return { encode: (text) => this.tokenize(text), decode: (tokens) => this.detokenize(tokens) };
+  }
+
+  /** The text of token ids (the inverse of tokenize, for cutting text at a token count). */
+  detokenize(tokens: readonly number[]): string {
+    return this.model.detokenize(tokens as Token[]);
   }
 
   /** The L2-normalised embedding of each input (token ids). */
