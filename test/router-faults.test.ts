@@ -258,6 +258,16 @@ describe("router faults (scripted upstreams)", () => {
     assert.equal(res.json.error.type, "not_found_error");
   });
 
+  it("discovers one upstream per address of a DNS name (a headless Service's pods)", async () => {
+    const port = new URL(a.url).port;
+    const r = await start({ upstreams: [{ name: "pods", url: `http://localhost:${port}`, discovery: "dns" }] });
+    const names = r.upstreams.map((u) => u.name);
+    assert.ok(names.includes("pods@127.0.0.1"), names.join(", "));
+    const res = await postJson(`${r.url}/v1/chat/completions`, chat());
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("x-nimble-upstream"), "pods@127.0.0.1");
+  });
+
   it("reads load from NIM's and vLLM's gauges and prefers the less loaded upstream", async () => {
     a.metrics = "num_requests_running{model_name=\"m\"} 8\nnum_requests_waiting{model_name=\"m\"} 6\nnum_request_max{model_name=\"m\"} 8\n";
     b.metrics = "vllm:num_requests_running{model_name=\"m\"} 1\nvllm:num_requests_waiting{model_name=\"m\"} 0\n";

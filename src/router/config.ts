@@ -26,6 +26,11 @@ export const upstreamSchema = z
     models: z.array(z.string().min(1)).optional(),
     /** Requests it runs at once, when its /v1/metrics has no num_request_max (vLLM: max_num_seqs). */
     capacity: z.coerce.number().int().positive().default(8),
+    /**
+     * `dns`: the URL's host name stands for every address it resolves to (a Kubernetes headless
+     * Service: one per ready pod), each an upstream of its own, looked up again at every refresh.
+     */
+    discovery: z.enum(["none", "dns"]).default("none"),
   })
   .strict();
 

@@ -6,6 +6,7 @@
  * queue.ts). GET /v1/models aggregates the upstreams' models; /v1/health/* and /v1/metrics are the
  * router's own.
  */
+import { lookup } from "node:dns/promises";
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { registerAuth } from "../api/auth.js";
@@ -25,6 +26,31 @@ import { attempt, forwardedHeaders } from "./proxy.js";
 import { Admission } from "./queue.js";
 import { describeScores, Picker, type RequestFeatures } from "./scoring.js";
 import { Upstream, type ModelCardLike } from "./upstream.js";
+
+/**
+ * Updates the DNS-discovered upstreams in place: one per address each `discovery: dns` host resolves
+ * to; vanished addresses are dropped (requests in flight there finish). A failed lookup keeps the last set.
+ */
+async function discover(config: RouterConfig, upstreams: Upstream[]): Promise<void> {
+  for (const entry of config.upstreams.filter((u) => u.discovery === "dns")) {
+    let addresses: string[];
+    try {
+      addresses = (await lookup(new URL(entry.url).hostname, { all: true })).map((a) => a.address);
+    } catch {
+      continue;
+    }
+    const current = upstreams.filter((u) => u.config === entry);
+    for (const u of current) {
+      if (!addresses.some((a) => u.base.hostname.replace(/^\[|\]$/g, "") === a)) {
+        upstreams.splice(upstreams.indexOf(u), 1);
+        setTimeout(() => u.close(), 60_000).unref();
+      }
+    }
+    for (const address of addresses) {
+      if (!current.some((u) => u.base.hostname.replace(/^\[|\]$/g, "") === address)) upstreams.push(new Upstream(entry, config, address));
+    }
+  }
+}
 
 /** The POST routes forwarded to upstreams (each names its model in the body). */
 export const FORWARDED_ROUTES = [
@@ -66,7 +92,8 @@ declare module "fastify" {
 
 export async function startRouter(input: RouterConfigInput | RouterConfig, options: StartRouterOptions = {}): Promise<RouterServer> {
   const config = parseRouterConfig(input);
-  const upstreams = config.upstreams.map((u) => new Upstream(u, config));
+  // Static upstreams now; DNS-discovered ones at each refresh (the array is updated in place: metrics read it).
+  const upstreams: Upstream[] = config.upstreams.filter((u) => u.discovery === "none").map((u) => new Upstream(u, config));
   const metrics = new RouterMetrics(upstreams);
   const picker = new Picker(config.routing.strategy, config.routing.weights);
   const admission = new Admission(config.maxConcurrent, config.maxQueue, config.queueTimeout * 1000, (n) => metrics.queueWaiting.set(n));
@@ -106,7 +133,7 @@ export async function startRouter(input: RouterConfigInput | RouterConfig, optio
   let refreshing: Promise<void> | undefined;
   let lastRefresh = 0;
   const refresh = () =>
-    (refreshing ??= Promise.all(upstreams.map((u) => u.refresh())).then(() => {
+    (refreshing ??= discover(config, upstreams).then(() => Promise.all(upstreams.map((u) => u.refresh()))).then(() => {
       lastRefresh = Date.now();
       refreshing = undefined;
     }));

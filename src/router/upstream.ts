@@ -59,17 +59,21 @@ export class Upstream {
   /** LoRA adapters (models with a parent) it served lately: adapter → when. */
   readonly recentAdapters = new Map<string, number>();
   lastError: string | undefined;
+  /** The config entry it comes from (several upstreams share one with DNS discovery). */
+  readonly config: UpstreamConfig;
   private readonly authHeader: string | undefined;
   private readonly staticModels: string[] | undefined;
   private readonly capacityDefault: number;
   private healthPath: string | undefined;
   private metricsAvailable = true;
 
-  constructor(config: UpstreamConfig, routerConfig: RouterConfig) {
-    this.name = upstreamName(config);
+  constructor(config: UpstreamConfig, routerConfig: RouterConfig, address?: string) {
+    this.name = address === undefined ? upstreamName(config) : `${upstreamName(config)}@${address}`;
     const url = new URL(config.url);
+    if (address !== undefined) url.hostname = address.includes(":") ? `[${address}]` : address;
     url.pathname = url.pathname.replace(/\/+$/, "").replace(/\/v1$/, "");
     this.base = url;
+    this.config = config;
     const key = config.apiKey ?? (config.apiKeyEnv ? process.env[config.apiKeyEnv] : undefined);
     this.authHeader = key ? `Bearer ${key}` : undefined;
     this.staticModels = config.models;
