@@ -18,7 +18,7 @@ import type { Upstream } from "./upstream.js";
 export type AttemptOutcome =
   | { kind: "committed"; status: number; failedMidway: boolean }
   | { kind: "client-gone" }
-  | { kind: "retry"; reason: string; /** counts against the breaker */ fault: boolean; drain: boolean; error: ApiError };
+  | { kind: "retry"; reason: string; /** counts against the breaker */ fault: boolean; drain: boolean; error: ApiError; /** a kept-alive connection the upstream had closed: the same upstream may be asked again */ stale?: boolean };
 
 export interface AttemptOptions {
   path: string;
@@ -137,11 +137,20 @@ export function attempt(upstream: Upstream, o: AttemptOptions): Promise<AttemptO
       }
     });
     if (o.firstByteTimeoutMs > 0) timers.push(setTimeout(() => { if (!committed) retry("first-byte-timeout", new ApiError(504, `Upstream ${upstream.name} sent nothing in ${Math.round(o.firstByteTimeoutMs / 1000)}s.`, "server_error", null, "upstream_timeout")); }, o.firstByteTimeoutMs));
+    let responded = false;
     req.on("error", (err) => {
-      if (!committed) retry("connection", gatewayError(upstream.name, (err as NodeJS.ErrnoException).code ?? err.message));
+      if (committed) return;
+      const code = (err as NodeJS.ErrnoException).code;
+      // A reused keep-alive connection that the upstream closed meanwhile: the request never reached it.
+      if (req.reusedSocket && !responded && (code === "ECONNRESET" || code === "EPIPE")) {
+        req.destroy();
+        return finish({ kind: "retry", reason: "stale-connection", fault: false, drain: false, stale: true, error: gatewayError(upstream.name, code) });
+      }
+      retry("connection", gatewayError(upstream.name, code ?? err.message));
     });
 
     req.on("response", (res) => {
+      responded = true;
       const status = res.statusCode ?? 502;
       if (status >= 400) {
         void readAll(res).then(

@@ -210,6 +210,7 @@ export async function startRouter(input: RouterConfigInput | RouterConfig, optio
       headers["x-request-id"] = request.id;
       const tried = new Set<Upstream>();
       let lastError: ApiError | undefined;
+      let staleRetried = false;
       for (let n = 0; n <= config.retries; n++) {
         const candidates = serving.filter((u) => !tried.has(u) && u.available());
         if (candidates.length === 0) break;
@@ -251,6 +252,13 @@ export async function startRouter(input: RouterConfigInput | RouterConfig, optio
           reply.hijack();
           if (!reply.raw.destroyed) reply.raw.destroy();
           return;
+        }
+        // A kept-alive connection the upstream had closed: ask it again on a new one (once per request).
+        if (outcome.stale && !staleRetried) {
+          staleRetried = true;
+          tried.delete(u);
+          n--;
+          continue;
         }
         // Failed before its first byte: nothing was sent, so another upstream may take it.
         if (outcome.fault) u.breaker.failure();
