@@ -158,14 +158,16 @@ async function overhead(): Promise<Record<string, unknown>> {
     await latencies(upstream.url, concurrency, 5); // warm-up both paths
     await latencies(router.url, concurrency, 5);
     // A B B A: direct, routed, routed, direct.
+    const upCpu0 = cpuMs(upstream);
     const direct = await latencies(upstream.url, concurrency, count);
+    const upstreamCpuPerRequestMs = (cpuMs(upstream) - upCpu0) / direct.length;
     const cpuBefore = cpuMs(router);
     const routed = [...(await latencies(router.url, concurrency, count)), ...(await latencies(router.url, concurrency, count))].sort((a, b) => a - b);
     const cpuPerRequestMs = (cpuMs(router) - cpuBefore) / routed.length;
     direct.push(...(await latencies(upstream.url, concurrency, count)));
     direct.sort((a, b) => a - b);
-    const r = { concurrency, requests: routed.length, directP50: p(direct, 0.5), routedP50: p(routed, 0.5), directP90: p(direct, 0.9), routedP90: p(routed, 0.9), overheadP50: p(routed, 0.5) - p(direct, 0.5), routerCpuMsPerRequest: cpuPerRequestMs };
-    log(`${concurrency} stream(s): direct p50 ${fmt(r.directP50, 2)} ms, routed p50 ${fmt(r.routedP50, 2)} ms: +${fmt(r.overheadP50, 2)} ms; router CPU ${fmt(cpuPerRequestMs, 3)} ms per request`);
+    const r = { concurrency, requests: routed.length, directP50: p(direct, 0.5), routedP50: p(routed, 0.5), directP90: p(direct, 0.9), routedP90: p(routed, 0.9), overheadP50: p(routed, 0.5) - p(direct, 0.5), routerCpuMsPerRequest: cpuPerRequestMs, upstreamCpuMsPerRequest: upstreamCpuPerRequestMs };
+    log(`${concurrency} stream(s): direct p50 ${fmt(r.directP50, 2)} ms, routed p50 ${fmt(r.routedP50, 2)} ms: +${fmt(r.overheadP50, 2)} ms; router CPU ${fmt(cpuPerRequestMs, 3)} ms per request (the bare scripted upstream: ${fmt(upstreamCpuPerRequestMs, 3)} ms)`);
     result[`c${concurrency}`] = r;
   }
   result.routingTimeP50 = await routingP50Bucket(router.url);
@@ -206,7 +208,7 @@ async function main(): Promise<void> {
   out.summary = summary;
   if (rows.length > 0) process.stdout.write(`${markdownTable(["workload", "prefix-aware out tok/s", "round-robin out tok/s", "throughput ×", "prefix-aware TTFT p50 ms", "round-robin TTFT p50 ms", "TTFT better ×"], rows)}\n`);
   const o = out.overhead as Record<string, any>;
-  for (const c of ["c1", "c64"]) process.stdout.write(`\nrouting overhead at ${o[c].concurrency} stream(s): direct p50 ${fmt(o[c].directP50, 2)} ms, through the router ${fmt(o[c].routedP50, 2)} ms (+${fmt(o[c].overheadP50, 2)} ms); router CPU ${fmt(o[c].routerCpuMsPerRequest, 3)} ms per request`);
+  for (const c of ["c1", "c64"]) process.stdout.write(`\nrouting overhead at ${o[c].concurrency} stream(s): direct p50 ${fmt(o[c].directP50, 2)} ms, through the router ${fmt(o[c].routedP50, 2)} ms (+${fmt(o[c].overheadP50, 2)} ms); router CPU ${fmt(o[c].routerCpuMsPerRequest, 3)} ms per request (bare upstream: ${fmt(o[c].upstreamCpuMsPerRequest, 3)} ms)`);
   process.stdout.write(`\nrouter's own time per request, p50 ${o.routingTimeP50}\n`);
   mkdirSync(args.out!, { recursive: true });
   const file = join(args.out!, `router-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);

@@ -74,11 +74,11 @@ describe("router faults (scripted upstreams)", () => {
     const res = await postJson(`${r.url}/v1/chat/completions`, chat(), { headers: { "content-type": "application/json", "x-session-id": await sessionFor("a") } });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("x-nimble-upstream"), "b");
-    assert.equal(res.headers.get("x-nimble-attempts"), "2");
-    assert.equal(a.seen.length, 1);
+    // a reused kept-alive connection that fails is tried once more on a fresh one (it may have been closed by the upstream while idle)
+    assert.ok(a.seen.length >= 1 && a.seen.length <= 2, `a saw ${a.seen.length}`);
     assert.equal(b.seen.length, 1);
     const metrics = await (await fetch(`${r.url}/v1/metrics`)).text();
-    assert.match(metrics, /nimble_router_retries_total\{upstream="a",reason="connection"\} 1/);
+    assert.match(metrics, /nimble_router_retries_total\{upstream="a",reason="(stale-)?connection"\} 1/);
   });
 
   it("also retries when an upstream sent its headers but died before the first byte of body", async () => {
@@ -144,7 +144,7 @@ describe("router faults (scripted upstreams)", () => {
   });
 
   it("opens an upstream's circuit after consecutive failures, then lets one probe through after the cooldown", async () => {
-    const r = await start({ breaker: { failureThreshold: 2, cooldown: 0.3 }, retries: 0, routing: { weights: { session: 100 } } });
+    const r = await start({ breaker: { failureThreshold: 2, cooldown: 60 }, retries: 0, routing: { weights: { session: 100 } } });
     const toA = { "content-type": "application/json", "x-session-id": await sessionFor("a") };
     a.behaviour = (_req, res) => { res.writeHead(500, { "content-type": "text/plain" }); res.end("engine exploded"); };
     for (let i = 0; i < 2; i++) {
@@ -157,7 +157,7 @@ describe("router faults (scripted upstreams)", () => {
     for (let i = 0; i < 3; i++) assert.equal((await postJson(`${r.url}/v1/chat/completions`, chat(), { headers: toA })).headers.get("x-nimble-upstream"), "b");
     assert.equal(a.seen.length, seenBefore, "an open circuit gets no requests");
     assert.match(await (await fetch(`${r.url}/v1/metrics`)).text(), /nimble_router_upstream_breaker_state\{upstream="a"\} 2/);
-    await sleep(350);
+    (r.upstreams[0]!.breaker as unknown as { openedAt: number }).openedAt -= 60_000; // the cooldown has passed (no waiting in tests)
     assert.equal(r.upstreams[0]!.breaker.state, "half-open");
     a.behaviour = answerOk;
     const probe = await postJson(`${r.url}/v1/chat/completions`, chat(), { headers: toA });

@@ -24,7 +24,7 @@ export interface UpstreamLoad {
   capacity: number;
 }
 
-const PROBE_TIMEOUT_MS = 3000;
+const PROBE_TIMEOUT_MS = 5000;
 
 /** Reads the gauges the router uses from Prometheus text: NIM's names, or vLLM's (`vllm:` prefix). Summed over label sets. */
 export function parseLoadMetrics(text: string): { running?: number; waiting?: number; max?: number } {
@@ -66,6 +66,7 @@ export class Upstream {
   private readonly capacityDefault: number;
   private healthPath: string | undefined;
   private metricsAvailable = true;
+  private healthFailures = 0;
 
   constructor(config: UpstreamConfig, routerConfig: RouterConfig, address?: string) {
     this.name = address === undefined ? upstreamName(config) : `${upstreamName(config)}@${address}`;
@@ -109,10 +110,12 @@ export class Upstream {
   /** Reads health, models and metrics; never throws (an unreachable upstream is marked not ready). */
   async refresh(): Promise<void> {
     const health = await this.checkHealth();
-    this.ready = health === "ready";
+    // One missed check (a slow answer on a busy machine) does not take a ready upstream out; two in a row do.
+    this.healthFailures = health === "not-ready" ? this.healthFailures + 1 : 0;
+    this.ready = health === "ready" || (this.ready && health === "not-ready" && this.healthFailures < 2);
     if (health === "ready") this.draining = false;
     if (health === "draining") this.draining = true;
-    if (!this.ready) return;
+    if (health !== "ready") return;
     const [models] = await Promise.all([this.staticModels ? undefined : this.get("/v1/models"), this.scrapeMetrics()]);
     if (models && models.status === 200) {
       try {
