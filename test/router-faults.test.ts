@@ -268,6 +268,25 @@ describe("router faults (scripted upstreams)", () => {
     assert.equal(res.headers.get("x-nimble-upstream"), "pods@127.0.0.1");
   });
 
+  it("prefers the upstream that served a LoRA adapter lately (adapter affinity in x-nimble-route)", async () => {
+    a.models = ["m", "adapter-x"];
+    b.models = ["m", "adapter-x"];
+    a.parents = b.parents = { "adapter-x": "m" };
+    try {
+      const r = await start({ routing: { weights: { prefix: 0 } } });
+      const first = await postJson(`${r.url}/v1/chat/completions`, chat("adapter-x", "one"));
+      const home = first.headers.get("x-nimble-upstream")!;
+      assert.match(first.headers.get("x-nimble-route")!, /lora=0.*lora=0/);
+      for (let i = 0; i < 3; i++) {
+        const res = await postJson(`${r.url}/v1/chat/completions`, chat("adapter-x", `other ${i}`));
+        assert.equal(res.headers.get("x-nimble-upstream"), home);
+        assert.match(res.headers.get("x-nimble-route")!, new RegExp(`^${home};[^,]*lora=1`));
+      }
+    } finally {
+      a.parents = b.parents = {};
+    }
+  });
+
   it("reads load from NIM's and vLLM's gauges and prefers the less loaded upstream", async () => {
     a.metrics = "num_requests_running{model_name=\"m\"} 8\nnum_requests_waiting{model_name=\"m\"} 6\nnum_request_max{model_name=\"m\"} 8\n";
     b.metrics = "vllm:num_requests_running{model_name=\"m\"} 1\nvllm:num_requests_waiting{model_name=\"m\"} 0\n";

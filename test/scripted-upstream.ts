@@ -21,6 +21,8 @@ export interface ScriptedUpstream {
   name: string;
   seen: Seen[];
   models: string[];
+  /** LoRA adapters among `models`: adapter → base model (listed with `parent`, as vLLM and Nimble do). */
+  parents: Record<string, string>;
   /** Status of /v1/health/ready (and its message). */
   health: { status: number; message: string };
   /** /v1/metrics text (404 when undefined). */
@@ -43,7 +45,7 @@ export const answerOk: Behaviour = (_req, res, body) => {
 
 export async function startScripted(name: string, models: string[] = ["other-model"], behaviour: Behaviour = answerOk): Promise<ScriptedUpstream> {
   const up: ScriptedUpstream = {
-    url: "", name, seen: [], models, health: { status: 200, message: "ready" }, metrics: undefined, behaviour,
+    url: "", name, seen: [], models, parents: {}, health: { status: 200, message: "ready" }, metrics: undefined, behaviour,
     reset() { this.seen.length = 0; },
     close: async () => { server.closeAllConnections(); await new Promise((r) => server.close(r)); },
   };
@@ -58,7 +60,7 @@ export async function startScripted(name: string, models: string[] = ["other-mod
       }
       if (path === "/v1/models") {
         res.writeHead(200, { "content-type": "application/json" });
-        return res.end(JSON.stringify({ object: "list", data: up.models.map((id) => ({ id, object: "model", owned_by: name })) }));
+        return res.end(JSON.stringify({ object: "list", data: up.models.map((id) => ({ id, object: "model", owned_by: name, parent: up.parents[id] ?? null })) }));
       }
       if (path === "/v1/metrics" && up.metrics !== undefined) {
         res.writeHead(200, { "content-type": "text/plain" });
