@@ -5,3 +5,5 @@ export { LlamaEngine, type LlamaEngineOptions } from "./engine/llama-engine.js";
 export type { Engine, GenerationRequest, GenerationResult, GenerationStream, ModelInfo, SamplingParams } from "./engine/types.js";
 export { generateModel, PRESETS, type ModelKind, type ModelShape } from "./models/generate.js";
 export { startHttpServer, type HttpServer } from "./api/server.js";
+export { startRouter, FORWARDED_ROUTES, type RouterServer } from "./router/server.js";
+export { loadRouterConfig, parseRouterConfig, type RouterConfig, type RouterConfigInput } from "./router/config.js";
