@@ -2,11 +2,16 @@
  * The local engine: one GGUF model loaded through node-llama-cpp, one llama.cpp context with
  * N parallel sequences, driven by the continuous-batching Scheduler.
  */
+import { createHash } from "node:crypto";
+import { stat } from "node:fs/promises";
+import { join, resolve as resolvePath } from "node:path";
 import { getLlama, LlamaGrammarEvaluationState, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
 import { ChatTemplate } from "./chat-template.js";
 import { GrammarCache, type CompiledGrammar } from "./grammar.js";
 import { createNativeSampler, nativeContext, type NativeContext } from "./native.js";
+import { KvTier } from "./kv-tier.js";
 import { Scheduler, type SchedulerObserver } from "./scheduler.js";
+import { sequenceStates } from "./sequence-states.js";
 import { attachThreadPool, type ThreadPoolStatus } from "./threadpool.js";
 import { createThreadTuner, type ThreadTuner } from "./threads.js";
 import type { AdapterHandle, ChatMessage, ChatTemplateOptions, Engine, EngineStats, GenerationRequest, GenerationStream, GrammarSpec, ModelInfo, PreparedGrammar } from "./types.js";
@@ -34,6 +39,11 @@ export interface LlamaEngineOptions {
   /** CPU threads; default: chosen per step from the physical core count. */
   threads?: number;
   gpu?: GpuChoice;
+  /** KV cache tier: bytes of host memory and of disk (under kvCacheDir) for reassigned sequences' cells (0 = off). */
+  kvCacheRamBytes?: number;
+  kvCacheDiskBytes?: number;
+  /** Folder of the disk tier (a subfolder per model fingerprint is made in it). */
+  kvCacheDir?: string;
   /** Load progress, 0–1. */
   onLoadProgress?: (progress: number) => void;
   observer?: SchedulerObserver;
@@ -46,6 +56,8 @@ export interface HardwareInfo {
   gpuLayers: number;
   /** Whether a persistent CPU thread pool is attached (and why not). */
   threadPool: { attached: boolean; reason?: string };
+  /** Whether prefix copies between sequences and the KV cache tier are available (and why not). */
+  sequenceStates: { available: boolean; reason?: string };
 }
 
 /**
@@ -60,6 +72,25 @@ async function warmUp(ctx: NativeContext, model: LlamaModel): Promise<void> {
   await ctx.decodeBatch();
   ctx.removeTokenCellsFromSequence(0, 0, -1);
 }
+
+/**
+ * The KV cache tier of a model, when --kv-cache-ram or --kv-cache-disk is on. Its entries are valid
+ * only for this model file and KV layout: the fingerprint (path, size, modification time, KV type,
+ * context size) names the disk folder and is checked in every file's header.
+ */
+async function createKvTier(options: LlamaEngineOptions, model: LlamaModel, contextSize: number): Promise<KvTier | undefined> {
+  const ramBytes = options.kvCacheRamBytes ?? 0;
+  const diskBytes = options.kvCacheDir ? options.kvCacheDiskBytes ?? 0 : 0;
+  if (ramBytes <= 0 && diskBytes <= 0) return undefined;
+  const file = await stat(options.modelPath);
+  const fingerprint = createHash("sha256")
+    .update(JSON.stringify([resolvePath(options.modelPath), file.size, file.mtimeMs, options.kvCacheType ?? "f16", contextSize, model.gpuLayers > 0, NIMBLE_KV_LAYOUT]))
+    .digest("hex").slice(0, 24);
+  return new KvTier({ ramBytes, diskBytes, fingerprint, ...(diskBytes > 0 ? { dir: join(options.kvCacheDir!, fingerprint) } : {}) });
+}
+
+/** Bumped when what Nimble stores in a KV tier entry changes. */
+const NIMBLE_KV_LAYOUT = 1;
 
 /** An adapter node-llama-cpp has loaded (its native object goes to the context's setLoras). */
 interface LoadedAdapter extends AdapterHandle {
@@ -80,6 +111,7 @@ export class LlamaEngine implements Engine {
     private readonly chatTemplate: ChatTemplate,
     private readonly threadPool: ThreadPoolStatus,
     private readonly grammars: GrammarCache,
+    private readonly kvTier: KvTier | undefined,
   ) {}
 
   private readonly adapters = new Map<string, Promise<LoadedAdapter>>();
@@ -110,6 +142,8 @@ export class LlamaEngine implements Engine {
     const threadPool = attachThreadPool(context, model, options.parallel, options.threads ?? llama.cpuMathCores);
     await warmUp(nativeContext(context), model);
     const threads = createThreadTuner(llama.cpuMathCores, options.threads, threadPool.attached);
+    const states = sequenceStates(context, model, options.parallel);
+    const kvTier = typeof states !== "string" ? await createKvTier(options, model, context.contextSize) : undefined;
 
     const eogTokens: number[] = [];
     const vocabSize = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
@@ -135,6 +169,8 @@ export class LlamaEngine implements Engine {
         maxQueue: options.maxQueue,
         queueTimeoutMs: options.queueTimeoutMs,
         threads,
+        ...(typeof states !== "string" ? { states } : {}),
+        ...(kvTier ? { kvTier } : {}),
       },
       options.observer,
     );
@@ -160,8 +196,9 @@ export class LlamaEngine implements Engine {
       cpuMathCores: llama.cpuMathCores,
       gpuLayers: model.gpuLayers,
       threadPool: { attached: threadPool.attached, ...(threadPool.reason ? { reason: threadPool.reason } : {}) },
+      sequenceStates: typeof states === "string" ? { available: false, reason: states } : { available: true },
     };
-    return new LlamaEngine(info, hardware, threads, llama, model, context, scheduler, chatTemplate, threadPool, new GrammarCache(llama));
+    return new LlamaEngine(info, hardware, threads, llama, model, context, scheduler, chatTemplate, threadPool, new GrammarCache(llama), kvTier);
   }
 
   tokenize(text: string, addSpecial = true): number[] {
@@ -212,6 +249,7 @@ export class LlamaEngine implements Engine {
     clearTimeout(timer);
     this.scheduler.abortAll("The server is shutting down.");
     await this.scheduler.drain();
+    this.kvTier?.close();
     this.threadPool.detach();
     await this.context.dispose();
     await this.model.dispose();
