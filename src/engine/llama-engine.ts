@@ -13,7 +13,8 @@ import { KvTier } from "./kv-tier.js";
 import { Scheduler, type SchedulerObserver } from "./scheduler.js";
 import { sequenceStates } from "./sequence-states.js";
 import { attachThreadPool, type ThreadPoolStatus } from "./threadpool.js";
-import { createThreadTuner, type ThreadTuner } from "./threads.js";
+import { cpuLimit } from "./contention.js";
+import { createEngineThreadTuner, type ThreadTuner } from "./threads.js";
 import type { AdapterHandle, ChatMessage, ChatTemplateOptions, Engine, EngineStats, GenerationRequest, GenerationStream, GrammarSpec, ModelInfo, PreparedGrammar } from "./types.js";
 
 export type GpuChoice = "auto" | "cuda" | "vulkan" | "metal" | "cpu";
@@ -129,19 +130,21 @@ export class LlamaEngine implements Engine {
       ...(options.gpuLayers !== undefined ? { gpuLayers: options.gpuLayers } : {}),
     });
     const contextSize = options.contextSize ?? Math.min(model.trainContextSize, 4096);
+    // Cores this process may run on: physical cores, CPU affinity and cgroup quota (contention.ts).
+    const cpu = cpuLimit(llama.cpuMathCores);
     const batchSize = Math.max(options.batchSize ?? 512, options.parallel);
     const context = await model.createContext({
       sequences: options.parallel,
       contextSize,
       batchSize,
-      threads: options.threads ?? llama.cpuMathCores,
+      threads: options.threads ?? cpu.cores,
       flashAttention: true,
       ...(options.kvCacheType === "q8_0" ? { experimentalKvCacheKeyType: "Q8_0" as const, experimentalKvCacheValueType: "Q8_0" as const } : {}),
     });
 
-    const threadPool = attachThreadPool(context, model, options.parallel, options.threads ?? llama.cpuMathCores);
+    const threadPool = attachThreadPool(context, model, options.parallel, options.threads ?? cpu.cores);
     await warmUp(nativeContext(context), model);
-    const threads = createThreadTuner(llama.cpuMathCores, options.threads, threadPool.attached);
+    const threads = createEngineThreadTuner(cpu.cores, options.threads, threadPool.attached, cpu.why);
     const states = sequenceStates(context, model, options.parallel);
     const kvTier = typeof states !== "string" ? await createKvTier(options, model, context.contextSize) : undefined;
 
