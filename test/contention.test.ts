@@ -102,3 +102,24 @@ describe("contention-aware threads", () => {
     }
   });
 });
+
+describe("libuv thread pool size (bin/threadpool-size.cjs)", async () => {
+  const { createRequire } = await import("node:module");
+  const { chooseThreadPoolSize } = createRequire(import.meta.url)("../../bin/threadpool-size.cjs") as {
+    chooseThreadPoolSize(p: { env: Record<string, string>; argv: string[]; cores: number; platform: string; arch: string; exists(path: string): boolean }): { size: number; why: string };
+  };
+  const probe = (over: Partial<{ env: Record<string, string>; argv: string[]; cores: number; platform: string; arch: string; nvidia: boolean }>) => ({
+    env: over.env ?? {}, argv: over.argv ?? [], cores: over.cores ?? 2, platform: over.platform ?? "linux", arch: over.arch ?? "x64", exists: (p: string) => p === "/dev/nvidia0" && over.nvidia === true,
+  });
+  it("keeps 1 thread on small CPUs, sizes it for GPU hosts and many cores, and yields to UV_THREADPOOL_SIZE", () => {
+    assert.equal(chooseThreadPoolSize(probe({ cores: 2 })).size, 1);
+    assert.equal(chooseThreadPoolSize(probe({ cores: 4 })).size, 1);
+    assert.equal(chooseThreadPoolSize(probe({ cores: 16 })).size, 4);
+    assert.equal(chooseThreadPoolSize(probe({ cores: 64 })).size, 8);
+    assert.deepEqual(chooseThreadPoolSize(probe({ cores: 16, nvidia: true })), { size: 8, why: "GPU host" });
+    assert.equal(chooseThreadPoolSize(probe({ cores: 16, nvidia: true, argv: ["serve", "--gpu", "cpu"] })).size, 4);
+    assert.equal(chooseThreadPoolSize(probe({ cores: 2, argv: ["serve", "--gpu=cuda"] })).size, 2);
+    assert.equal(chooseThreadPoolSize(probe({ cores: 8, platform: "darwin", arch: "arm64" })).size, 4);
+    assert.equal(chooseThreadPoolSize(probe({ cores: 16, nvidia: true, env: { UV_THREADPOOL_SIZE: "3" } })).size, 3);
+  });
+});
