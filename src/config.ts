@@ -23,6 +23,16 @@ const stringList = z.preprocess(
   z.array(z.string().trim()).transform((a) => a.filter((s) => s.length > 0)),
 );
 
+/** A size: bytes, or a number with a unit (512MiB, 2GB); 0 = off. */
+const sizeOption = z.union([z.number().int().nonnegative(), z.string().min(1)]).transform((v, ctx) => {
+  try {
+    return typeof v === "number" ? v : parseSize(v);
+  } catch (err) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
 export const OPTIONS = {
   model: { flag: "--model <ref>", env: ["NIMBLE_MODEL", "NIM_MODEL_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "GGUF model to serve: a path, hf:owner/repo/file.gguf, hf:owner/repo:QUANT or an https:// URL (pulled once into the home folder's model store, the one `nimble pull` fills). Without it, a random-weight demo model is generated and served." },
   servedModelName: { flag: "--served-model-name <name>", env: ["NIMBLE_SERVED_MODEL_NAME", "NIM_SERVED_MODEL_NAME"], schema: z.string().min(1).optional(), default: undefined, description: "Model id clients use in `model` (default: the file name without .gguf)." },
@@ -50,6 +60,8 @@ export const OPTIONS = {
   ctxSize: { flag: "--ctx-size <tokens>", env: ["NIMBLE_CTX_SIZE", "NIM_MAX_MODEL_LEN"], schema: positiveInt.optional(), default: undefined, description: "Context per sequence, prompt plus completion (default: the model's training context, at most 4096). Each of the --parallel sequences gets this much." },
   batchSize: { flag: "--batch-size <tokens>", env: ["NIMBLE_BATCH_SIZE"], schema: positiveInt, default: 512, description: "Most tokens decoded in one step (prefill chunk budget)." },
   threads: { flag: "--threads <n>", env: ["NIMBLE_THREADS"], schema: nonNegativeInt, default: 0, description: "CPU threads for decoding; 0 = automatic (every physical core with the persistent thread pool, otherwise measured per step size)." },
+  kvCacheRam: { flag: "--kv-cache-ram <size>", env: ["NIMBLE_KV_CACHE_RAM"], schema: sizeOption, default: 1024 ** 3, description: "Host memory for the KV cache tier: when a sequence is given to another request, its KV cells are kept here (least recently used evicted first) and a returning conversation restores them instead of prefilling its history again. 0 = off. Needs the native addon." },
+  kvCacheDisk: { flag: "--kv-cache-disk <size>", env: ["NIMBLE_KV_CACHE_DISK"], schema: sizeOption, default: 0, description: "Disk space for the KV cache tier, under the home folder's kv-cache/ (entries evicted from --kv-cache-ram go there; kept across restarts, checked before loading). 0 = off." },
   gpu: { flag: "--gpu <kind>", env: ["NIMBLE_GPU"], schema: z.enum(["auto", "cuda", "vulkan", "metal", "cpu"]), default: "auto" as const, description: "Compute backend: auto (a GPU when one is usable), cuda, vulkan, metal or cpu." },
   maxQueue: { flag: "--max-queue <n>", env: ["NIMBLE_MAX_QUEUE"], schema: nonNegativeInt, default: 64, description: "Requests that may wait for a free sequence; beyond it requests get 429 at once." },
   queueTimeout: { flag: "--queue-timeout <seconds>", env: ["NIMBLE_QUEUE_TIMEOUT"], schema: z.coerce.number().nonnegative(), default: 60, description: "Longest a request waits for a free sequence before a 503 with Retry-After (0 = no limit). Waiting requests of different API keys take turns." },

@@ -3,6 +3,8 @@ export { createServer, type CreateServerOptions, type NimbleServer } from "./nim
 export { resolveConfig, OPTIONS, type NimbleConfig } from "./config.js";
 export { LlamaEngine, type LlamaEngineOptions } from "./engine/llama-engine.js";
 export type { Engine, GenerationRequest, GenerationResult, GenerationStream, ModelInfo, SamplingParams } from "./engine/types.js";
+export { KvTier, type KvTierOptions, type KvTierStats } from "./engine/kv-tier.js";
+export { cpuLimit, ContentionAwareThreads } from "./engine/contention.js";
 export { generateModel, PRESETS, type ModelKind, type ModelShape } from "./models/generate.js";
 export { startHttpServer, type HttpServer } from "./api/server.js";
 export { startRouter, FORWARDED_ROUTES, type RouterServer } from "./router/server.js";

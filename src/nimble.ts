@@ -3,6 +3,7 @@
  * Used by `nimble serve` and by library users (`import { createServer } from "nimble"`).
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import { createLogger } from "./api/request-log.js";
 import { startHttpServer, type HttpServer, type ServedModelSpec } from "./api/server.js";
@@ -92,6 +93,9 @@ function chatSpec(config: NimbleConfig, id: string, resolved: () => Promise<Reso
         maxQueue: config.maxQueue,
         queueTimeoutMs: config.queueTimeout * 1000,
         threads: config.threads || undefined,
+        kvCacheRamBytes: config.kvCacheRam,
+        kvCacheDiskBytes: config.kvCacheDisk,
+        kvCacheDir: join(config.home, "kv-cache"),
         gpu: config.gpu,
         onLoadProgress,
         observer,
