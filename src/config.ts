@@ -70,6 +70,8 @@ export const OPTIONS = {
   streamIdleTimeout: { flag: "--stream-idle-timeout <seconds>", env: ["NIMBLE_STREAM_IDLE_TIMEOUT"], schema: z.coerce.number().nonnegative(), default: 300, description: "Longest a streamed response may go without sending anything (no token, or a client that stopped reading); then its generation is cancelled and the stream ends with an error event. 0 = no limit." },
   tlsCert: { flag: "--tls-cert <file>", env: ["NIMBLE_TLS_CERT", "NIM_SSL_CERTS_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "PEM certificate (chain) to serve HTTPS with; needs --tls-key." },
   tlsKey: { flag: "--tls-key <file>", env: ["NIMBLE_TLS_KEY", "NIM_SSL_KEY_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "PEM private key of --tls-cert." },
+  responsesMaxAge: { flag: "--responses-max-age <seconds>", env: ["NIMBLE_RESPONSES_MAX_AGE"], schema: nonNegativeInt, default: 30 * 24 * 3600, description: "How long stored Responses API responses (`store`, the default) are kept, in seconds; older ones are deleted (0 = no limit). They live in `responses.sqlite` in the home folder." },
+  responsesMaxCount: { flag: "--responses-max-count <n>", env: ["NIMBLE_RESPONSES_MAX_COUNT"], schema: nonNegativeInt, default: 10_000, description: "Most stored Responses API responses kept, all keys together; the oldest are deleted first (0 = no limit)." },
   corsAllowOrigins: { flag: "--cors-allow-origins <origins>", env: ["NIMBLE_CORS_ALLOW_ORIGINS", "NIM_CORS_ALLOW_ORIGINS"], schema: stringList, default: [] as string[], description: "Browser origins allowed to call the API (comma-separated, e.g. https://app.example.com, or * for any). Empty: CORS is off." },
 } as const;
 

@@ -3,6 +3,7 @@
  * Used by `nimble serve` and by library users (`import { createServer } from "nimble"`).
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import { createLogger } from "./api/request-log.js";
 import { startHttpServer, type HttpServer, type ServedModelSpec } from "./api/server.js";
@@ -207,6 +208,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     embeddingPrefixes: { query: config.embeddingQueryPrefix, passage: config.embeddingPassagePrefix },
     models,
     store: { home: config.home, offline: config.offline },
+    responses: { path: join(config.home, "responses.sqlite"), maxAgeSeconds: config.responsesMaxAge, maxCount: config.responsesMaxCount },
     ...(config.memoryBudget !== undefined ? { memoryBudgetBytes: config.memoryBudget } : {}),
   });
   void server.ready.then((engine) => {

@@ -21,6 +21,8 @@ import { registerEmbeddingRoutes } from "./embeddings.js";
 import { registerMessagesRoutes } from "./messages.js";
 import { registerModelRoutes } from "./models.js";
 import { registerRerankRoutes } from "./rerank.js";
+import { registerResponsesRoutes } from "./openai/responses.js";
+import { ResponseStore, type RetentionLimits } from "./openai/responses-store.js";
 import { registerTokenizeRoutes } from "./tokenize.js";
 import type { ServedModel, ServerState } from "./state.js";
 import { LoraDirectory } from "../models/lora-dir.js";
@@ -72,6 +74,8 @@ export interface HttpServerOptions {
   metadata?: Record<string, unknown>;
   /** Where POST /v1/admin/pull puts models. */
   store?: AdminStore;
+  /** The Responses API's stored responses: the SQLite file (default: in memory) and how long they are kept. */
+  responses?: { path?: string } & Partial<RetentionLimits>;
 }
 
 export interface HttpServer {
@@ -128,6 +132,7 @@ export function buildApp(state: ServerState, options: AppOptions, routes: { meth
   registerEmbeddingRoutes(app, state);
   registerRerankRoutes(app, state);
   registerAdminRoutes(app, state, options.store);
+  registerResponsesRoutes(app, state);
   return app;
 }
 
@@ -166,6 +171,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     metadata: options.metadata ?? {},
     embeddingPrefixes: options.embeddingPrefixes ?? { query: "", passage: "" },
     limits: { ...NO_GENERATION_LIMITS, ...options.generationLimits },
+    responses: new ResponseStore(options.responses?.path ?? ":memory:", { maxAgeSeconds: options.responses?.maxAgeSeconds ?? 0, maxCount: options.responses?.maxCount ?? 0 }),
   };
   const routes: { method: string; url: string }[] = [];
   app = buildApp(state, options, routes);
@@ -194,6 +200,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       state.draining = true;
       await pool.close(options.drainTimeoutMs ?? 30_000);
       await app!.close();
+      state.responses?.close();
     })());
   return { app, url, ready, metrics, pool, routes, close, get adapters() { return defaultChat ? adapters.get(defaultChat.id) : undefined; } };
 }

@@ -8,6 +8,8 @@ import type { LoraDirectory } from "../models/lora-dir.js";
 import { ApiError } from "./errors.js";
 import type { GenerationLimits } from "./limits.js";
 import type { Metrics } from "./metrics.js";
+import type { ResponseStore } from "./openai/responses-store.js";
+import type { Retriever } from "../rag/types.js";
 
 /** A model the server runs: a generation engine, an embedding engine or a reranker. */
 export type ServedModel = Engine | EmbeddingEngine | RerankEngine;
@@ -28,6 +30,9 @@ export interface ServerState {
   limits: GenerationLimits;
   /** Settings and hardware to report in /v1/metadata. */
   metadata: Record<string, unknown>;
+  /** Stored Responses API responses (SQLite under the home folder). */
+  responses?: ResponseStore;
+  retriever?: Retriever;
 }
 
 /** Throws the 503 for a server that is draining or still starting. */
