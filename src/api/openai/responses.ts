@@ -125,9 +125,9 @@ function routes(app: FastifyInstance, state: ServerState): void {
 
     const chatFields = chatToolFields(body);
     const plan = await rethrowing(() => planTools(engine, chatFields));
-    const structured = await rethrowing(() => checkStructuredOutput(chatFields));
+    const structured = await rethrowing(() => checkStructuredOutput(chatFields as SamplingRequest));
     const promptTokens = await rethrowing(() => engine.tokenize(renderConversation(engine, messages, plan)));
-    const grammar = await rethrowing(() => (plan.grammar ? compileGrammar(engine, plan.grammar, "tools") : requestGrammar(engine, { ...chatFields, ...structured.override } as SamplingRequest)));
+    const grammar = await rethrowing(() => (plan.grammar ? compileGrammar(engine, plan.grammar, "tools") : requestGrammar(engine, chatFields as SamplingRequest)));
     const withLogprobs = body.top_logprobs != null || (body.include ?? []).includes("message.output_text.logprobs");
     const generation = await rethrowing(() =>
       toGenerationRequest(engine, { temperature: body.temperature, top_p: body.top_p, max_tokens: body.max_output_tokens, seed: body.seed }, promptTokens, {
