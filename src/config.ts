@@ -161,6 +161,28 @@ export function resolveOptions<K extends OptionName>(
   return { ...(out as Pick<NimbleConfig, K>), models };
 }
 
+/**
+ * The options a user set (flag, environment or config file) rather than left at their defaults:
+ * settings a serving profile may change are only those not given.
+ */
+export function givenOptions(
+  flags: Partial<Record<OptionName, unknown>> = {},
+  env: NodeJS.ProcessEnv = process.env,
+  configFile: string | undefined = (flags as { config?: string }).config ?? env.NIMBLE_CONFIG,
+): Set<OptionName> {
+  let file: Record<string, unknown> = {};
+  if (configFile) {
+    try {
+      const text = readFileSync(configFile, "utf8");
+      file = ((/\.ya?ml$/i.test(configFile) ? parseYaml(text) : JSON.parse(text)) as Record<string, unknown> | null) ?? {};
+    } catch {
+      // resolveOptions reports an unreadable file.
+    }
+  }
+  const names = Object.keys(OPTIONS) as OptionName[];
+  return new Set(names.filter((name) => flags[name] !== undefined || OPTIONS[name].env.some((e) => env[e] !== undefined && env[e] !== "") || (typeof file === "object" && file[name] !== undefined)));
+}
+
 export function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }

@@ -1,6 +1,6 @@
 /** `nimble profiles MODEL`: the serving settings that fit this machine, the one chosen, and why each was chosen or rejected. */
 import type { Command } from "commander";
-import { OPTIONS, resolveOptions, type OptionName } from "../../config.js";
+import { givenOptions, resolveOptions, type OptionName } from "../../config.js";
 import { fileExists } from "../../models/download.js";
 import { describeProfile, detectHardware, parseSize, planProfiles, type ProfileRequest } from "../../models/profiles.js";
 import { ModelStore } from "../../models/store.js";
@@ -9,9 +9,10 @@ import { formatBytes } from "../progress.js";
 
 const say = (line = "") => process.stdout.write(`${line}\n`);
 
-/** The sizing options a user fixed (flag or environment); the others are defaults a profile may lower. */
+/** The sizing options a user fixed (flag, environment or config file); the others are defaults a profile may lower. */
 export function fixedSettings(flags: Partial<Record<OptionName, unknown>>, config: { ctxSize?: number; parallel: number; batchSize: number; threads: number }, env: NodeJS.ProcessEnv = process.env): ProfileRequest {
-  const given = (name: OptionName) => flags[name] !== undefined || OPTIONS[name].env.some((e) => env[e]);
+  const set = givenOptions(flags, env);
+  const given = (name: OptionName) => set.has(name);
   return {
     ...(config.ctxSize !== undefined ? { contextSize: config.ctxSize } : {}),
     ...(given("parallel") ? { parallel: config.parallel } : {}),
