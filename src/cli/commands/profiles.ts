@@ -1,7 +1,7 @@
 /** `nimble profiles MODEL`: the serving settings that fit this machine, the one chosen, and why each was chosen or rejected. */
 import type { Command } from "commander";
 import { givenOptions, resolveOptions, type OptionName } from "../../config.js";
-import { fileExists } from "../../models/download.js";
+import { localModelPath } from "../../models/resolve.js";
 import { describeProfile, detectHardware, parseSize, planProfiles, type ProfileRequest } from "../../models/profiles.js";
 import { ModelStore } from "../../models/store.js";
 import { addConfigOptions } from "../options.js";
@@ -33,11 +33,7 @@ export function registerProfiles(program: Command): void {
     .option("--json", "print JSON")
     .action(async (model: string, flags: Partial<Record<OptionName, unknown>> & { ramBudget?: string; vramBudget?: string; json?: boolean }) => {
       const config = resolveOptions(["home", "gpu", "ctxSize", "parallel", "batchSize", "threads"], flags);
-      let path = model;
-      if (!(await fileExists(model))) {
-        const store = new ModelStore(config.home);
-        path = store.pathOf((await store.find(model)).files[0]!.path);
-      }
+      const path = await localModelPath(model, new ModelStore(config.home));
       const hardware = await detectHardware(config.gpu);
       if (flags.ramBudget !== undefined) hardware.ramBytes = parseSize(flags.ramBudget);
       if (flags.vramBudget !== undefined) hardware.vramBytes = parseSize(flags.vramBudget);
