@@ -1,6 +1,6 @@
 /**
  * The composition root: resolve the model, load the engine, serve it over HTTP.
- * Used by `nimble serve` and by library users (`import { createServer } from "nimble"`).
+ * Used by `nimble serve` and by library users (`import { createServer } from "nimble-inference"`).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
