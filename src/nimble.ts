@@ -17,6 +17,7 @@ import { LlamaEngine } from "./engine/llama-engine.js";
 import type { Engine } from "./engine/types.js";
 import type { DownloadProgress } from "./models/download.js";
 import { resolveModel, type ResolvedModel } from "./models/resolve.js";
+import type { Retriever } from "./rag/types.js";
 
 export interface CreateServerOptions extends Partial<Omit<NimbleConfig, "models">> {
   /** More models to serve (as in the config file's `models` list). */
@@ -34,6 +35,8 @@ export interface CreateServerOptions extends Partial<Omit<NimbleConfig, "models"
   onWarning?: (message: string) => void;
   /** Log here instead of to stdout at `logLevel`. */
   logger?: Logger;
+  /** Searches vector stores for the Responses API's file_search (an in-process Retriever). */
+  retriever?: Retriever;
 }
 
 export interface NimbleServer extends HttpServer {
@@ -209,6 +212,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     models,
     store: { home: config.home, offline: config.offline },
     responses: { path: join(config.home, "responses.sqlite"), maxAgeSeconds: config.responsesMaxAge, maxCount: config.responsesMaxCount },
+    ...(options.retriever ? { retriever: options.retriever } : {}),
     ...(config.memoryBudget !== undefined ? { memoryBudgetBytes: config.memoryBudget } : {}),
   });
   void server.ready.then((engine) => {

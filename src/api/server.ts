@@ -23,6 +23,7 @@ import { registerModelRoutes } from "./models.js";
 import { registerRerankRoutes } from "./rerank.js";
 import { registerResponsesRoutes } from "./openai/responses.js";
 import { ResponseStore, type RetentionLimits } from "./openai/responses-store.js";
+import type { Retriever } from "../rag/types.js";
 import { registerTokenizeRoutes } from "./tokenize.js";
 import type { ServedModel, ServerState } from "./state.js";
 import { LoraDirectory } from "../models/lora-dir.js";
@@ -76,6 +77,8 @@ export interface HttpServerOptions {
   store?: AdminStore;
   /** The Responses API's stored responses: the SQLite file (default: in memory) and how long they are kept. */
   responses?: { path?: string } & Partial<RetentionLimits>;
+  /** Searches vector stores (the Responses API's file_search, grounded chat). */
+  retriever?: Retriever;
 }
 
 export interface HttpServer {
@@ -171,6 +174,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     metadata: options.metadata ?? {},
     embeddingPrefixes: options.embeddingPrefixes ?? { query: "", passage: "" },
     limits: { ...NO_GENERATION_LIMITS, ...options.generationLimits },
+    ...(options.retriever ? { retriever: options.retriever } : {}),
     responses: new ResponseStore(options.responses?.path ?? ":memory:", { maxAgeSeconds: options.responses?.maxAgeSeconds ?? 0, maxCount: options.responses?.maxCount ?? 0 }),
   };
   const routes: { method: string; url: string }[] = [];
