@@ -72,6 +72,15 @@ export const OPTIONS = {
   tlsKey: { flag: "--tls-key <file>", env: ["NIMBLE_TLS_KEY", "NIM_SSL_KEY_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "PEM private key of --tls-cert." },
   responsesMaxAge: { flag: "--responses-max-age <seconds>", env: ["NIMBLE_RESPONSES_MAX_AGE"], schema: nonNegativeInt, default: 30 * 24 * 3600, description: "How long stored Responses API responses (`store`, the default) are kept, in seconds; older ones are deleted (0 = no limit). They live in `responses.sqlite` in the home folder." },
   responsesMaxCount: { flag: "--responses-max-count <n>", env: ["NIMBLE_RESPONSES_MAX_COUNT"], schema: nonNegativeInt, default: 10_000, description: "Most stored Responses API responses kept, all keys together; the oldest are deleted first (0 = no limit)." },
+  ragStore: { flag: "--rag-store <url>", env: ["NIMBLE_RAG_STORE"], schema: z.string().min(1).optional(), default: undefined, description: "Where vector stores keep their index and records: unset = embedded (LanceDB and a metadata log under the home folder's rag/), or a postgres://user:pass@host/db URL (PostgreSQL with pgvector) shared by several replicas." },
+  maxFileSize: { flag: "--max-file-size <size>", env: ["NIMBLE_MAX_FILE_SIZE"], schema: z.union([z.number().int().positive(), z.string().min(1)]).transform((v, ctx) => {
+    try {
+      return typeof v === "number" ? v : parseSize(v);
+    } catch (err) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+      return z.NEVER;
+    }
+  }), default: 512 * 1024 * 1024, description: "Largest file POST /v1/files accepts (streamed to disk under the home folder's rag/files; 413 beyond), e.g. 100MB." },
   corsAllowOrigins: { flag: "--cors-allow-origins <origins>", env: ["NIMBLE_CORS_ALLOW_ORIGINS", "NIM_CORS_ALLOW_ORIGINS"], schema: stringList, default: [] as string[], description: "Browser origins allowed to call the API (comma-separated, e.g. https://app.example.com, or * for any). Empty: CORS is off." },
 } as const;
 

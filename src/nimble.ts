@@ -213,6 +213,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     store: { home: config.home, offline: config.offline },
     responses: { path: join(config.home, "responses.sqlite"), maxAgeSeconds: config.responsesMaxAge, maxCount: config.responsesMaxCount },
     ...(options.retriever ? { retriever: options.retriever } : {}),
+    rag: { home: config.home, maxFileBytes: config.maxFileSize, ...(config.ragStore ? { storeUrl: config.ragStore } : {}) },
     ...(config.memoryBudget !== undefined ? { memoryBudgetBytes: config.memoryBudget } : {}),
   });
   void server.ready.then((engine) => {

@@ -75,3 +75,34 @@ describe("Responses API file_search", () => {
     await assert.rejects(client.responses.create({ model: "tiny", input: "x", tools: [{ type: "file_search", vector_store_ids: ["vs_nope"] }] }), OpenAI.NotFoundError);
   });
 });
+
+describe("Responses API file_search over a real vector store (end to end)", () => {
+  let rag: NimbleServer;
+  let c: OpenAI;
+  before(async () => {
+    const { generateModel, PRESETS } = await import("../src/models/generate.js");
+    const { join } = await import("node:path");
+    const { tempDir } = await import("./helpers.js");
+    const embeddingPath = join(tempDir(), "embed.gguf");
+    await generateModel(embeddingPath, { shape: PRESETS.embedding, seed: 7, kind: "embedding" } as never);
+    rag = await startTinyServer({ embeddingModel: embeddingPath, threads: 1 });
+    c = new OpenAI({ baseURL: `${rag.url}/v1`, apiKey: "unused", maxRetries: 0 });
+  });
+  after(async () => rag.close());
+
+  it("uploads a file, indexes it, and cites it from file_search", async () => {
+    const file = await c.files.create({ file: await OpenAI.toFile(Buffer.from("Llamas live in the Andes and hum to each other."), "llamas.txt"), purpose: "assistants" });
+    const store = await c.vectorStores.create({ name: "animals", file_ids: [file.id] } as never);
+    for (let i = 0; i < 200; i++) {
+      const s = await c.vectorStores.retrieve(store.id);
+      if (s.file_counts.in_progress === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const res = await c.responses.create({ model: "tiny", input: "Where do llamas live?", tools: [{ type: "file_search", vector_store_ids: [store.id] }], include: ["file_search_call.results"], max_output_tokens: 4 });
+    const call = res.output[0] as OpenAI.Responses.ResponseFileSearchToolCall;
+    assert.equal(call.results![0]!.file_id, file.id);
+    assert.match(call.results![0]!.text!, /Andes/);
+    const text = (res.output[1] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText;
+    assert.equal((text.annotations[0] as any).file_id, file.id);
+  });
+});

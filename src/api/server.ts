@@ -24,6 +24,7 @@ import { registerRerankRoutes } from "./rerank.js";
 import { registerResponsesRoutes } from "./openai/responses.js";
 import { ResponseStore, type RetentionLimits } from "./openai/responses-store.js";
 import type { Retriever } from "../rag/types.js";
+import { registerRagRoutes, type RagRouteOptions } from "./openai/rag-routes.js";
 import { registerTokenizeRoutes } from "./tokenize.js";
 import type { ServedModel, ServerState } from "./state.js";
 import { LoraDirectory } from "../models/lora-dir.js";
@@ -79,6 +80,8 @@ export interface HttpServerOptions {
   responses?: { path?: string } & Partial<RetentionLimits>;
   /** Searches vector stores (the Responses API's file_search, grounded chat). */
   retriever?: Retriever;
+  /** Files and vector stores (off without it). */
+  rag?: RagRouteOptions;
 }
 
 export interface HttpServer {
@@ -136,6 +139,7 @@ export function buildApp(state: ServerState, options: AppOptions, routes: { meth
   registerRerankRoutes(app, state);
   registerAdminRoutes(app, state, options.store);
   registerResponsesRoutes(app, state);
+  if (options.rag) registerRagRoutes(app, state, options.rag);
   return app;
 }
 
