@@ -82,6 +82,8 @@ export const OPTIONS = {
   streamIdleTimeout: { flag: "--stream-idle-timeout <seconds>", env: ["NIMBLE_STREAM_IDLE_TIMEOUT"], schema: z.coerce.number().nonnegative(), default: 300, description: "Longest a streamed response may go without sending anything (no token, or a client that stopped reading); then its generation is cancelled and the stream ends with an error event. 0 = no limit." },
   tlsCert: { flag: "--tls-cert <file>", env: ["NIMBLE_TLS_CERT", "NIM_SSL_CERTS_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "PEM certificate (chain) to serve HTTPS with; needs --tls-key." },
   tlsKey: { flag: "--tls-key <file>", env: ["NIMBLE_TLS_KEY", "NIM_SSL_KEY_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "PEM private key of --tls-cert." },
+  responsesMaxAge: { flag: "--responses-max-age <seconds>", env: ["NIMBLE_RESPONSES_MAX_AGE"], schema: nonNegativeInt, default: 30 * 24 * 3600, description: "How long stored Responses API responses (`store`, the default) are kept, in seconds; older ones are deleted (0 = no limit). They live in `responses.sqlite` in the home folder." },
+  responsesMaxCount: { flag: "--responses-max-count <n>", env: ["NIMBLE_RESPONSES_MAX_COUNT"], schema: nonNegativeInt, default: 10_000, description: "Most stored Responses API responses kept, all keys together; the oldest are deleted first (0 = no limit)." },
   ragStore: { flag: "--rag-store <url>", env: ["NIMBLE_RAG_STORE"], schema: z.string().min(1).optional(), default: undefined, description: "Where vector stores keep their index and records: unset = embedded (LanceDB and a metadata log under the home folder's rag/), or a postgres://user:pass@host/db URL (PostgreSQL with pgvector) shared by several replicas." },
   maxFileSize: { flag: "--max-file-size <size>", env: ["NIMBLE_MAX_FILE_SIZE"], schema: z.union([z.number().int().positive(), z.string().min(1)]).transform((v, ctx) => {
     try {
@@ -178,6 +180,28 @@ export function resolveOptions<K extends OptionName>(
   }
   if ((out.tlsCert === undefined) !== (out.tlsKey === undefined)) throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
   return { ...(out as Pick<NimbleConfig, K>), models };
+}
+
+/**
+ * The options a user set (flag, environment or config file) rather than left at their defaults:
+ * settings a serving profile may change are only those not given.
+ */
+export function givenOptions(
+  flags: Partial<Record<OptionName, unknown>> = {},
+  env: NodeJS.ProcessEnv = process.env,
+  configFile: string | undefined = (flags as { config?: string }).config ?? env.NIMBLE_CONFIG,
+): Set<OptionName> {
+  let file: Record<string, unknown> = {};
+  if (configFile) {
+    try {
+      const text = readFileSync(configFile, "utf8");
+      file = ((/\.ya?ml$/i.test(configFile) ? parseYaml(text) : JSON.parse(text)) as Record<string, unknown> | null) ?? {};
+    } catch {
+      // resolveOptions reports an unreadable file.
+    }
+  }
+  const names = Object.keys(OPTIONS) as OptionName[];
+  return new Set(names.filter((name) => flags[name] !== undefined || OPTIONS[name].env.some((e) => env[e] !== undefined && env[e] !== "") || (typeof file === "object" && file[name] !== undefined)));
 }
 
 export function kebab(name: string): string {
