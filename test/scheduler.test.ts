@@ -65,14 +65,14 @@ class FakeContext implements NativeContext {
   getThreads(): number { return this.threads; }
 }
 
-function scheduler(ctx: FakeContext, options: Partial<SchedulerOptions> = {}): Scheduler {
+function scheduler(ctx: FakeContext, options: Partial<SchedulerOptions> = {}, samplers: FakeSampler[] = []): Scheduler {
   return new Scheduler(
     ctx,
     {
       detokenize: (t) => String.fromCharCode(...t),
       isEog: (t) => t === EOG,
       eogTokens: [EOG],
-      createSampler: () => new FakeSampler(),
+      createSampler: () => { const sampler = new FakeSampler(); samplers.push(sampler); return sampler; },
       createGrammarState: () => ({}),
       setAdapter: (a) => ctx.adapterChanges.push({ adapter: a?.id ?? "", beforeBatch: ctx.batches.length }),
     },
@@ -168,6 +168,42 @@ describe("scheduler", () => {
     const ignore = await s.generate(request(range(4, 60), { maxTokens: 9, ignoreEos: true })).result;
     assert.equal(ignore.finishReason, "length");
     assert.equal(ignore.completionTokens, 9);
+  });
+
+  it("configures the sampler with every sampling setting of the request", async () => {
+    const samplers: FakeSampler[] = [];
+    const s = scheduler(new FakeContext(), { penaltyLastN: 4 }, samplers);
+    const sampling = { temperature: 0.7, topP: 0.9, topK: 20, minP: 0.05, seed: -1, repetitionPenalty: 1.3, presencePenalty: 0.5, frequencyPenalty: 0.25 };
+    await s.generate(request(range(6), { sampling, maxTokens: 2 })).result;
+    const config = samplers[0]!.config;
+    assert.deepEqual(
+      { ...config, repeatPenaltyTokens: [...config.repeatPenaltyTokens!] },
+      { temperature: 0.7, topP: 0.9, topK: 20, minP: 0.05, seed: 2 ** 32 - 1, repeatPenalty: 1.3, repeatPenaltyPresencePenalty: 0.5, repeatPenaltyFrequencyPenalty: 0.25, repeatPenaltyMaxTokens: 4, repeatPenaltyTokens: [3, 4, 5, 6] },
+    );
+    // Neutral settings add no top-k sampler and no penalties.
+    await s.generate(request(range(6), { maxTokens: 1 })).result;
+    assert.deepEqual(samplers[1]!.config, { temperature: 0, topP: 1, minP: 0, seed: 1 });
+    // Each penalty alone turns the penalty stage on.
+    for (const [i, extra] of [{ repetitionPenalty: 1.1 }, { presencePenalty: -0.5 }, { frequencyPenalty: 0.1 }].entries()) {
+      await s.generate(request(range(3), { maxTokens: 1, sampling: { ...request([]).sampling, ...extra } })).result;
+      const c = samplers[2 + i]!.config;
+      assert.deepEqual([c.repeatPenalty, c.repeatPenaltyPresencePenalty, c.repeatPenaltyFrequencyPenalty], [extra.repetitionPenalty ?? 1, extra.presencePenalty ?? 0, extra.frequencyPenalty ?? 0]);
+      assert.deepEqual([...c.repeatPenaltyTokens!], [1, 2, 3]);
+    }
+  });
+
+  it("keeps penalties over the prompt and generated tokens when min_tokens is reached, and reads logprobs with a plain greedy sampler", async () => {
+    const samplers: FakeSampler[] = [];
+    const s = scheduler(new FakeContext(1), { penaltyLastN: 5 }, samplers);
+    const sampling = { ...request([]).sampling, temperature: 1, topK: 5, repetitionPenalty: 1.5 };
+    const r = await s.generate(request(range(4), { sampling, maxTokens: 10, minTokens: 3, logprobs: { top: 1 } })).result;
+    assert.equal(r.completionTokens, 3);
+    const [main, raw] = samplers;
+    assert.deepEqual(raw!.config, { temperature: 0 });
+    // After min_tokens: the end-of-generation ban is gone, the penalty history now ends with "ABC".
+    assert.equal(main!.config.topK, 5);
+    assert.equal(main!.config.tokenBiasKeys, undefined);
+    assert.deepEqual([...main!.config.repeatPenaltyTokens!], [3, 4, 65, 66, 67]);
   });
 
   it("keeps the request's logit bias while and after suppressing end-of-generation", async () => {
