@@ -2,8 +2,8 @@
 // their mutants. One module per run: `npm run test:mutation -- <module>` (see scripts/mutation.mjs
 // and docs/TESTING.md). Stryker instruments the TypeScript sources in a sandbox with every mutant
 // switched off, builds once (tsc), then runs the module's test files once per mutant with
-// __STRYKER_ACTIVE_MUTANT__ naming the mutant to switch on. Only fast, engine-free test files belong
-// here: a test that starts a server costs its start-up once per mutant.
+// __STRYKER_ACTIVE_MUTANT__ naming the mutant to switch on. Fast, engine-free test files come
+// first: a test that starts a server costs its start-up once per mutant.
 export const MODULES = {
   "text-stream": { mutate: ["src/engine/text-stream.ts"], tests: ["text-stream"] },
   "fair-queue": { mutate: ["src/engine/fair-queue.ts"], tests: ["scheduler"] },
@@ -12,11 +12,12 @@ export const MODULES = {
   // "scheduler-all" mutates the whole file (batching, cancellation, finishing too; slower).
   scheduler: { mutate: ["src/engine/scheduler.ts:229-336"], tests: ["scheduler"] },
   "scheduler-all": { mutate: ["src/engine/scheduler.ts"], tests: ["scheduler"] },
-  "json-schema": { mutate: ["src/api/json-schema.ts"], tests: ["json-schema"] },
-  "regex-gbnf": { mutate: ["src/engine/regex-gbnf.ts"], tests: ["regex-gbnf-unit"] },
-  grammar: { mutate: ["src/engine/grammar.ts"], tests: ["json-schema"] },
-  "rate-limit": { mutate: ["src/api/rate-limit.ts"], tests: ["rate-limit-unit"] },
-  auth: { mutate: ["src/api/auth.ts"], tests: ["auth-unit"] },
+  // These modules' tests start a real server (tens of seconds a run here): slow, run them alone.
+  "json-schema": { mutate: ["src/api/json-schema.ts"], tests: ["api-structured"] },
+  grammar: { mutate: ["src/engine/grammar.ts"], tests: ["api-structured"] },
+  "regex-gbnf": { mutate: ["src/engine/regex-gbnf.ts"], tests: ["regex-gbnf"] },
+  "rate-limit": { mutate: ["src/api/rate-limit.ts"], tests: ["rate-limit"] },
+  auth: { mutate: ["src/api/auth.ts"], tests: ["auth"] },
   // Reserved for modules being written now; add their fast unit test files when they land:
   // "rag-chunking": { mutate: ["src/rag/chunk.ts"], tests: ["rag-chunk"] },
   // "guardrail-detectors": { mutate: ["src/guardrails/detectors/*.ts"], tests: ["guardrails-detectors"] },

@@ -46,6 +46,7 @@ describe("requests, logs and headers", () => {
     assert.match(generated.headers.get("x-request-id")!, /^[0-9a-f-]{36}$/);
     const unauthorized = await fetch(`${server.url}/v1/models`);
     assert.equal(unauthorized.status, 401);
+    assert.equal(unauthorized.headers.get("www-authenticate"), 'Bearer realm="nimble"');
     assert.match(unauthorized.headers.get("x-request-id")!, /^[0-9a-f-]{36}$/);
     const sse = await fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers: { ...auth, "x-request-id": "stream-1" }, body: JSON.stringify({ messages: [{ role: "user", content: "hi" }], max_tokens: 2, stream: true }) });
     assert.equal(sse.headers.get("x-request-id"), "stream-1");

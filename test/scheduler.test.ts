@@ -332,6 +332,16 @@ describe("FairQueue", () => {
     assert.equal(q.length, 0);
   });
 
+  it("counts the waiting items per key", () => {
+    const q = new FairQueue<string>();
+    assert.deepEqual(q.counts(), new Map());
+    for (const item of ["a1", "a2", "b1"]) q.push(item[0]!, item);
+    assert.deepEqual(q.counts(), new Map([["a", 2], ["b", 1]]));
+    q.shift();
+    q.shift();
+    assert.deepEqual(q.counts(), new Map([["a", 1]]));
+  });
+
   it("removes items anywhere, keeping the turns of the rest", () => {
     const q = new FairQueue<string>();
     for (const item of ["a1", "a2", "b1", "c1"]) q.push(item[0]!, item);
