@@ -60,7 +60,9 @@ class FakeContext implements NativeContext {
     s.generated++;
     return token;
   }
-  removeTokenCellsFromSequence(seq: number, start: number, end: number): boolean { this.removed.push([seq, start, end]); return true; }
+  /** Whether a sequence's cache can drop a suffix (some llama.cpp caches cannot: only whole sequences). */
+  canTrim = true;
+  removeTokenCellsFromSequence(seq: number, start: number, end: number): boolean { this.removed.push([seq, start, end]); return start === 0 || this.canTrim; }
   setThreads(n: number): void { this.threads = n; }
   getThreads(): number { return this.threads; }
 }
@@ -73,7 +75,7 @@ function scheduler(ctx: FakeContext, options: Partial<SchedulerOptions> = {}, sa
       isEog: (t) => t === EOG,
       eogTokens: [EOG],
       createSampler: () => { const sampler = new FakeSampler(); samplers.push(sampler); return sampler; },
-      createGrammarState: () => ({}),
+      createGrammarState: (g) => { if ((g as unknown) === "bad") throw new Error("bad grammar"); return { grammar: g }; },
       setAdapter: (a) => ctx.adapterChanges.push({ adapter: a?.id ?? "", beforeBatch: ctx.batches.length }),
     },
     { parallel: 4, contextSize: 256, batchSize: 64, maxQueue: 8, threads: new FixedThreads(1, "test"), ...options },
@@ -204,6 +206,50 @@ describe("scheduler", () => {
     assert.equal(main!.config.topK, 5);
     assert.equal(main!.config.tokenBiasKeys, undefined);
     assert.deepEqual([...main!.config.repeatPenaltyTokens!], [3, 4, 65, 66, 67]);
+  });
+
+  it("adds a top-k stage only for top_k > 0, a grammar state only with a grammar, penalty history only with penalties", async () => {
+    const samplers: FakeSampler[] = [];
+    const s = scheduler(new FakeContext(1), {}, samplers);
+    await s.generate(request(range(3), { maxTokens: 1, sampling: { ...request([]).sampling, topK: 0 } })).result;
+    assert.equal("topK" in samplers[0]!.config, false);
+    await s.generate(request(range(3), { maxTokens: 1, grammar: "g" as never })).result;
+    assert.deepEqual(samplers[1]!.config.grammarEvaluationState, { grammar: "g" });
+    await s.generate(request(range(3), { maxTokens: 5, minTokens: 2 })).result;
+    assert.equal(samplers[2]!.config.repeatPenaltyTokens, undefined, "no penalties: no history after lifting the end-of-generation ban");
+  });
+
+  it("fails only the request whose sampler cannot be set up, and frees its sequence", async () => {
+    const s = scheduler(new FakeContext(), { parallel: 2 });
+    const running = s.generate(request(range(3), { maxTokens: 30 }));
+    await running.started;
+    await assert.rejects(s.generate(request(range(3), { grammar: "bad" as never })).result, /bad grammar/);
+    assert.equal((await running.result).completionTokens, 30, "the request already running is not failed with it");
+    assert.equal(s.stats().running, 0);
+    assert.equal((await s.generate(request(range(3), { maxTokens: 2 })).result).completionTokens, 2);
+  });
+
+  it("prefers the free sequence with the longest cached prefix over the least recently used one", async () => {
+    const ctx = new FakeContext();
+    const s = scheduler(ctx, { parallel: 2 });
+    await s.generate(request(range(10), { maxTokens: 1 })).result; // sequence 0
+    await s.generate(request(range(10, 100), { maxTokens: 1 })).result; // sequence 1 (0 was used more recently)
+    const before = ctx.batches.length;
+    const r = await s.generate(request([...range(10, 100), 7], { maxTokens: 1 })).result;
+    assert.equal(r.cachedTokens, 10);
+    assert.equal(ctx.batches[before]![0]!.seq, 1);
+  });
+
+  it("starts a sequence from scratch when its cache cannot drop the part that differs", async () => {
+    const ctx = new FakeContext();
+    ctx.canTrim = false;
+    const s = scheduler(ctx, { parallel: 1 });
+    await s.generate(request(range(10), { maxTokens: 1 })).result;
+    const before = ctx.batches.length;
+    const r = await s.generate(request([...range(5), 50, 51], { maxTokens: 1 })).result;
+    assert.equal(r.cachedTokens, 0);
+    assert.deepEqual(ctx.batches[before]![0], { seq: 0, pos: 0, tokens: [...range(5), 50, 51] });
+    assert.deepEqual(ctx.removed.at(-1), [0, 0, -1]);
   });
 
   it("keeps the request's logit bias while and after suppressing end-of-generation", async () => {
