@@ -110,7 +110,7 @@ export class LanceChunkIndex implements ChunkIndex {
     const table = await this.table(storeId);
     const words = ftsQuery(query);
     if (!table || !words) return [];
-    let q = table.search(words, "fts").select(COLUMNS).limit(limit);
+    let q = table.search(words, "fts").select([...COLUMNS, "_score"]).limit(limit);
     const where = fileFilter(fileIds);
     if (where) q = q.where(where);
     const rows = (await q.toArray()) as Row[];
@@ -120,7 +120,7 @@ export class LanceChunkIndex implements ChunkIndex {
   async searchVector(storeId: string, vector: Float32Array, limit: number, fileIds?: readonly string[]): Promise<IndexHit[]> {
     const table = await this.table(storeId);
     if (!table) return [];
-    let q = table.vectorSearch(Array.from(vector)).distanceType("cosine").select(COLUMNS).limit(limit);
+    let q = table.vectorSearch(Array.from(vector)).distanceType("cosine").select([...COLUMNS, "_distance"]).limit(limit);
     const where = fileFilter(fileIds);
     if (where) q = q.where(where);
     const rows = (await q.toArray()) as Row[];
