@@ -8,6 +8,7 @@ import { registerProfiles } from "./commands/profiles.js";
 import { registerPull } from "./commands/pull.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerServe } from "./commands/serve.js";
+import { registerRag } from "./commands/rag.js";
 
 const program = new Command()
   .name("nimble")
@@ -23,6 +24,7 @@ registerProfiles(program);
 registerGenModel(program);
 registerBench(program);
 registerKeys(program);
+registerRag(program);
 
 try {
   await program.parseAsync(process.argv);
