@@ -35,8 +35,8 @@ const embedPath = join(dir, "embed.gguf");
 const rerankPath = join(dir, "rerank.gguf");
 await generateModel(embedPath, { shape: PRESETS.tiny, seed: 42, poolingType: 1, chatTemplate: null });
 await generateModel(rerankPath, { shape: PRESETS.reranker, seed: 42 });
-const embedding = await EmbeddingEngine.load({ modelPath: embedPath, servedName: "embed", gpu: "cpu", contextSize: 512 });
-const rerank = await RerankEngine.load({ modelPath: rerankPath, servedName: "rerank", gpu: "cpu" });
+const embedding = await EmbeddingEngine.load({ modelPath: embedPath, servedName: "embed", gpu: "cpu", contextSize: 512, threads: 1 });
+const rerank = await RerankEngine.load({ modelPath: rerankPath, servedName: "rerank", gpu: "cpu", threads: 1 });
 
 // 1. Ingest end to end.
 const service = await openRag({ home: join(dir, "home"), models: engineModels({ embedding }) });
