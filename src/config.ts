@@ -70,6 +70,7 @@ export const OPTIONS = {
   streamIdleTimeout: { flag: "--stream-idle-timeout <seconds>", env: ["NIMBLE_STREAM_IDLE_TIMEOUT"], schema: z.coerce.number().nonnegative(), default: 300, description: "Longest a streamed response may go without sending anything (no token, or a client that stopped reading); then its generation is cancelled and the stream ends with an error event. 0 = no limit." },
   tlsCert: { flag: "--tls-cert <file>", env: ["NIMBLE_TLS_CERT", "NIM_SSL_CERTS_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "PEM certificate (chain) to serve HTTPS with; needs --tls-key." },
   tlsKey: { flag: "--tls-key <file>", env: ["NIMBLE_TLS_KEY", "NIM_SSL_KEY_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "PEM private key of --tls-cert." },
+  guardrails: { flag: "--guardrails <file>", env: ["NIMBLE_GUARDRAILS"], schema: z.string().min(1).optional(), default: undefined, description: "Guardrails file (YAML): named configurations of input, retrieval and output rails, the server's default one, moderation settings (docs/GUARDRAILS.md). Requests pick one with guardrails.config_id; an API key may have its own default. An invalid file stops the start with its line." },
   corsAllowOrigins: { flag: "--cors-allow-origins <origins>", env: ["NIMBLE_CORS_ALLOW_ORIGINS", "NIM_CORS_ALLOW_ORIGINS"], schema: stringList, default: [] as string[], description: "Browser origins allowed to call the API (comma-separated, e.g. https://app.example.com, or * for any). Empty: CORS is off." },
 } as const;
 

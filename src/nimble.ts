@@ -3,6 +3,7 @@
  * Used by `nimble serve` and by library users (`import { createServer } from "nimble"`).
  */
 import { readFileSync } from "node:fs";
+import { loadGuardrailsFile } from "./guardrails/config.js";
 import type { Logger } from "pino";
 import { createLogger } from "./api/request-log.js";
 import { startHttpServer, type HttpServer, type ServedModelSpec } from "./api/server.js";
@@ -147,6 +148,8 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
   // The same validation and defaults as the CLI's (no environment: a library's caller is explicit).
   const config = { ...resolveConfig(options, {}, undefined), ...(options.models ? { models: options.models } : {}) };
   const keys = KeyRing.load({ apiKeys: config.apiKey, apiKeyFile: config.apiKeyFile, home: config.home });
+  // An invalid guardrails file stops the start here, naming its line.
+  const guardrails = config.guardrails ? loadGuardrailsFile(config.guardrails) : undefined;
   const tls = config.tlsCert && config.tlsKey ? { cert: readPem(config.tlsCert, "certificate"), key: readPem(config.tlsKey, "key") } : undefined;
   const logger = options.logger ?? createLogger(config.logLevel);
   const warn = options.onWarning ?? ((m: string) => logger.warn(m));
@@ -207,6 +210,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     embeddingPrefixes: { query: config.embeddingQueryPrefix, passage: config.embeddingPassagePrefix },
     models,
     store: { home: config.home, offline: config.offline },
+    ...(guardrails ? { guardrails } : {}),
     ...(config.memoryBudget !== undefined ? { memoryBudgetBytes: config.memoryBudget } : {}),
   });
   void server.ready.then((engine) => {

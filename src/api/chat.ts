@@ -9,6 +9,7 @@ import { untilExpired } from "./limits.js";
 import { SseWriter } from "./sse.js";
 import { parseBody, type ServerState } from "./state.js";
 import { useChatModel } from "./targets.js";
+import { guardTarget } from "./guardrails/hooks.js";
 import { streamChoices } from "./streaming.js";
 import { planTools, renderConversation, ToolCallParser, type ToolEvent, type ToolPlan } from "./tool-calls.js";
 
@@ -43,7 +44,7 @@ function deltas(events: ToolEvent[]): Delta[] {
 export function registerChatRoutes(app: FastifyInstance, state: ServerState): void {
   app.post("/v1/chat/completions", async (request, reply) => {
     const body = parseBody(chatCompletionRequestSchema, request.body);
-    const { engine, id: model, adapter } = await useChatModel(state, reply, body.model, body.keep_alive);
+    const { engine, id: model, adapter } = guardTarget(request, await useChatModel(state, reply, body.model, body.keep_alive));
     const plan = planTools(engine, body);
     const promptTokens = engine.tokenize(renderConversation(engine, body.messages, plan));
     const n = body.n ?? 1;

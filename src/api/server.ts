@@ -22,6 +22,8 @@ import { registerMessagesRoutes } from "./messages.js";
 import { registerModelRoutes } from "./models.js";
 import { registerRerankRoutes } from "./rerank.js";
 import { registerTokenizeRoutes } from "./tokenize.js";
+import { registerGuardrails } from "./guardrails/register.js";
+import type { GuardrailsFile } from "../guardrails/config.js";
 import type { ServedModel, ServerState } from "./state.js";
 import { LoraDirectory } from "../models/lora-dir.js";
 import { NO_GENERATION_LIMITS, registerRequestLifetime, type GenerationLimits } from "./limits.js";
@@ -72,6 +74,8 @@ export interface HttpServerOptions {
   metadata?: Record<string, unknown>;
   /** Where POST /v1/admin/pull puts models. */
   store?: AdminStore;
+  /** Guardrails configurations (--guardrails). */
+  guardrails?: GuardrailsFile;
 }
 
 export interface HttpServer {
@@ -119,6 +123,7 @@ export function buildApp(state: ServerState, options: AppOptions, routes: { meth
   registerAuth(app, options.keys ?? new KeyRing());
   registerRateLimits(app, new RateLimiter({ rpm: 0, tpm: 0, concurrency: 0, ...options.keyLimits }), state.metrics);
   registerRequestLifetime(app, { requestTimeoutMs: options.requestTimeoutMs ?? 0, streamIdleTimeoutMs: options.streamIdleTimeoutMs ?? 0 });
+  registerGuardrails(app, state, options.guardrails);
   registerManagementRoutes(app, state);
   registerModelRoutes(app, state);
   registerChatRoutes(app, state);
