@@ -89,7 +89,7 @@ const topicRail = z.object({
   allowed_threshold: z.number().min(-1).max(1).default(0.3),
   /** Off topic when the best similarity to a denied topic reaches it (and beats the allowed ones). */
   denied_threshold: z.number().min(-1).max(1).default(0.5),
-}).strict().refine((r) => r.allowed.length + r.denied.length > 0, { message: "a topic rail needs allowed or denied topics", path: ["allowed"] });
+}).strict();
 
 const guardRail = z.object({
   ...common,
@@ -111,7 +111,7 @@ const selfCheckRail = z.object({
   prompt: z.string().min(1).optional(),
 }).strict();
 
-export const railSchema = z.union([piiRail, injectionRail, bannedRail, lengthRail, jsonRail, perplexityRail, topicRail, guardRail, selfCheckRail]);
+export const railSchema = z.discriminatedUnion("kind", [piiRail, injectionRail, bannedRail, lengthRail, jsonRail, perplexityRail, topicRail, guardRail, selfCheckRail]);
 export type RailConfig = z.infer<typeof railSchema>;
 
 export const guardrailsConfigSchema = z.object({
@@ -196,6 +196,7 @@ export function parseGuardrails(text: string, source = "guardrails.yaml"): Guard
       if (seen.has(name)) fail(`two rails are named '${name}' in configuration '${id}': give one a distinct name`, "name");
       seen.add(name);
       if (rail.action === "mask" && !MASKABLE.has(rail.kind)) fail(`a ${rail.kind} rail cannot mask (it finds no span of text): use block or log`, "action");
+      if (rail.kind === "topic" && rail.allowed.length + rail.denied.length === 0) fail("a topic rail needs allowed or denied topics", "allowed");
       if (rail.type === "retrieval" && !MASKABLE.has(rail.kind)) fail(`a ${rail.kind} rail cannot run on retrieved chunks: retrieval rails are pii, injection or banned`, "type");
     });
     configs.set(id, { ...config, id });

@@ -83,7 +83,7 @@ export function detectInjection(text: string, sets: readonly InjectionSet[]): (F
   const out: (Found & { set: InjectionSet })[] = [];
   const sql = wanted.has("sqli") && SQL_VERB.test(text);
   for (const rule of RULES) {
-    if (!wanted.has(rule.set) || (rule.set === "sqli" && !sql)) continue;
+    if (!wanted.has(rule.set) || (rule.set === "sqli" && !sql && rule.name !== "sql_tautology")) continue;
     rule.regex.lastIndex = 0;
     for (let m = rule.regex.exec(text); m !== null; m = rule.regex.exec(text)) {
       if (m[0].length === 0) { rule.regex.lastIndex++; continue; }

@@ -112,12 +112,21 @@ function digitRuns(text: string): { start: number; end: number; digits: string; 
   return runs;
 }
 
+/** How cards are written: contiguous, or in groups 4-4-4-4(-3), 4-6-5 (Amex), 4-6-4 (Diners). */
+function cardGrouping(raw: string): boolean {
+  const groups = raw.split(/[ -]/).map((g) => g.length).join("-");
+  return !raw.includes(".") && (!/[ -]/.test(raw) || ["4-4-4-4", "4-4-4-4-3", "4-6-5", "4-6-4"].includes(groups));
+}
+
+/** The country and check digits of an IBAN right before a number: the number is the rest of an IBAN. */
+const IBAN_PREFIX = /[A-Z]{2}\d{2}[ ]?$/;
+
 const SSN_CONTEXT = /\b(?:ssn|social security|sozialversicherung)\b/i;
 
 function numbers(text: string, entities: ReadonlySet<PiiEntity>, regions: readonly string[], out: Found[]): void {
   for (const run of digitRuns(text)) {
     const { digits, raw } = run;
-    if (entities.has("card") && digits.length >= 13 && digits.length <= 19 && !run.plus && cardValid(digits)) {
+    if (entities.has("card") && digits.length >= 13 && digits.length <= 19 && !run.plus && cardGrouping(raw) && !IBAN_PREFIX.test(text.slice(Math.max(0, run.start - 5), run.start)) && cardValid(digits)) {
       out.push({ start: run.start, end: run.end, label: "card" });
       continue;
     }
@@ -129,7 +138,7 @@ function numbers(text: string, entities: ReadonlySet<PiiEntity>, regions: readon
         continue;
       }
     }
-    if (entities.has("phone") && digits.length >= 7 && digits.length <= 15 && !/^\d{4}-\d{2}-\d{2}$/.test(raw) && !/^\d+\.\d+\.\d+\.\d+$/.test(raw)) {
+    if (entities.has("phone") && !/^\d{3}[- ]\d{2}[- ]\d{4}$/.test(raw) && digits.length >= 7 && digits.length <= 15 && !/^\d{4}-\d{2}-\d{2}$/.test(raw) && !/^\d+\.\d+\.\d+\.\d+$/.test(raw)) {
       const ok = run.plus ? internationalPhoneValid(digits, regions) : (raw !== digits || digits.length >= 10) && nationalPhoneValid(digits, regions);
       if (ok) out.push({ start: run.start, end: run.end, label: "phone" });
     }
