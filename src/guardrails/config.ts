@@ -109,6 +109,8 @@ const selfCheckRail = z.object({
   model: z.string().min(1).optional(),
   /** The question; {{ user_input }} and {{ bot_response }} are replaced. The answer is "yes" (block) or "no". */
   prompt: z.string().min(1).optional(),
+  /** Token text → bias for the answer (to force verdicts when testing mechanics). */
+  logit_bias: z.record(z.number()).optional(),
 }).strict();
 
 export const railSchema = z.discriminatedUnion("kind", [piiRail, injectionRail, bannedRail, lengthRail, jsonRail, perplexityRail, topicRail, guardRail, selfCheckRail]);

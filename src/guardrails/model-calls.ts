@@ -15,12 +15,12 @@ export interface ShortGeneration {
   signal?: AbortSignal;
 }
 
-/** Token ids whose text is exactly `text` (with or without a leading space). */
+/** The first token of `text` (with and without a leading space): biasing it steers the answer towards the text. */
 function tokensOf(engine: Engine, text: string): number[] {
   const ids = new Set<number>();
   for (const variant of [text, ` ${text}`]) {
     const t = engine.tokenize(variant, false);
-    if (t.length === 1) ids.add(t[0]!);
+    if (t.length > 0) ids.add(t[0]!);
   }
   return [...ids];
 }

@@ -88,9 +88,9 @@ Question: Should the message be blocked (Yes or No)?
 Answer:`;
 
 /** Self-check: the model answers "yes" (block) or "no", and nothing else (a grammar enforces it). */
-export async function selfCheck(engine: Engine, template: string, vars: { user_input: string; bot_response?: string }, signal?: AbortSignal): Promise<{ block: boolean; answer: string }> {
+export async function selfCheck(engine: Engine, template: string, vars: { user_input: string; bot_response?: string }, signal?: AbortSignal, logitBias?: Record<string, number>): Promise<{ block: boolean; answer: string }> {
   const text = template.replace(/\{\{\s*user_input\s*\}\}/g, vars.user_input).replace(/\{\{\s*bot_response\s*\}\}/g, vars.bot_response ?? "");
-  const r = await generateShort(engine, chatPrompt(engine, text), { grammar: { kind: "choice", choices: ["yes", "no"] }, maxTokens: 4, ...(signal ? { signal } : {}) });
+  const r = await generateShort(engine, chatPrompt(engine, text), { grammar: { kind: "choice", choices: ["yes", "no"] }, maxTokens: 4, ...(signal ? { signal } : {}), ...(logitBias ? { logitBias } : {}) });
   const answer = r.text.trim().toLowerCase();
   return { block: answer === "yes", answer };
 }

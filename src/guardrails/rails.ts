@@ -150,7 +150,7 @@ export function buildRail(rail: RailConfig, config: GuardrailsConfig): Rail {
           const engine = await context.models.chat(rail.model);
           const output = context.stage === "output";
           const userInput = output ? [...context.conversation].reverse().find((m) => m.role === "user")?.content ?? "" : lastUser(texts);
-          const r = await selfCheck(engine, rail.prompt ?? (output ? SELF_CHECK_OUTPUT : SELF_CHECK_INPUT), { user_input: userInput, bot_response: output ? texts.map((t) => t.text).join("") : "" }, context.signal);
+          const r = await selfCheck(engine, rail.prompt ?? (output ? SELF_CHECK_OUTPUT : SELF_CHECK_INPUT), { user_input: userInput, bot_response: output ? texts.map((t) => t.text).join("") : "" }, context.signal, rail.logit_bias);
           return { fired: r.block, detail: { answer: r.answer } };
         },
       };
