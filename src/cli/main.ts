@@ -7,6 +7,7 @@ import { registerModels } from "./commands/models.js";
 import { registerProfiles } from "./commands/profiles.js";
 import { registerPull } from "./commands/pull.js";
 import { registerKeys } from "./commands/keys.js";
+import { registerGuardrails } from "./commands/guardrails.js";
 import { registerServe } from "./commands/serve.js";
 
 const program = new Command()
@@ -23,6 +24,7 @@ registerProfiles(program);
 registerGenModel(program);
 registerBench(program);
 registerKeys(program);
+registerGuardrails(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -22,13 +22,13 @@ const sp = String.raw`[\s,]{1,8}`;
 /** The jailbreak phrase set (English; a maintained list: add phrases here with a labelled example in bench/data/guardrails). */
 const JAILBREAK: [string, string][] = [
   ["ignore_instructions", String.raw`\b(?:ignore|disregard|forget|skip|override|bypass)${sp}(?:all${sp}|any${sp}|every${sp})?(?:of${sp})?(?:the${sp}|your${sp}|my${sp}|these${sp}|those${sp})?(?:previous|prior|above|earlier|preceding|initial|original|system|old|existing)${sp}(?:\w{1,20}${sp})?(?:instructions?|prompts?|rules?|directions?|guidelines?|context|messages?|constraints?)`],
-  ["new_instructions", String.raw`\b(?:new|updated|real|actual|true)${sp}(?:system${sp})?(?:instructions?|rules?|directives?)${sp}?:`],
+  ["new_instructions", String.raw`\b(?:new|updated|real|actual|true)${sp}(?:system${sp})?(?:instructions?|rules?|directives?)[\s,]{0,8}:`],
   ["persona_override", String.raw`\byou${sp}are${sp}(?:now${sp})?(?:DAN|STAN|DUDE|AIM|an?${sp}unrestricted|an?${sp}unfiltered|free${sp}from|no${sp}longer${sp}(?:an?${sp})?(?:AI|assistant|bound))`],
   ["do_anything_now", String.raw`\bdo${sp}anything${sp}now\b`],
   ["developer_mode", String.raw`\b(?:developer|god|jailbreak|jailbroken|unrestricted|evil)${sp}mode\b`],
   ["no_restrictions", String.raw`\b(?:answer|respond|reply|act|operate|behave|talk|speak|write)${sp}(?:\w{1,20}${sp}){0,3}(?:without|with${sp}no|free${sp}of|ignoring)${sp}(?:any${sp}|all${sp}|your${sp})?(?:restrictions|filters|limitations|censorship|safety${sp}(?:rules|guidelines|filters)|content${sp}polic(?:y|ies)|ethical${sp}(?:guidelines|constraints))\b`],
   ["pretend", String.raw`\b(?:pretend|imagine|act${sp}as${sp}if)${sp}(?:that${sp})?you${sp}(?:are|have|were)${sp}(?:not${sp}bound|no${sp}(?:rules|restrictions|filters|limits)|an?${sp}(?:AI|model)${sp}without)`],
-  ["prompt_extraction", String.raw`\b(?:reveal|print|show|repeat|output|display|leak|tell${sp}me|what${sp}(?:is|are))${sp}(?:me${sp})?(?:your|the)${sp}(?:full${sp}|entire${sp}|original${sp}|hidden${sp}|initial${sp})?(?:system${sp}prompt|system${sp}message|instructions|initial${sp}prompt|hidden${sp}prompt)`],
+  ["prompt_extraction", String.raw`\b(?:reveal|print|show|repeat|output|display|leak|tell${sp}me|what${sp}(?:is|are))${sp}(?:me${sp})?(?:(?:your|the)${sp}(?:full${sp}|entire${sp}|original${sp}|hidden${sp}|initial${sp}|secret${sp})?(?:system${sp}prompt|system${sp}message|initial${sp}prompt|hidden${sp}prompt|hidden${sp}instructions|secret${sp}instructions)|your${sp}(?:full${sp}|entire${sp}|original${sp}|hidden${sp}|initial${sp}|secret${sp})?(?:instructions|prompt))`],
   ["role_markers", String.raw`(?:<\|?(?:im_start|im_end|system|endoftext|eot_id|start_header_id)\|?>|\[/?INST\]|<<SYS>>|^\s{0,8}(?:###${sp}?)?system${sp}?:)`],
   ["stop_being", String.raw`\b(?:stop|quit)${sp}being${sp}(?:an?${sp})?(?:AI|assistant|helpful${sp}assistant|language${sp}model)`],
   ["from_now_on", String.raw`\bfrom${sp}now${sp}on${sp}(?:you${sp}(?:will|must|are|shall)|respond|answer|act)\b[\s\S]{0,80}?\b(?:no${sp}(?:rules|restrictions|filters)|without${sp}(?:rules|restrictions|filters|censorship)|unfiltered|uncensored|anything)`],
