@@ -178,3 +178,22 @@ describe("JSON schema output validation", () => {
     assert.match(validateJson({}, schema, "$")!, /\$\.a is required/);
   });
 });
+
+describe("evaluation on the shipped labelled sets", () => {
+  it("scores the rule rails per rail (a regression set: a broken detector drops these numbers)", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { evaluate, parseDataset } = await import("../src/guardrails/eval.js");
+    const { loadGuardrailsFile } = await import("../src/guardrails/config.js");
+    const g = new Guardrails(loadGuardrailsFile("bench/data/guardrails/eval.yaml"));
+    for (const [set, rail] of [["pii", "pii"], ["injection", "injection"]] as const) {
+      const rows = parseDataset(readFileSync(`bench/data/guardrails/${set}.jsonl`, "utf8"), set);
+      const report = await evaluate(g, "eval", rows, NO_MODELS, { chat: false, embedding: false });
+      const score = report.rails.find((r) => r.rail === rail)!;
+      assert.ok(score.rows >= 40);
+      assert.ok(score.f1 >= 0.95, `${rail} F1 ${score.f1}`);
+      assert.ok(score.falsePositiveRate <= 0.05, `${rail} FPR ${score.falsePositiveRate}`);
+      assert.equal(report.rails.find((r) => r.kind === "guard_model")!.skipped, "needs --model");
+    }
+    assert.throws(() => parseDataset('{"text": "x", "labels": {"pii": true}}\n{"labels": {}}\n', "d.jsonl"), /d\.jsonl:2: a row needs text or messages/);
+  });
+});
