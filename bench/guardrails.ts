@@ -115,11 +115,17 @@ async function main(): Promise<void> {
   } finally {
     await server.close();
   }
-  const median = (xs: number[]) => percentile(xs, 50);
+  const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
+  // Each round's with/without ratio (the two phases of a round ran back to back), and their median.
+  const ratios = Array.from({ length: rounds }, (_, round) => {
+    const w = results.find((r) => r.round === round && r.guarded)!.tokensPerSecond;
+    const wo = results.find((r) => r.round === round && !r.guarded)!.tokensPerSecond;
+    return w / wo;
+  });
   const base = median(results.filter((r) => !r.guarded).map((r) => r.tokensPerSecond));
   const guarded = median(results.filter((r) => r.guarded).map((r) => r.tokensPerSecond));
-  const summary = { machine: machineInfo(REPO), preset, rounds, requests, concurrency, maxTokens, threads, rails, serverRails, throughput: { withoutTokensPerSecond: base, withTokensPerSecond: guarded, ratio: guarded / base }, results };
-  say(`median throughput: without ${base.toFixed(1)} tokens/s, with ${guarded.toFixed(1)} tokens/s, ratio ${(guarded / base).toFixed(3)}`);
+  const summary = { machine: machineInfo(REPO), preset, rounds, requests, concurrency, maxTokens, threads, rails, serverRails, throughput: { withoutTokensPerSecond: base, withTokensPerSecond: guarded, roundRatios: ratios, medianRoundRatio: median(ratios) }, results };
+  say(`median throughput: without ${base.toFixed(1)} tokens/s, with ${guarded.toFixed(1)} tokens/s; per-round ratios ${ratios.map((r) => r.toFixed(3)).join(", ")}, median ${median(ratios).toFixed(3)}`);
   const out = args.get("out") ?? join(REPO, "docs/bench-results");
   mkdirSync(out, { recursive: true });
   const file = join(out, `guardrails-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);

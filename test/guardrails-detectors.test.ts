@@ -197,3 +197,15 @@ describe("evaluation on the shipped labelled sets", () => {
     assert.throws(() => parseDataset('{"text": "x", "labels": {"pii": true}}\n{"labels": {}}\n', "d.jsonl"), /d\.jsonl:2: a row needs text or messages/);
   });
 });
+
+describe("docs/GUARDRAILS.md", () => {
+  it("its complete configuration is valid", async () => {
+    const { readFileSync } = await import("node:fs");
+    const doc = readFileSync("docs/GUARDRAILS.md", "utf8");
+    const yaml = doc.slice(doc.indexOf("```yaml\n") + 8, doc.indexOf("```", doc.indexOf("```yaml\n") + 8));
+    const file = parseGuardrails(yaml, "GUARDRAILS.md");
+    assert.equal(file.configs.get("support")!.rails.length, 12);
+    const g = new Guardrails(file);
+    assert.deepEqual(g.list().find((c) => c.id === "support")!.rails.map((r) => r.kind).sort(), ["banned", "guard_model", "injection", "injection", "json_schema", "length", "perplexity", "pii", "pii", "pii", "self_check", "topic"]);
+  });
+});
