@@ -71,6 +71,15 @@ export const OPTIONS = {
   tlsCert: { flag: "--tls-cert <file>", env: ["NIMBLE_TLS_CERT", "NIM_SSL_CERTS_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "PEM certificate (chain) to serve HTTPS with; needs --tls-key." },
   tlsKey: { flag: "--tls-key <file>", env: ["NIMBLE_TLS_KEY", "NIM_SSL_KEY_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "PEM private key of --tls-cert." },
   guardrails: { flag: "--guardrails <file>", env: ["NIMBLE_GUARDRAILS"], schema: z.string().min(1).optional(), default: undefined, description: "Guardrails file (YAML): named configurations of input, retrieval and output rails, the server's default one, moderation settings (docs/GUARDRAILS.md). Requests pick one with guardrails.config_id; an API key may have its own default. An invalid file stops the start with its line." },
+  ragStore: { flag: "--rag-store <url>", env: ["NIMBLE_RAG_STORE"], schema: z.string().min(1).optional(), default: undefined, description: "Where vector stores keep their index and records: unset = embedded (LanceDB and a metadata log under the home folder's rag/), or a postgres://user:pass@host/db URL (PostgreSQL with pgvector) shared by several replicas." },
+  maxFileSize: { flag: "--max-file-size <size>", env: ["NIMBLE_MAX_FILE_SIZE"], schema: z.union([z.number().int().positive(), z.string().min(1)]).transform((v, ctx) => {
+    try {
+      return typeof v === "number" ? v : parseSize(v);
+    } catch (err) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+      return z.NEVER;
+    }
+  }), default: 512 * 1024 * 1024, description: "Largest file POST /v1/files accepts (streamed to disk under the home folder's rag/files; 413 beyond), e.g. 100MB." },
   corsAllowOrigins: { flag: "--cors-allow-origins <origins>", env: ["NIMBLE_CORS_ALLOW_ORIGINS", "NIM_CORS_ALLOW_ORIGINS"], schema: stringList, default: [] as string[], description: "Browser origins allowed to call the API (comma-separated, e.g. https://app.example.com, or * for any). Empty: CORS is off." },
 } as const;
 

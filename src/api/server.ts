@@ -21,6 +21,7 @@ import { registerEmbeddingRoutes } from "./embeddings.js";
 import { registerMessagesRoutes } from "./messages.js";
 import { registerModelRoutes } from "./models.js";
 import { registerRerankRoutes } from "./rerank.js";
+import { registerRagRoutes, type RagRouteOptions } from "./openai/rag-routes.js";
 import { registerTokenizeRoutes } from "./tokenize.js";
 import { registerGuardrails } from "./guardrails/register.js";
 import type { GuardrailsFile } from "../guardrails/config.js";
@@ -76,6 +77,8 @@ export interface HttpServerOptions {
   store?: AdminStore;
   /** Guardrails configurations (--guardrails). */
   guardrails?: GuardrailsFile;
+  /** Files and vector stores (off without it). */
+  rag?: RagRouteOptions;
 }
 
 export interface HttpServer {
@@ -133,6 +136,7 @@ export function buildApp(state: ServerState, options: AppOptions, routes: { meth
   registerEmbeddingRoutes(app, state);
   registerRerankRoutes(app, state);
   registerAdminRoutes(app, state, options.store);
+  if (options.rag) registerRagRoutes(app, state, options.rag);
   return app;
 }
 

@@ -9,6 +9,7 @@ import { ApiError } from "./errors.js";
 import type { GenerationLimits } from "./limits.js";
 import type { Metrics } from "./metrics.js";
 import type { Guardrails } from "../guardrails/guardrails.js";
+import type { Retriever } from "../rag/types.js";
 
 /** A model the server runs: a generation engine, an embedding engine or a reranker. */
 export type ServedModel = Engine | EmbeddingEngine | RerankEngine;
@@ -31,6 +32,7 @@ export interface ServerState {
   metadata: Record<string, unknown>;
   /** The guardrails file's configurations (--guardrails), when one is given. */
   guardrails?: Guardrails;
+  retriever?: Retriever;
 }
 
 /** Throws the 503 for a server that is draining or still starting. */

@@ -9,6 +9,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Engine, GenerationRequest } from "../../engine/types.js";
 import { UnknownGuardrailsConfigError, type GuardSession, type Guardrails } from "../../guardrails/guardrails.js";
 import { GuardedStream } from "../../guardrails/stream.js";
+import { sessionChunkFilter } from "../../guardrails/retrieval.js";
+import type { RetrievedChunkFilter } from "../../rag/types.js";
 import { ApiError } from "../errors.js";
 import type { ServerState } from "../state.js";
 import { bodySlots, requestedSchema, type Endpoint } from "./bodies.js";
@@ -96,6 +98,12 @@ export function guardTarget<T extends { engine: Engine }>(request: FastifyReques
     return new GuardedStream(inner, session, { streaming, countTokens: (t) => engine.tokenize(t, false).length, abort: () => own.abort() });
   };
   return { ...target, engine: guarded };
+}
+
+/** The retrieval rail of the request's configuration, for grounded chat; undefined when it has none. */
+export function guardRetrieval(request: FastifyRequest): RetrievedChunkFilter | undefined {
+  const session = request.guardrails;
+  return session?.hasRails("retrieval") ? sessionChunkFilter(session) : undefined;
 }
 
 export function registerGuardrailHooks(app: FastifyInstance, state: ServerState): void {
