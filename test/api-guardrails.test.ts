@@ -14,6 +14,9 @@ import { createServer, type NimbleServer } from "../src/nimble.js";
 import { KeyStore } from "../src/keys/store.js";
 import { generateModel, PRESETS } from "../src/models/generate.js";
 import { readSse, tempDir, tinyModelPath } from "./helpers.js";
+import { createLogger } from "../src/api/request-log.js";
+
+const logLines: string[] = [];
 
 const GUARDRAILS = `
 moderation: {threshold: 0.5}
@@ -81,7 +84,7 @@ before(async () => {
   strictKey = store.create("strict", "inference", {}, "block_injection").key;
   const embeddingModel = join(home, "embed.gguf");
   await generateModel(embeddingModel, { shape: PRESETS.tiny, seed: 42, poolingType: 1, chatTemplate: null });
-  server = await createServer({ model: await tinyModelPath(), embeddingModel, port: 0, parallel: 4, threads: 1, ctxSize: 2048, home, servedModelName: "tiny", logLevel: "error", guardrails: file });
+  server = await createServer({ model: await tinyModelPath(), embeddingModel, port: 0, parallel: 4, threads: 1, ctxSize: 2048, home, servedModelName: "tiny", logger: createLogger("info", { write: (line: string) => { logLines.push(line); } }), guardrails: file });
   await server.ready;
   url = server.url;
 });
@@ -268,6 +271,13 @@ describe("endpoints", () => {
     assert.equal(r.results[0]!.categories["self-harm/intent"], true);
     assert.equal(r.results[1]!.flagged, false);
     assert.equal(r.results[1]!.category_scores.violence, 0);
+  });
+
+  it("request logs say which rail fired, never the content", async () => {
+    const lines = logLines.map((l) => JSON.parse(l)).filter((l) => l.guardrails?.fired?.some((f: any) => f.name === "injection_input"));
+    assert.ok(lines.length > 0);
+    assert.deepEqual(lines[0].guardrails.fired[0], { name: "injection_input", type: "input", action: "block" });
+    assert.equal(logLines.some((l) => l.includes("admin password")), false);
   });
 
   it("counts triggers per rail in the metrics", async () => {
