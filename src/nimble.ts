@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { loadGuardrailsFile } from "./guardrails/config.js";
 import type { Logger } from "pino";
 import { createLogger } from "./api/request-log.js";
 import { startHttpServer, type HttpServer, type ServedModelSpec } from "./api/server.js";
@@ -154,6 +155,8 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
   // The same validation and defaults as the CLI's (no environment: a library's caller is explicit).
   const config = { ...resolveConfig(options, {}, undefined), ...(options.models ? { models: options.models } : {}) };
   const keys = KeyRing.load({ apiKeys: config.apiKey, apiKeyFile: config.apiKeyFile, home: config.home });
+  // An invalid guardrails file stops the start here, naming its line.
+  const guardrails = config.guardrails ? loadGuardrailsFile(config.guardrails) : undefined;
   const tls = config.tlsCert && config.tlsKey ? { cert: readPem(config.tlsCert, "certificate"), key: readPem(config.tlsKey, "key") } : undefined;
   const logger = options.logger ?? createLogger(config.logLevel);
   const warn = options.onWarning ?? ((m: string) => logger.warn(m));
@@ -216,6 +219,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     store: { home: config.home, offline: config.offline },
     responses: { path: join(config.home, "responses.sqlite"), maxAgeSeconds: config.responsesMaxAge, maxCount: config.responsesMaxCount },
     ...(options.retriever ? { retriever: options.retriever } : {}),
+    ...(guardrails ? { guardrails } : {}),
     rag: { home: config.home, maxFileBytes: config.maxFileSize, ...(config.ragStore ? { storeUrl: config.ragStore } : {}) },
     ...(config.memoryBudget !== undefined ? { memoryBudgetBytes: config.memoryBudget } : {}),
   });

@@ -26,6 +26,8 @@ import { ResponseStore, type RetentionLimits } from "./openai/responses-store.js
 import type { Retriever } from "../rag/types.js";
 import { registerRagRoutes, type RagRouteOptions } from "./openai/rag-routes.js";
 import { registerTokenizeRoutes } from "./tokenize.js";
+import { registerGuardrails } from "./guardrails/register.js";
+import type { GuardrailsFile } from "../guardrails/config.js";
 import type { ServedModel, ServerState } from "./state.js";
 import { LoraDirectory } from "../models/lora-dir.js";
 import { NO_GENERATION_LIMITS, registerRequestLifetime, type GenerationLimits } from "./limits.js";
@@ -80,6 +82,8 @@ export interface HttpServerOptions {
   responses?: { path?: string } & Partial<RetentionLimits>;
   /** Searches vector stores (the Responses API's file_search, grounded chat). */
   retriever?: Retriever;
+  /** Guardrails configurations (--guardrails). */
+  guardrails?: GuardrailsFile;
   /** Files and vector stores (off without it). */
   rag?: RagRouteOptions;
 }
@@ -129,6 +133,7 @@ export function buildApp(state: ServerState, options: AppOptions, routes: { meth
   registerAuth(app, options.keys ?? new KeyRing());
   registerRateLimits(app, new RateLimiter({ rpm: 0, tpm: 0, concurrency: 0, ...options.keyLimits }), state.metrics);
   registerRequestLifetime(app, { requestTimeoutMs: options.requestTimeoutMs ?? 0, streamIdleTimeoutMs: options.streamIdleTimeoutMs ?? 0 });
+  registerGuardrails(app, state, options.guardrails);
   registerManagementRoutes(app, state);
   registerModelRoutes(app, state);
   registerChatRoutes(app, state);

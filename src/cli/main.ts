@@ -7,6 +7,7 @@ import { registerModels } from "./commands/models.js";
 import { registerProfiles } from "./commands/profiles.js";
 import { registerPull } from "./commands/pull.js";
 import { registerKeys } from "./commands/keys.js";
+import { registerGuardrails } from "./commands/guardrails.js";
 import { registerServe } from "./commands/serve.js";
 import { registerRouter } from "./commands/router.js";
 import { registerRag } from "./commands/rag.js";
@@ -27,6 +28,7 @@ registerBench(program);
 registerKeys(program);
 registerRouter(program);
 registerRag(program);
+registerGuardrails(program);
 
 try {
   await program.parseAsync(process.argv);
