@@ -71,6 +71,7 @@ export const OPTIONS = {
   tlsCert: { flag: "--tls-cert <file>", env: ["NIMBLE_TLS_CERT", "NIM_SSL_CERTS_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "PEM certificate (chain) to serve HTTPS with; needs --tls-key." },
   tlsKey: { flag: "--tls-key <file>", env: ["NIMBLE_TLS_KEY", "NIM_SSL_KEY_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "PEM private key of --tls-cert." },
   corsAllowOrigins: { flag: "--cors-allow-origins <origins>", env: ["NIMBLE_CORS_ALLOW_ORIGINS", "NIM_CORS_ALLOW_ORIGINS"], schema: stringList, default: [] as string[], description: "Browser origins allowed to call the API (comma-separated, e.g. https://app.example.com, or * for any). Empty: CORS is off." },
+  ui: { flag: "--no-ui", env: ["NIMBLE_UI"], schema: onOff, default: true, description: "Serve the web playground at / (chat, documents, guardrails, models, metrics; docs/PLAYGROUND.md). --no-ui (or NIMBLE_UI=0) turns it off: / then answers 404." },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;

@@ -16,6 +16,7 @@ import { LlamaEngine } from "./engine/llama-engine.js";
 import type { Engine } from "./engine/types.js";
 import type { DownloadProgress } from "./models/download.js";
 import { resolveModel, type ResolvedModel } from "./models/resolve.js";
+import type { Profile } from "./models/profiles.js";
 
 export interface CreateServerOptions extends Partial<Omit<NimbleConfig, "models">> {
   /** More models to serve (as in the config file's `models` list). */
@@ -33,6 +34,8 @@ export interface CreateServerOptions extends Partial<Omit<NimbleConfig, "models"
   onWarning?: (message: string) => void;
   /** Log here instead of to stdout at `logLevel`. */
   logger?: Logger;
+  /** The serving profile chosen for --model and the alternatives (reported in /v1/metadata as `profile`). */
+  servingProfiles?: { chosen: string | null; profiles: readonly Profile[] };
 }
 
 export interface NimbleServer extends HttpServer {
@@ -169,7 +172,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     memoryBudget: config.memoryBudget ?? null,
     keepAlive: config.keepAlive,
   };
-  const metadata: Record<string, unknown> = { settings };
+  const metadata: Record<string, unknown> = { settings, ...(options.servingProfiles ? { profile: options.servingProfiles } : {}) };
   const lora = config.loraDir ? { lora: { dir: config.loraDir, refreshMs: config.loraRefreshInterval * 1000 } } : {};
   const models: ServedModelSpec[] = [];
   if (options.engine) {
@@ -207,6 +210,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     embeddingPrefixes: { query: config.embeddingQueryPrefix, passage: config.embeddingPassagePrefix },
     models,
     store: { home: config.home, offline: config.offline },
+    ui: config.ui,
     ...(config.memoryBudget !== undefined ? { memoryBudgetBytes: config.memoryBudget } : {}),
   });
   void server.ready.then((engine) => {

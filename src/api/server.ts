@@ -28,6 +28,8 @@ import { NO_GENERATION_LIMITS, registerRequestLifetime, type GenerationLimits } 
 import { RateLimiter, registerRateLimits, type LimitSettings } from "./rate-limit.js";
 import { createLogger, registerRequestLog, type LogLevel } from "./request-log.js";
 import { registerTransport, requestId } from "./transport.js";
+import { registerPlayground } from "./playground.js";
+import { registerWhoami } from "./access/whoami.js";
 
 /** A model the server offers: loaded on first use (or at start with `preload`), told where to report its metrics. */
 export type ServedModelSpec = Omit<ModelSpec<ServedModel>, "load"> & {
@@ -72,6 +74,8 @@ export interface HttpServerOptions {
   metadata?: Record<string, unknown>;
   /** Where POST /v1/admin/pull puts models. */
   store?: AdminStore;
+  /** Serve the web playground at / (off unless set; --no-ui turns it off in `nimble serve`). */
+  ui?: boolean;
 }
 
 export interface HttpServer {
@@ -128,6 +132,8 @@ export function buildApp(state: ServerState, options: AppOptions, routes: { meth
   registerEmbeddingRoutes(app, state);
   registerRerankRoutes(app, state);
   registerAdminRoutes(app, state, options.store);
+  registerWhoami(app);
+  if (options.ui) registerPlayground(app);
   return app;
 }
 
