@@ -12,7 +12,9 @@ export function ProgressBar({ value, label, testId }: { value: number; label: st
   }, [pct]);
   return (
     <div class="progress" role="progressbar" aria-label={label} aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct} data-testid={testId}>
-      <div class="progress-fill" ref={fill} />
+      <div class="progress-track">
+        <div class="progress-fill" ref={fill} />
+      </div>
       <span class="progress-text">{pct}%</span>
     </div>
   );
