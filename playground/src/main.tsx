@@ -139,7 +139,7 @@ function TabBody({ id, session, signIn, active }: { id: string; session: Session
   const admin = session.state === "ok" && session.scope === "admin";
   switch (id) {
     case "chat":
-      return <ChatTab />;
+      return <ChatTab active={active} />;
     case "documents":
       return <DocumentsTab />;
     case "guardrails":

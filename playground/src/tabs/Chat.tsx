@@ -102,7 +102,7 @@ export function requestBody(settings: ChatSettings, messages: ChatMessage[]): Re
   return body;
 }
 
-export function ChatTab() {
+export function ChatTab({ active }: { active: boolean }) {
   const [conversations, setConversations] = useState<Conversation[]>(() => {
     const saved = loadConversations();
     return saved.length > 0 ? saved : [newConversation()];
@@ -123,14 +123,16 @@ export function ChatTab() {
 
   useEffect(() => saveConversations(conversations), [conversations]);
   useEffect(() => listEnd.current?.scrollIntoView?.({ block: "end" }), [current.messages]);
+  // The lists are read again each time the tab is shown (stores created, adapters added meanwhile).
   useEffect(() => {
+    if (!active) return;
     chatModels().then(setModels, (err) => setNotice(`Models: ${describeError(err)}`));
     api<{ data: { id: string; name: string | null }[] }>("/v1/vector_stores").then(
       (r) => setStores(r.data.map((s) => ({ id: s.id, name: s.name ?? s.id }))),
       () => setStores(null),
     );
     api<{ data: { id: string }[] }>("/v1/guardrail/configs").then((r) => setConfigs(r.data.map((c) => c.id)), () => setConfigs(null));
-  }, []);
+  }, [active]);
 
   const update = (id: string, change: (c: Conversation) => Conversation) => setConversations((list) => list.map((c) => (c.id === id ? change(c) : c)));
   const setSettings = (patch: Partial<ChatSettings>) => update(current.id, (c) => ({ ...c, settings: { ...c.settings, ...patch } }));
