@@ -70,6 +70,15 @@ export const OPTIONS = {
   streamIdleTimeout: { flag: "--stream-idle-timeout <seconds>", env: ["NIMBLE_STREAM_IDLE_TIMEOUT"], schema: z.coerce.number().nonnegative(), default: 300, description: "Longest a streamed response may go without sending anything (no token, or a client that stopped reading); then its generation is cancelled and the stream ends with an error event. 0 = no limit." },
   tlsCert: { flag: "--tls-cert <file>", env: ["NIMBLE_TLS_CERT", "NIM_SSL_CERTS_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "PEM certificate (chain) to serve HTTPS with; needs --tls-key." },
   tlsKey: { flag: "--tls-key <file>", env: ["NIMBLE_TLS_KEY", "NIM_SSL_KEY_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "PEM private key of --tls-cert." },
+  ragStore: { flag: "--rag-store <url>", env: ["NIMBLE_RAG_STORE"], schema: z.string().min(1).optional(), default: undefined, description: "Where vector stores keep their index and records: unset = embedded (LanceDB and a metadata log under the home folder's rag/), or a postgres://user:pass@host/db URL (PostgreSQL with pgvector) shared by several replicas." },
+  maxFileSize: { flag: "--max-file-size <size>", env: ["NIMBLE_MAX_FILE_SIZE"], schema: z.union([z.number().int().positive(), z.string().min(1)]).transform((v, ctx) => {
+    try {
+      return typeof v === "number" ? v : parseSize(v);
+    } catch (err) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+      return z.NEVER;
+    }
+  }), default: 512 * 1024 * 1024, description: "Largest file POST /v1/files accepts (streamed to disk under the home folder's rag/files; 413 beyond), e.g. 100MB." },
   corsAllowOrigins: { flag: "--cors-allow-origins <origins>", env: ["NIMBLE_CORS_ALLOW_ORIGINS", "NIM_CORS_ALLOW_ORIGINS"], schema: stringList, default: [] as string[], description: "Browser origins allowed to call the API (comma-separated, e.g. https://app.example.com, or * for any). Empty: CORS is off." },
   ui: { flag: "--no-ui", env: ["NIMBLE_UI"], schema: onOff, default: true, description: "Serve the web playground at / (chat, documents, guardrails, models, metrics; docs/PLAYGROUND.md). --no-ui (or NIMBLE_UI=0) turns it off: / then answers 404." },
 } as const;

@@ -211,6 +211,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     models,
     store: { home: config.home, offline: config.offline },
     ui: config.ui,
+    rag: { home: config.home, maxFileBytes: config.maxFileSize, ...(config.ragStore ? { storeUrl: config.ragStore } : {}) },
     ...(config.memoryBudget !== undefined ? { memoryBudgetBytes: config.memoryBudget } : {}),
   });
   void server.ready.then((engine) => {

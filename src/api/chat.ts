@@ -9,6 +9,7 @@ import { untilExpired } from "./limits.js";
 import { SseWriter } from "./sse.js";
 import { parseBody, type ServerState } from "./state.js";
 import { useChatModel } from "./targets.js";
+import { groundChat, type Grounding } from "./openai/grounding.js";
 import { streamChoices } from "./streaming.js";
 import { planTools, renderConversation, ToolCallParser, type ToolEvent, type ToolPlan } from "./tool-calls.js";
 
@@ -42,7 +43,11 @@ function deltas(events: ToolEvent[]): Delta[] {
 
 export function registerChatRoutes(app: FastifyInstance, state: ServerState): void {
   app.post("/v1/chat/completions", async (request, reply) => {
-    const body = parseBody(chatCompletionRequestSchema, request.body);
+    let body = parseBody(chatCompletionRequestSchema, request.body);
+    // Grounded chat (`rag` or a `rag:<store>` model): sources go into the prompt, citations into the response.
+    const grounding: Grounding | undefined = await groundChat(state, body);
+    if (grounding) body = grounding.body;
+    const groundedFields = grounding ? { grounded: grounding.grounded, retrieval: grounding.retrieval } : {};
     const { engine, id: model, adapter } = await useChatModel(state, reply, body.model, body.keep_alive);
     const plan = planTools(engine, body);
     const promptTokens = engine.tokenize(renderConversation(engine, body.messages, plan));
@@ -75,7 +80,10 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
       await awaitStarted(request, choices, cancel);
       const sse = new SseWriter(reply);
       sse.open();
-      for (const c of choices) sse.send(chunk(c.index, { role: "assistant", content: "" }, null));
+      for (const c of choices) {
+        const first = chunk(c.index, { role: "assistant", content: "", ...(grounding ? { citations: grounding.citations } : {}) } as Delta, null);
+        sse.send(grounding ? { ...first, ...groundedFields } : first);
+      }
       await streamChoices(sse, choices, cancel, {
         piece: (c, piece) => {
           const parser = parsers[c.index];
@@ -104,10 +112,11 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
           const content = [...parser.push(r.text), ...parser.end()].map((e) => (e.kind === "content" ? e.text : "")).join("");
           message = parser.calls.length > 0 ? { role: "assistant", content: content.length > 0 ? content : null, tool_calls: parser.calls } : { role: "assistant", content };
         }
+        if (grounding) message = { ...message, citations: grounding.citations } as typeof message;
         return { index, message, logprobs: r.logprobs ? chatLogprobs(r.logprobs) : null, finish_reason: chatFinishReason(r, parser) };
       }),
       usage: usageOf(results, () => 0),
     };
-    return response;
+    return grounding ? { ...response, ...groundedFields } : response;
   });
 }

@@ -21,6 +21,7 @@ import { registerEmbeddingRoutes } from "./embeddings.js";
 import { registerMessagesRoutes } from "./messages.js";
 import { registerModelRoutes } from "./models.js";
 import { registerRerankRoutes } from "./rerank.js";
+import { registerRagRoutes, type RagRouteOptions } from "./openai/rag-routes.js";
 import { registerTokenizeRoutes } from "./tokenize.js";
 import type { ServedModel, ServerState } from "./state.js";
 import { LoraDirectory } from "../models/lora-dir.js";
@@ -76,6 +77,8 @@ export interface HttpServerOptions {
   store?: AdminStore;
   /** Serve the web playground at / (off unless set; --no-ui turns it off in `nimble serve`). */
   ui?: boolean;
+  /** Files and vector stores (off without it). */
+  rag?: RagRouteOptions;
 }
 
 export interface HttpServer {
@@ -134,6 +137,7 @@ export function buildApp(state: ServerState, options: AppOptions, routes: { meth
   registerAdminRoutes(app, state, options.store);
   registerWhoami(app);
   if (options.ui) registerPlayground(app);
+  if (options.rag) registerRagRoutes(app, state, options.rag);
   return app;
 }
 

@@ -8,6 +8,7 @@ import type { LoraDirectory } from "../models/lora-dir.js";
 import { ApiError } from "./errors.js";
 import type { GenerationLimits } from "./limits.js";
 import type { Metrics } from "./metrics.js";
+import type { Retriever } from "../rag/types.js";
 
 /** A model the server runs: a generation engine, an embedding engine or a reranker. */
 export type ServedModel = Engine | EmbeddingEngine | RerankEngine;
@@ -28,6 +29,7 @@ export interface ServerState {
   limits: GenerationLimits;
   /** Settings and hardware to report in /v1/metadata. */
   metadata: Record<string, unknown>;
+  retriever?: Retriever;
 }
 
 /** Throws the 503 for a server that is draining or still starting. */

@@ -6,6 +6,7 @@
 import { getLlama, LlamaLogLevel, LlamaVocabularyType, type LlamaEmbeddingContext, type LlamaModel, type Token } from "node-llama-cpp";
 import { EmbeddingBatcher, NativeEmbeddingDecoder, type EmbeddingBatchStats } from "./embedding-batch.js";
 import type { GpuChoice } from "./llama-engine.js";
+import type { TextTokenizer } from "../rag/types.js";
 
 export interface EmbeddingEngineOptions {
   modelPath: string;
@@ -74,6 +75,16 @@ export class EmbeddingEngine {
 
   tokenize(text: string): number[] {
     return this.model.tokenize(text, false);
+  }
+
+  /** The model's tokenizer as RAG's TextTokenizer (chunk sizes in the embedder's own tokens). */
+  tokenizer(): TextTokenizer {
+    return { encode: (text) => this.tokenize(text), decode: (tokens) => this.detokenize(tokens) };
+  }
+
+  /** The text of token ids (the inverse of tokenize, for cutting text at a token count). */
+  detokenize(tokens: readonly number[]): string {
+    return this.model.detokenize(tokens as Token[]);
   }
 
   /** The L2-normalised embedding of each input (token ids). */

@@ -1,0 +1,156 @@
+/**
+ * The embedded chunk index: LanceDB under NIMBLE_HOME, one table per vector store, with a BM25
+ * full-text index on the text and cosine vector search. Each file's chunks go in with one add()
+ * (one Lance commit: all or nothing, also across kill -9), and leave with one delete().
+ */
+import * as lancedb from "@lancedb/lancedb";
+import { Index } from "@lancedb/lancedb";
+import { sqlString, type ChunkIndex, type IndexedChunk, type IndexHit } from "./types.js";
+
+type Row = Record<string, unknown>;
+
+/** Words only: LanceDB's full-text query must not see query syntax from users. */
+export function ftsQuery(text: string): string {
+  return text.replace(/[^\p{L}\p{N}]+/gu, " ").trim();
+}
+
+function fileFilter(fileIds: readonly string[] | undefined): string | undefined {
+  if (!fileIds) return undefined;
+  return fileIds.length === 0 ? "false" : `file_id IN (${fileIds.map(sqlString).join(", ")})`;
+}
+
+function toHit(row: Row, raw: number): IndexHit {
+  return {
+    chunk: {
+      id: String(row.id),
+      fileId: String(row.file_id),
+      chunkIndex: Number(row.chunk_index),
+      text: String(row.text),
+      tokens: Number(row.tokens),
+      page: Number(row.page),
+      headingPath: JSON.parse(String(row.heading_path)) as string[],
+      charStart: Number(row.char_start),
+      charEnd: Number(row.char_end),
+    },
+    raw,
+  };
+}
+
+const COLUMNS = ["id", "file_id", "chunk_index", "text", "tokens", "page", "heading_path", "char_start", "char_end"];
+
+export class LanceChunkIndex implements ChunkIndex {
+  private readonly tables = new Map<string, lancedb.Table>();
+  /** Writes to one store run one after another. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Rows added since the full-text index was last rebuilt, per store. */
+  private readonly unindexed = new Map<string, number>();
+
+  private constructor(private readonly db: lancedb.Connection) {}
+
+  static async open(dir: string): Promise<LanceChunkIndex> {
+    return new LanceChunkIndex(await lancedb.connect(dir));
+  }
+
+  private serial<T>(storeId: string, work: () => Promise<T>): Promise<T> {
+    const run = (this.queues.get(storeId) ?? Promise.resolve()).then(work, work);
+    this.queues.set(storeId, run.catch(() => {}));
+    return run;
+  }
+
+  private async table(storeId: string): Promise<lancedb.Table | undefined> {
+    const cached = this.tables.get(storeId);
+    if (cached) return cached;
+    if (!(await this.db.tableNames()).includes(storeId)) return undefined;
+    const table = await this.db.openTable(storeId);
+    this.tables.set(storeId, table);
+    return table;
+  }
+
+  addFile(storeId: string, chunks: IndexedChunk[]): Promise<void> {
+    if (chunks.length === 0) return Promise.resolve();
+    return this.serial(storeId, async () => {
+      const rows = chunks.map((c) => ({
+        id: c.id,
+        file_id: c.fileId,
+        chunk_index: c.chunkIndex,
+        text: c.text,
+        tokens: c.tokens,
+        page: c.page,
+        heading_path: JSON.stringify(c.headingPath),
+        char_start: c.charStart,
+        char_end: c.charEnd,
+        vector: Array.from(c.vector),
+      }));
+      const table = await this.table(storeId);
+      if (!table) {
+        const created = await this.db.createTable(storeId, rows);
+        await created.createIndex("text", { config: Index.fts() });
+        this.tables.set(storeId, created);
+        return;
+      }
+      await table.add(rows);
+      this.unindexed.set(storeId, (this.unindexed.get(storeId) ?? 0) + rows.length);
+    });
+  }
+
+  deleteFile(storeId: string, fileId: string): Promise<void> {
+    return this.serial(storeId, async () => {
+      await (await this.table(storeId))?.delete(`file_id = ${sqlString(fileId)}`);
+    });
+  }
+
+  dropStore(storeId: string): Promise<void> {
+    return this.serial(storeId, async () => {
+      this.tables.delete(storeId);
+      if ((await this.db.tableNames()).includes(storeId)) await this.db.dropTable(storeId);
+    });
+  }
+
+  async searchText(storeId: string, query: string, limit: number, fileIds?: readonly string[]): Promise<IndexHit[]> {
+    const table = await this.table(storeId);
+    const words = ftsQuery(query);
+    if (!table || !words) return [];
+    let q = table.search(words, "fts").select(COLUMNS).limit(limit);
+    const where = fileFilter(fileIds);
+    if (where) q = q.where(where);
+    const rows = (await q.toArray()) as Row[];
+    return rows.map((r) => toHit(r, Number(r._score)));
+  }
+
+  async searchVector(storeId: string, vector: Float32Array, limit: number, fileIds?: readonly string[]): Promise<IndexHit[]> {
+    const table = await this.table(storeId);
+    if (!table) return [];
+    let q = table.vectorSearch(Array.from(vector)).distanceType("cosine").select(COLUMNS).limit(limit);
+    const where = fileFilter(fileIds);
+    if (where) q = q.where(where);
+    const rows = (await q.toArray()) as Row[];
+    return rows.map((r) => toHit(r, 1 - Number(r._distance)));
+  }
+
+  async fileIds(storeId: string): Promise<string[]> {
+    const table = await this.table(storeId);
+    if (!table) return [];
+    const rows = (await table.query().select(["file_id"]).toArray()) as Row[];
+    return [...new Set(rows.map((r) => String(r.file_id)))];
+  }
+
+  async count(storeId: string): Promise<number> {
+    return (await (await this.table(storeId))?.countRows()) ?? 0;
+  }
+
+  optimize(storeId: string): Promise<void> {
+    return this.serial(storeId, async () => {
+      const table = await this.table(storeId);
+      if (!table || !this.unindexed.get(storeId)) return;
+      this.unindexed.set(storeId, 0);
+      await table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()]);
+    for (const t of this.tables.values()) t.close();
+    this.tables.clear();
+    this.db.close();
+  }
+}

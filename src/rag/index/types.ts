@@ -1,0 +1,71 @@
+/**
+ * The two stores behind vector stores, as interfaces: the chunk index (text and vectors, searched by
+ * BM25 and by cosine similarity) and the metadata store (files, vector stores, their files and
+ * batches). LanceDB + a JSONL log under NIMBLE_HOME by default; PostgreSQL + pgvector for replicas.
+ */
+
+/** One chunk as the index holds it. */
+export interface IndexedChunk {
+  /** `<file id>:<chunk index>`. */
+  id: string;
+  fileId: string;
+  chunkIndex: number;
+  text: string;
+  tokens: number;
+  /** 1-based page, or 0 when the format has none. */
+  page: number;
+  /** The heading path, outermost first. */
+  headingPath: string[];
+  charStart: number;
+  charEnd: number;
+  vector: Float32Array;
+}
+
+/** A hit of one search list, best first. */
+export interface IndexHit {
+  chunk: Omit<IndexedChunk, "vector">;
+  /** The list's own score (BM25, or cosine similarity); only the rank is used for fusion. */
+  raw: number;
+}
+
+export interface ChunkIndex {
+  /**
+   * Adds all chunks of one file in ONE commit: a reader (or a process restarted after a crash)
+   * sees all of them or none.
+   */
+  addFile(storeId: string, chunks: IndexedChunk[]): Promise<void>;
+  /** Removes every chunk of a file in one commit. */
+  deleteFile(storeId: string, fileId: string): Promise<void>;
+  dropStore(storeId: string): Promise<void>;
+  /** BM25 full-text search; `fileIds` restricts the files searched. */
+  searchText(storeId: string, query: string, limit: number, fileIds?: readonly string[]): Promise<IndexHit[]>;
+  /** Nearest chunks by cosine similarity. */
+  searchVector(storeId: string, vector: Float32Array, limit: number, fileIds?: readonly string[]): Promise<IndexHit[]>;
+  /** File ids that have chunks in the store (crash recovery compares them with the metadata). */
+  fileIds(storeId: string): Promise<string[]>;
+  /** Number of chunks in the store. */
+  count(storeId: string): Promise<number>;
+  /** Folds new rows into the full-text and vector indexes (after a burst of ingestion). */
+  optimize(storeId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type MetaKind = "file" | "store" | "store_file" | "batch";
+
+/**
+ * Durable records by kind and id. Every put/delete is durable when its promise resolves; a crash
+ * leaves each record either as it was or as it was written, never torn.
+ */
+export interface MetadataStore {
+  get<T>(kind: MetaKind, id: string): Promise<T | undefined>;
+  /** Records of a kind whose id starts with `prefix`, in insertion order. */
+  list<T>(kind: MetaKind, prefix?: string): Promise<T[]>;
+  put(kind: MetaKind, id: string, value: unknown): Promise<void>;
+  delete(kind: MetaKind, id: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** SQL literal of a string (single quotes doubled): for LanceDB's filters, whose API takes SQL text. */
+export function sqlString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}

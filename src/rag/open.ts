@@ -1,0 +1,32 @@
+/**
+ * Opens the RAG service on its backends: embedded by default (LanceDB chunks and a JSONL metadata
+ * log under <home>/rag), or PostgreSQL + pgvector when a postgres:// URL is given (--rag-store), so
+ * that several replicas share one index and one set of records.
+ */
+import { join } from "node:path";
+import { JsonlMetadataStore } from "./index/jsonl-metadata.js";
+import { LanceChunkIndex } from "./index/lance.js";
+import type { ChunkProcessors } from "./ingest.js";
+import type { RagModels } from "./models.js";
+import { RagService } from "./service.js";
+
+export interface OpenRagOptions {
+  /** NIMBLE_HOME: files, index and records go under <home>/rag. */
+  home: string;
+  /** postgres://… to keep index and records in PostgreSQL (pgvector); default: embedded. */
+  storeUrl?: string;
+  models: RagModels;
+  processors?: ChunkProcessors;
+}
+
+export async function openRag(options: OpenRagOptions): Promise<RagService> {
+  const root = join(options.home, "rag");
+  const common = { filesDir: join(root, "files"), models: options.models, ...(options.processors ? { processors: options.processors } : {}) };
+  if (options.storeUrl && /^postgres(ql)?:\/\//.test(options.storeUrl)) {
+    const { openPostgresBackends } = await import("./index/postgres.js");
+    return RagService.open({ ...common, ...(await openPostgresBackends(options.storeUrl)) });
+  }
+  if (options.storeUrl) throw new Error(`--rag-store must be a postgres:// URL (or unset for the embedded store), got ${options.storeUrl.split(":")[0]}:…`);
+  const [meta, index] = await Promise.all([JsonlMetadataStore.open(join(root, "metadata.jsonl")), LanceChunkIndex.open(join(root, "lance"))]);
+  return RagService.open({ ...common, meta, index });
+}
