@@ -2,8 +2,8 @@
  * The web playground on a real Nimble (generated tiny model) in Debian's Chromium: how it is served
  * (compression, caching, CSP, size), streamed chat with the stop button, conversations kept across
  * reloads, the models tab pulling a GGUF from a local HTTP server with its progress bar reaching
- * 100%, live metrics, the documents and guardrails tabs saying "not enabled" on a server without
- * them, --no-ui, and axe-core on every tab (no serious or critical violation).
+ * 100%, live metrics, the documents and guardrails tabs saying "not enabled" when their endpoints
+ * answer 404, --no-ui, and axe-core on every tab (no serious or critical violation).
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -152,10 +152,13 @@ describe("in the browser", () => {
     assert.ok(options.some((o) => /^tiny \(loaded\)$/.test(o)), options.join(" | "));
   });
 
-  it("says the documents and guardrails features are not enabled on this server", async () => {
-    for (const tab of ["Documents", "Guardrails"]) {
+  it("says \"not enabled on this server\" in the documents and guardrails tabs exactly when their endpoints answer 404", async () => {
+    for (const [tab, endpoint] of [["Documents", "/v1/vector_stores"], ["Guardrails", "/v1/guardrail/configs"]] as const) {
+      const status = (await fetch(`${server.url}${endpoint}`)).status;
       await openTab(ui.page, tab);
-      await ui.page.getByRole("tabpanel", { name: tab }).getByTestId("not-enabled").waitFor();
+      const notice = ui.page.getByRole("tabpanel", { name: tab }).getByTestId("not-enabled");
+      if (status === 404) await notice.waitFor();
+      else assert.equal(await notice.count(), 0, `${tab}: ${endpoint} answers ${status}`);
     }
   });
 

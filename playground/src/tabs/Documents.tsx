@@ -39,6 +39,7 @@ interface SearchHit {
   attributes?: Record<string, unknown> | null;
   content: { type: string; text: string }[];
   page?: number | null;
+  heading_path?: string[] | null;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -185,7 +186,8 @@ function StorePanel({ storeId, onChange }: { storeId: string; onChange: () => Pr
     file_id: h.file_id,
     filename: h.filename ?? names[h.file_id],
     text: h.content.map((c) => c.text).join("\n"),
-    page: (h.attributes?.page as number | undefined) ?? h.page ?? null,
+    page: h.page ?? (h.attributes?.page as number | undefined) ?? null,
+    heading_path: h.heading_path ?? null,
     score: h.score,
   });
 
