@@ -18,6 +18,9 @@ import { generateModel, PRESETS } from "../src/models/generate.js";
 import { startTinyServer, tempDir } from "./helpers.js";
 import { assertNoProblems, axeViolations, launchChromium, openPage, openTab, type WatchedPage } from "./playground-browser.js";
 import type { NimbleServer } from "../src/nimble.js";
+import { Command } from "commander";
+import { addConfigOptions } from "../src/cli/options.js";
+import { resolveConfig } from "../src/config.js";
 
 let server: NimbleServer;
 let browser: Browser;
@@ -90,6 +93,18 @@ describe("serving the playground", () => {
     assert.equal(pickEncoding("br;q=0, gzip"), "gzip");
     assert.equal(pickEncoding("identity"), undefined);
     assert.equal(pickEncoding(undefined), undefined);
+  });
+
+  it("--no-ui and NIMBLE_UI=0 turn it off; without either it is on", async () => {
+    const parse = async (args: string[]) => {
+      let flags: Record<string, unknown> = {};
+      const cmd = addConfigOptions(new Command("serve").exitOverride(), ["ui", "port"]).action((f: Record<string, unknown>) => void (flags = f));
+      await cmd.parseAsync(args, { from: "user" });
+      return flags;
+    };
+    assert.equal(resolveConfig(await parse(["--no-ui"]), {}).ui, false);
+    assert.equal(resolveConfig(await parse([]), { NIMBLE_UI: "0" }).ui, false, "the environment counts when the flag is not given");
+    assert.equal(resolveConfig(await parse([]), {}).ui, true);
   });
 
   it("is off with ui: false (--no-ui): / answers 404", async () => {
