@@ -152,34 +152,30 @@ function StorePanel({ storeId, onChange }: { storeId: string; onChange: () => Pr
     for (const f of Array.from(list ?? [])) void ingest(f);
   };
 
-  const search = async (e: Event) => {
+  /** Runs one form's request: the buttons are disabled meanwhile, a failure is shown under the panel. */
+  const submit = (name: string, text: string, work: () => Promise<void>) => async (e: Event) => {
     e.preventDefault();
-    if (!query.trim()) return;
-    setBusy("search");
+    if (!text.trim()) return;
+    setBusy(name);
     setError("");
     try {
-      const page = await api<{ data: SearchHit[] }>(`/v1/vector_stores/${storeId}/search`, { body: { query, max_num_results: 10 } });
-      setHits(page.data);
+      await work();
     } catch (err) {
       setError(describeError(err));
     }
     setBusy("");
   };
 
-  const ask = async (e: Event) => {
-    e.preventDefault();
-    if (!question.trim()) return;
-    setBusy("ask");
-    setError("");
-    try {
-      const res = await api<any>("/v1/chat/completions", { body: { messages: [{ role: "user", content: question }], rag: { vector_store_ids: [storeId] }, max_tokens: 256 } });
-      const msg = res.choices?.[0]?.message;
-      setAnswer({ text: msg?.content ?? "", citations: msg?.citations, rails: res.guardrails_data?.activated_rails, grounded: res.grounded });
-    } catch (err) {
-      setError(describeError(err));
-    }
-    setBusy("");
-  };
+  const search = submit("search", query, async () => {
+    const page = await api<{ data: SearchHit[] }>(`/v1/vector_stores/${storeId}/search`, { body: { query, max_num_results: 10 } });
+    setHits(page.data);
+  });
+
+  const ask = submit("ask", question, async () => {
+    const res = await api<any>("/v1/chat/completions", { body: { messages: [{ role: "user", content: question }], rag: { vector_store_ids: [storeId] }, max_tokens: 256 } });
+    const msg = res.choices?.[0]?.message;
+    setAnswer({ text: msg?.content ?? "", citations: msg?.citations, rails: res.guardrails_data?.activated_rails, grounded: res.grounded });
+  });
 
   const hitChunk = (h: SearchHit, i: number): Citation => ({
     index: i + 1,
