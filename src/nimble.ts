@@ -19,6 +19,7 @@ import type { Engine } from "./engine/types.js";
 import type { DownloadProgress } from "./models/download.js";
 import { resolveModel, type ResolvedModel } from "./models/resolve.js";
 import type { Retriever } from "./rag/types.js";
+import type { Profile } from "./models/profiles.js";
 
 export interface CreateServerOptions extends Partial<Omit<NimbleConfig, "models">> {
   /** More models to serve (as in the config file's `models` list). */
@@ -38,6 +39,8 @@ export interface CreateServerOptions extends Partial<Omit<NimbleConfig, "models"
   logger?: Logger;
   /** Searches vector stores for the Responses API's file_search (an in-process Retriever). */
   retriever?: Retriever;
+  /** The serving profile chosen for --model and the alternatives (reported in /v1/metadata as `profile`). */
+  servingProfiles?: { chosen: string | null; profiles: readonly Profile[] };
 }
 
 export interface NimbleServer extends HttpServer {
@@ -179,7 +182,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     memoryBudget: config.memoryBudget ?? null,
     keepAlive: config.keepAlive,
   };
-  const metadata: Record<string, unknown> = { settings };
+  const metadata: Record<string, unknown> = { settings, ...(options.servingProfiles ? { profile: options.servingProfiles } : {}) };
   const lora = config.loraDir ? { lora: { dir: config.loraDir, refreshMs: config.loraRefreshInterval * 1000 } } : {};
   const models: ServedModelSpec[] = [];
   if (options.engine) {
@@ -220,6 +223,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     responses: { path: join(config.home, "responses.sqlite"), maxAgeSeconds: config.responsesMaxAge, maxCount: config.responsesMaxCount },
     ...(options.retriever ? { retriever: options.retriever } : {}),
     ...(guardrails ? { guardrails } : {}),
+    ui: config.ui,
     rag: { home: config.home, maxFileBytes: config.maxFileSize, ...(config.ragStore ? { storeUrl: config.ragStore } : {}) },
     ...(config.memoryBudget !== undefined ? { memoryBudgetBytes: config.memoryBudget } : {}),
   });

@@ -14,6 +14,9 @@ export type Access = "public" | Scope;
 /** First match wins; `prefix` rules match every route below them. */
 export const ACCESS_RULES: readonly { path: string; prefix?: boolean; access: Access }[] = [
   { path: "/v1/health/", prefix: true, access: "public" },
+  // The playground's page and files (it asks for a key itself, for the API calls it makes).
+  { path: "/", access: "public" },
+  { path: "/assets/", prefix: true, access: "public" },
   { path: "/v1/admin/", prefix: true, access: "admin" },
   { path: "/v1/metrics", access: "admin" },
   { path: "/v1/metadata", access: "admin" },

@@ -34,6 +34,8 @@ import { NO_GENERATION_LIMITS, registerRequestLifetime, type GenerationLimits } 
 import { RateLimiter, registerRateLimits, type LimitSettings } from "./rate-limit.js";
 import { createLogger, registerRequestLog, type LogLevel } from "./request-log.js";
 import { registerTransport, requestId } from "./transport.js";
+import { registerPlayground } from "./playground.js";
+import { registerWhoami } from "./access/whoami.js";
 
 /** A model the server offers: loaded on first use (or at start with `preload`), told where to report its metrics. */
 export type ServedModelSpec = Omit<ModelSpec<ServedModel>, "load"> & {
@@ -84,6 +86,8 @@ export interface HttpServerOptions {
   retriever?: Retriever;
   /** Guardrails configurations (--guardrails). */
   guardrails?: GuardrailsFile;
+  /** Serve the web playground at / (off unless set; --no-ui turns it off in `nimble serve`). */
+  ui?: boolean;
   /** Files and vector stores (off without it). */
   rag?: RagRouteOptions;
 }
@@ -144,6 +148,8 @@ export function buildApp(state: ServerState, options: AppOptions, routes: { meth
   registerRerankRoutes(app, state);
   registerAdminRoutes(app, state, options.store);
   registerResponsesRoutes(app, state);
+  registerWhoami(app);
+  if (options.ui) registerPlayground(app);
   if (options.rag) registerRagRoutes(app, state, options.rag);
   return app;
 }
