@@ -41,7 +41,8 @@ export function registerRagRoutes(app: FastifyInstance, state: ServerState, opti
       try {
         done(null, JSON.parse(text as string));
       } catch (err) {
-        done(err as Error, undefined);
+        // A 400 like Fastify's own JSON parser gives (errors.ts turns it into invalid_json).
+        done(Object.assign(err as Error, { statusCode: 400, code: "FST_ERR_CTP_INVALID_JSON_BODY" }), undefined);
       }
     });
     await scope.register(multipart, { limits: { fileSize: options.maxFileBytes, files: 1, fields: 8, fieldSize: 64 * 1024 }, throwFileSizeLimit: true });
