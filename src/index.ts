@@ -7,3 +7,4 @@ export { generateModel, PRESETS, type ModelKind, type ModelShape } from "./model
 export { startHttpServer, type HttpServer } from "./api/server.js";
 export { startRouter, FORWARDED_ROUTES, type RouterServer } from "./router/server.js";
 export { loadRouterConfig, parseRouterConfig, type RouterConfig, type RouterConfigInput } from "./router/config.js";
+export { runAssistant, undoAssistant, pickModel, CATALOG, recommend, TOOLS, toolSpecs, ActionLog, type AssistantOptions, type CatalogModel, type Tool, type Io } from "./assistant/index.js";

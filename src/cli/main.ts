@@ -9,6 +9,7 @@ import { registerPull } from "./commands/pull.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerServe } from "./commands/serve.js";
 import { registerRouter } from "./commands/router.js";
+import { registerAssistant } from "./commands/assistant.js";
 
 const program = new Command()
   .name("nimble")
@@ -25,6 +26,7 @@ registerGenModel(program);
 registerBench(program);
 registerKeys(program);
 registerRouter(program);
+registerAssistant(program);
 
 try {
   await program.parseAsync(process.argv);
