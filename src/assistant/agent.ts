@@ -51,6 +51,7 @@ export async function runAgent(session: Session, model: ChatModel, options: { go
   const first = options.goal ?? (await io.ask("What do you want to set up? "));
   const messages: Message[] = [{ role: "system", content: SYSTEM_PROMPT }];
   if (!first?.trim()) return { steps: 0, messages };
+  if (options.goal !== undefined) io.say(`You: ${first}`);
   messages.push({ role: "user", content: first });
   let steps = 0;
   while (steps < (options.maxSteps ?? 30)) {
@@ -66,6 +67,7 @@ export async function runAgent(session: Session, model: ChatModel, options: { go
       continue;
     }
     for (const call of calls) {
+      io.say(`[tool call] ${call.function.name} ${call.function.arguments ?? "{}"}`);
       const outcome = await executeTool(session, call.function.name, call.function.arguments ?? "{}");
       messages.push({ role: "tool", tool_call_id: call.id, content: JSON.stringify(outcome) });
     }

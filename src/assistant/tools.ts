@@ -41,7 +41,7 @@ export interface Tool<S extends z.ZodTypeAny = z.ZodTypeAny> {
 
 const tool = <S extends z.ZodTypeAny>(t: Tool<S>): Tool<S> => t;
 const GiB = 1024 ** 3;
-const gib = (b: number) => `${(b / GiB).toFixed(1)} GiB`;
+const gib = (b: number) => (b >= GiB / 10 ? `${(b / GiB).toFixed(1)} GiB` : `${(b / 1024 ** 2).toFixed(1)} MiB`);
 /** Files the document store tool uploads from a folder. */
 const DOCUMENT_EXTENSIONS = /\.(txt|md|markdown|pdf|html?|docx|csv|json)$/i;
 
