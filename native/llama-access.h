@@ -40,4 +40,7 @@ void *context_pointer(napi_env env, napi_value js_context, napi_value js_model, 
 /* Adds the embedding functions (embeddings.c) to the module's exports. */
 void register_embedding_functions(napi_env env, napi_value exports);
 
+/* Adds the sequence-state functions (kv-state.c) to the module's exports. */
+void register_kv_state_functions(napi_env env, napi_value exports);
+
 #endif

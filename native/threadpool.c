@@ -192,5 +192,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_create_function(env, "detach", NAPI_AUTO_LENGTH, detach, NULL, &fn);
   napi_set_named_property(env, exports, "detach", fn);
   register_embedding_functions(env, exports);
+  register_kv_state_functions(env, exports);
   return exports;
 }

@@ -23,6 +23,16 @@ const stringList = z.preprocess(
   z.array(z.string().trim()).transform((a) => a.filter((s) => s.length > 0)),
 );
 
+/** A size: bytes, or a number with a unit (512MiB, 2GB); 0 = off. */
+const sizeOption = z.union([z.number().int().nonnegative(), z.string().min(1)]).transform((v, ctx) => {
+  try {
+    return typeof v === "number" ? v : parseSize(v);
+  } catch (err) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
 export const OPTIONS = {
   model: { flag: "--model <ref>", env: ["NIMBLE_MODEL", "NIM_MODEL_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "GGUF model to serve: a path, hf:owner/repo/file.gguf, hf:owner/repo:QUANT or an https:// URL (pulled once into the home folder's model store, the one `nimble pull` fills). Without it, a random-weight demo model is generated and served." },
   servedModelName: { flag: "--served-model-name <name>", env: ["NIMBLE_SERVED_MODEL_NAME", "NIM_SERVED_MODEL_NAME"], schema: z.string().min(1).optional(), default: undefined, description: "Model id clients use in `model` (default: the file name without .gguf)." },
@@ -50,6 +60,8 @@ export const OPTIONS = {
   ctxSize: { flag: "--ctx-size <tokens>", env: ["NIMBLE_CTX_SIZE", "NIM_MAX_MODEL_LEN"], schema: positiveInt.optional(), default: undefined, description: "Context per sequence, prompt plus completion (default: the model's training context, at most 4096). Each of the --parallel sequences gets this much." },
   batchSize: { flag: "--batch-size <tokens>", env: ["NIMBLE_BATCH_SIZE"], schema: positiveInt, default: 512, description: "Most tokens decoded in one step (prefill chunk budget)." },
   threads: { flag: "--threads <n>", env: ["NIMBLE_THREADS"], schema: nonNegativeInt, default: 0, description: "CPU threads for decoding; 0 = automatic (every physical core with the persistent thread pool, otherwise measured per step size)." },
+  kvCacheRam: { flag: "--kv-cache-ram <size>", env: ["NIMBLE_KV_CACHE_RAM"], schema: sizeOption, default: 1024 ** 3, description: "Host memory for the KV cache tier: when a sequence is given to another request, its KV cells are kept here (least recently used evicted first) and a returning conversation restores them instead of prefilling its history again. 0 = off. Needs the native addon." },
+  kvCacheDisk: { flag: "--kv-cache-disk <size>", env: ["NIMBLE_KV_CACHE_DISK"], schema: sizeOption, default: 0, description: "Disk space for the KV cache tier, under the home folder's kv-cache/ (entries evicted from --kv-cache-ram go there; kept across restarts, checked before loading). 0 = off." },
   gpu: { flag: "--gpu <kind>", env: ["NIMBLE_GPU"], schema: z.enum(["auto", "cuda", "vulkan", "metal", "cpu"]), default: "auto" as const, description: "Compute backend: auto (a GPU when one is usable), cuda, vulkan, metal or cpu." },
   maxQueue: { flag: "--max-queue <n>", env: ["NIMBLE_MAX_QUEUE"], schema: nonNegativeInt, default: 64, description: "Requests that may wait for a free sequence; beyond it requests get 429 at once." },
   queueTimeout: { flag: "--queue-timeout <seconds>", env: ["NIMBLE_QUEUE_TIMEOUT"], schema: z.coerce.number().nonnegative(), default: 60, description: "Longest a request waits for a free sequence before a 503 with Retry-After (0 = no limit). Waiting requests of different API keys take turns." },
@@ -70,6 +82,8 @@ export const OPTIONS = {
   streamIdleTimeout: { flag: "--stream-idle-timeout <seconds>", env: ["NIMBLE_STREAM_IDLE_TIMEOUT"], schema: z.coerce.number().nonnegative(), default: 300, description: "Longest a streamed response may go without sending anything (no token, or a client that stopped reading); then its generation is cancelled and the stream ends with an error event. 0 = no limit." },
   tlsCert: { flag: "--tls-cert <file>", env: ["NIMBLE_TLS_CERT", "NIM_SSL_CERTS_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "PEM certificate (chain) to serve HTTPS with; needs --tls-key." },
   tlsKey: { flag: "--tls-key <file>", env: ["NIMBLE_TLS_KEY", "NIM_SSL_KEY_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "PEM private key of --tls-cert." },
+  responsesMaxAge: { flag: "--responses-max-age <seconds>", env: ["NIMBLE_RESPONSES_MAX_AGE"], schema: nonNegativeInt, default: 30 * 24 * 3600, description: "How long stored Responses API responses (`store`, the default) are kept, in seconds; older ones are deleted (0 = no limit). They live in `responses.sqlite` in the home folder." },
+  responsesMaxCount: { flag: "--responses-max-count <n>", env: ["NIMBLE_RESPONSES_MAX_COUNT"], schema: nonNegativeInt, default: 10_000, description: "Most stored Responses API responses kept, all keys together; the oldest are deleted first (0 = no limit)." },
   ragStore: { flag: "--rag-store <url>", env: ["NIMBLE_RAG_STORE"], schema: z.string().min(1).optional(), default: undefined, description: "Where vector stores keep their index and records: unset = embedded (LanceDB and a metadata log under the home folder's rag/), or a postgres://user:pass@host/db URL (PostgreSQL with pgvector) shared by several replicas." },
   maxFileSize: { flag: "--max-file-size <size>", env: ["NIMBLE_MAX_FILE_SIZE"], schema: z.union([z.number().int().positive(), z.string().min(1)]).transform((v, ctx) => {
     try {
@@ -166,6 +180,28 @@ export function resolveOptions<K extends OptionName>(
   }
   if ((out.tlsCert === undefined) !== (out.tlsKey === undefined)) throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
   return { ...(out as Pick<NimbleConfig, K>), models };
+}
+
+/**
+ * The options a user set (flag, environment or config file) rather than left at their defaults:
+ * settings a serving profile may change are only those not given.
+ */
+export function givenOptions(
+  flags: Partial<Record<OptionName, unknown>> = {},
+  env: NodeJS.ProcessEnv = process.env,
+  configFile: string | undefined = (flags as { config?: string }).config ?? env.NIMBLE_CONFIG,
+): Set<OptionName> {
+  let file: Record<string, unknown> = {};
+  if (configFile) {
+    try {
+      const text = readFileSync(configFile, "utf8");
+      file = ((/\.ya?ml$/i.test(configFile) ? parseYaml(text) : JSON.parse(text)) as Record<string, unknown> | null) ?? {};
+    } catch {
+      // resolveOptions reports an unreadable file.
+    }
+  }
+  const names = Object.keys(OPTIONS) as OptionName[];
+  return new Set(names.filter((name) => flags[name] !== undefined || OPTIONS[name].env.some((e) => env[e] !== undefined && env[e] !== "") || (typeof file === "object" && file[name] !== undefined)));
 }
 
 export function kebab(name: string): string {

@@ -1,8 +1,9 @@
 /**
  * The composition root: resolve the model, load the engine, serve it over HTTP.
- * Used by `nimble serve` and by library users (`import { createServer } from "nimble"`).
+ * Used by `nimble serve` and by library users (`import { createServer } from "nimble-inference"`).
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import { createLogger } from "./api/request-log.js";
 import { startHttpServer, type HttpServer, type ServedModelSpec } from "./api/server.js";
@@ -16,6 +17,7 @@ import { LlamaEngine } from "./engine/llama-engine.js";
 import type { Engine } from "./engine/types.js";
 import type { DownloadProgress } from "./models/download.js";
 import { resolveModel, type ResolvedModel } from "./models/resolve.js";
+import type { Retriever } from "./rag/types.js";
 
 export interface CreateServerOptions extends Partial<Omit<NimbleConfig, "models">> {
   /** More models to serve (as in the config file's `models` list). */
@@ -33,6 +35,8 @@ export interface CreateServerOptions extends Partial<Omit<NimbleConfig, "models"
   onWarning?: (message: string) => void;
   /** Log here instead of to stdout at `logLevel`. */
   logger?: Logger;
+  /** Searches vector stores for the Responses API's file_search (an in-process Retriever). */
+  retriever?: Retriever;
 }
 
 export interface NimbleServer extends HttpServer {
@@ -92,6 +96,9 @@ function chatSpec(config: NimbleConfig, id: string, resolved: () => Promise<Reso
         maxQueue: config.maxQueue,
         queueTimeoutMs: config.queueTimeout * 1000,
         threads: config.threads || undefined,
+        kvCacheRamBytes: config.kvCacheRam,
+        kvCacheDiskBytes: config.kvCacheDisk,
+        kvCacheDir: join(config.home, "kv-cache"),
         gpu: config.gpu,
         onLoadProgress,
         observer,
@@ -207,6 +214,8 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     embeddingPrefixes: { query: config.embeddingQueryPrefix, passage: config.embeddingPassagePrefix },
     models,
     store: { home: config.home, offline: config.offline },
+    responses: { path: join(config.home, "responses.sqlite"), maxAgeSeconds: config.responsesMaxAge, maxCount: config.responsesMaxCount },
+    ...(options.retriever ? { retriever: options.retriever } : {}),
     rag: { home: config.home, maxFileBytes: config.maxFileSize, ...(config.ragStore ? { storeUrl: config.ragStore } : {}) },
     ...(config.memoryBudget !== undefined ? { memoryBudgetBytes: config.memoryBudget } : {}),
   });

@@ -95,9 +95,9 @@ describe("structured output", () => {
   it("rejects constraints it cannot enforce with a 400 naming the field", async () => {
     const cases: [object, string, RegExp][] = [
       [{ guided_grammar: "root ::= missing-rule" }, "guided_grammar", /cannot be compiled/],
-      [{ guided_json: { type: "object", properties: { n: { type: "number", minimum: 0 } } } }, "guided_json.properties.n.minimum", /numeric bounds/],
+      [{ response_format: { type: "json_schema", json_schema: { name: "x", strict: true, schema: { type: "object", properties: { n: { type: "number", minimum: 0 } } } } } }, "response_format.json_schema.schema.properties.n.minimum", /numeric bounds/],
       [{ guided_json: { type: "strnig" } }, "guided_json.type", /type must be one of/],
-      [{ guided_json: { type: "string", pattern: "^a+$" } }, "guided_json.pattern", /regular-expression/],
+      [{ response_format: { type: "json_schema", json_schema: { name: "x", strict: true, schema: { type: "array", items: { type: "string" }, uniqueItems: true } } } }, "response_format.json_schema.schema.uniqueItems", /unique items/],
       [{ guided_json: { $ref: "#/$defs/missing" } }, "guided_json.$ref", /definition/],
       [{ guided_json: "{not json" }, "guided_json", /not a JSON schema/],
       [{ response_format: { type: "json_schema", json_schema: { name: "x" } } }, "response_format.json_schema.schema", /Required/],

@@ -137,7 +137,7 @@ describe("tool calling", () => {
       [{ tools: undefined, tool_choice: "required" }, "tool_choice", /no tools are given/],
       [{ tools: [tools[0], tools[0]] }, "tools.1.function.name", /duplicate tool name/],
       [{ tools: [{ type: "function", function: { name: "bad name!" } }] }, "tools.0.function.name", /function names/],
-      [{ tool_choice: "required", tools: [{ type: "function", function: { name: "f", parameters: { type: "object", properties: { n: { type: "integer", minimum: 1 } } } } }] }, "tools[0].function.parameters.properties.n.minimum", /numeric bounds/],
+      [{ tool_choice: "required", tools: [{ type: "function", function: { name: "f", parameters: { type: "object", properties: { n: { type: "number", minimum: 1 } } } } }] }, "tools[0].function.parameters.properties.n.minimum", /numeric bounds/],
       [{ tool_choice: "required", response_format: { type: "json_object" } }, "tool_choice", /cannot be combined with response_format/],
       [{ functions: [{ name: "f" }] }, "functions", /deprecated.*use tools/],
       [{ messages: [{ role: "tool", content: "x" }] }, "messages.0.tool_call_id", /Required/],

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { tempDir, tinyModelPath } from "./helpers.js";
+import { tempDir, tinyModelPath, waitFor } from "./helpers.js";
 
 const CLI = fileURLToPath(new URL("../../bin/nimble.cjs", import.meta.url));
 
@@ -68,15 +68,26 @@ describe("cli", () => {
     }
   });
 
-  it("serve --profile applies the profile asked for (a q8_0 KV cache here)", async () => {
-    const { child, url, output } = await serve(["--home", tempDir(), "--profile", "cpu-kv-q8"]);
-    try {
-      assert.match(output(), /^profile\s+cpu-kv-q8: .*KV cache q8_0.*asked for with --profile/m);
-      const res = await fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ messages: [{ role: "user", content: "hi" }], max_tokens: 4 }) });
-      assert.equal(res.status, 200);
-    } finally {
-      child.kill("SIGKILL");
-    }
+  it("serve --profile applies the profile asked for: a q8_0 KV cache changes what llama.cpp computes", async () => {
+    // The demo model (head size 32) can take a q8_0 KV cache; the same greedy request under the f16
+    // profile gives other log-probabilities, so the cache type reached llama.cpp (not only the log).
+    const home = tempDir();
+    const firstLogprobs = async (profile: string) => {
+      const { child, url, output } = await serve(["--profile", profile, "--threads", "1"], { NIMBLE_HOME: home });
+      try {
+        const res = await fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ messages: [{ role: "user", content: "Tell me a story about a cat." }], max_tokens: 3, temperature: 0, logprobs: true }) });
+        assert.equal(res.status, 200);
+        const json: any = await res.json();
+        return { output: output(), logprobs: json.choices[0].logprobs.content.map((e: any) => e.logprob) as number[] };
+      } finally {
+        child.kill("SIGKILL");
+      }
+    };
+    const q8 = await firstLogprobs("cpu-kv-q8");
+    assert.match(q8.output, /^profile\s+cpu-kv-q8: .*KV cache q8_0.*asked for with --profile/m);
+    const f16 = await firstLogprobs("cpu");
+    assert.match(f16.output, /^profile\s+cpu: .*KV cache f16/m);
+    assert.notEqual(q8.logprobs[0], f16.logprobs[0], "the same computation: the q8_0 KV cache did not reach llama.cpp");
   });
 
   it("fails with a one-line message and a non-zero exit on bad input", () => {
@@ -114,19 +125,23 @@ describe("cli", () => {
   });
 
   it("drains on SIGTERM: ready turns 503, the in-flight request finishes, exit 0", async () => {
-    const { child, url } = await serve(["--model", await tinyModelPath(), "--parallel", "2"]);
+    const { child, url } = await serve(["--model", await tinyModelPath(), "--parallel", "2", "--threads", "1"]);
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
     const res = await fetch(`${url}/v1/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ prompt: "hello", max_tokens: 400, ignore_eos: true, stream: true }),
+      body: JSON.stringify({ prompt: "hello", max_tokens: 1500, ignore_eos: true, stream: true }),
     });
     const reader = res.body!.getReader();
     await reader.read();
     child.kill("SIGTERM");
-    await new Promise((r) => setTimeout(r, 100));
-    const ready = await fetch(`${url}/v1/health/ready`).catch(() => undefined);
-    if (ready) assert.equal(ready.status, 503);
+    // While the request runs (1500 tokens), the server still listens: ready says 503, and a new
+    // request is refused with 503 shutting_down.
+    await waitFor(async () => (await fetch(`${url}/v1/health/ready`)).status === 503);
+    const refused = await fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: "hi", max_tokens: 2 }) });
+    assert.equal(refused.status, 503);
+    assert.equal(((await refused.json()) as any).error.code, "shutting_down");
+    assert.equal(refused.headers.get("retry-after"), "5");
     let text = "";
     const decoder = new TextDecoder();
     for (;;) {

@@ -42,6 +42,10 @@ let requests: { method: string; url: string; range?: string; auth?: string }[] =
 const dropOnce = new Set<string>();
 /** Files whose published sha256 is wrong. */
 const lying = new Set<string>(["tiny-BAD.gguf"]);
+/** Files whose redirect announces a size other than the file's (x-linked-size). */
+const wrongSize = new Set<string>();
+/** Files the CDN serves whole whatever the Range header asks (as some servers and proxies do). */
+const ignoreRange = new Set<string>();
 
 function serveHub(req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url!, "http://hub");
@@ -62,7 +66,7 @@ function serveHub(req: IncomingMessage, res: ServerResponse): void {
     if (!body) { res.writeHead(404).end("Entry not found"); return; }
     // As the Hub does for LFS files: a redirect to the CDN, announcing sha256 and size.
     // The CDN is another host (localhost instead of 127.0.0.1): the token must not follow the redirect.
-    res.writeHead(302, { location: `${endpoint.replace("127.0.0.1", "localhost")}/cdn/${encodeURIComponent(name)}`, "x-linked-etag": `"${lying.has(name) ? "0".repeat(64) : sha256(body)}"`, "x-linked-size": String(body.length), etag: '"abc"' }).end();
+    res.writeHead(302, { location: `${endpoint.replace("127.0.0.1", "localhost")}/cdn/${encodeURIComponent(name)}`, "x-linked-etag": `"${lying.has(name) ? "0".repeat(64) : sha256(body)}"`, "x-linked-size": String(body.length + (wrongSize.has(name) ? 7 : 0)), etag: '"abc"' }).end();
     return;
   }
   m = /^\/cdn\/(.+)$/.exec(url.pathname);
@@ -70,7 +74,7 @@ function serveHub(req: IncomingMessage, res: ServerResponse): void {
   if (!m || !body) { res.writeHead(404).end(); return; }
   if (req.headers.authorization) { res.writeHead(400).end("the CDN must not receive the Hub token"); return; }
   let start = 0;
-  const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
+  const range = ignoreRange.has(decodeURIComponent(m[1]!)) ? null : /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
   if (range) {
     start = Number(range[1]);
     if (start >= body.length) { res.writeHead(416, { "content-range": `bytes */${body.length}` }).end(); return; }
@@ -166,6 +170,36 @@ describe("nimble pull", () => {
     const offset = Number(/^bytes=(\d+)-$/.exec(gets[1]!.range ?? "")?.[1]);
     assert.ok(offset > 0 && offset <= files.get("tiny-Q8_0.gguf")!.length / 2, `the second request asks for the rest only (${gets[1]!.range})`);
     assert.ok(notices.some((n) => /interrupted.*resuming/.test(n)) && notices.some((n) => n.includes(`resuming tiny-Q8_0.gguf at ${offset} bytes`)), notices.join("\n"));
+  });
+
+  it("starts again from byte 0 when the server ignores the Range header (200 with the whole file)", async () => {
+    const home = tempDir();
+    dropOnce.add("tiny-F32.gguf");
+    ignoreRange.add("tiny-F32.gguf");
+    const notices: string[] = [];
+    try {
+      const pulled = await pullModel("hf:acme/tiny-GGUF/tiny-F32.gguf", { home, env: env(), retryDelayMs: 0, onNotice: (m) => notices.push(m) });
+      assert.ok(readFileSync(pulled.path).equals(files.get("tiny-F32.gguf")!), "the file is whole, not the first half twice");
+    } finally {
+      ignoreRange.delete("tiny-F32.gguf");
+    }
+    const gets = downloads();
+    assert.equal(gets.length, 2);
+    assert.match(gets[1]!.range ?? "", /^bytes=[1-9]\d*-$/, "it did ask for the rest");
+    assert.ok(notices.some((n) => /cannot resume tiny-F32\.gguf; downloading it again from the start/.test(n)), notices.join("\n"));
+  });
+
+  it("refuses a file whose size differs from the announced one, leaving no file", async () => {
+    const home = tempDir();
+    wrongSize.add("tiny-F32.gguf");
+    try {
+      await assert.rejects(pullModel("hf:acme/tiny-GGUF/tiny-F32.gguf", { home, env: env(), retryDelayMs: 0 }), /size mismatch for tiny-F32\.gguf/);
+    } finally {
+      wrongSize.delete("tiny-F32.gguf");
+    }
+    const dir = join(home, "models", "hf", "acme", "tiny-GGUF");
+    assert.deepEqual(existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".gguf")) : [], [], "no complete file in the store");
+    assert.deepEqual(await new ModelStore(home).read(), []);
   });
 
   it("keeps an interrupted download for the next run, which resumes it (the partial file is never served)", async () => {

@@ -33,8 +33,12 @@ describe("KeyLimiter (fake clock)", () => {
   it("reserves tokens up front and settles to the tokens used", () => {
     let now = 0;
     const limiter = new KeyLimiter({ rpm: 0, tpm: 100, concurrency: 0 }, () => now);
+    assert.equal(limiter.headers()["x-ratelimit-reset-tokens"], "0ms", "nothing used: nothing to wait for");
     const a = limiter.reserve(60);
     assert.equal(limiter.headers()["x-ratelimit-remaining-tokens"], "40");
+    now += 20_000;
+    assert.equal(limiter.headers()["x-ratelimit-reset-tokens"], "40s");
+    now -= 20_000;
     assert.throws(() => limiter.reserve(50), (e: unknown) => e instanceof RateLimitError && e.type === "tokens" && e.headers["retry-after"] === "60");
     limiter.settle(a, 25);
     assert.equal(limiter.headers()["x-ratelimit-remaining-tokens"], "75");
@@ -108,6 +112,7 @@ describe("per-key limits on a server", () => {
     const used1 = first.json.usage.total_tokens as number;
     assert.equal(first.headers.get("x-ratelimit-limit-tokens"), "300");
     assert.equal(first.headers.get("x-ratelimit-remaining-tokens"), String(300 - (first.json.usage.prompt_tokens + 50)), "the reservation");
+    assert.match(first.headers.get("x-ratelimit-reset-tokens")!, /^(\d+m)?\d+(\.\d)?s$/, "tokens used: the window resets in (up to) a minute");
     const res = await fetch(`${server.url}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-api-key": keys.tpm! },

@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { createLogger } from "../src/api/request-log.js";
 import { resolveConfig } from "../src/config.js";
 import type { NimbleServer } from "../src/nimble.js";
-import { postJson, readSse, startTinyServer } from "./helpers.js";
+import { NO_STRAY_BYTES, postJson, readSse, startTinyServer } from "./helpers.js";
 
 const KEY = "log-test-key-0123456789abcdef";
 const SECRET = "SECRET-PROMPT-TEXT";
@@ -46,6 +46,7 @@ describe("requests, logs and headers", () => {
     assert.match(generated.headers.get("x-request-id")!, /^[0-9a-f-]{36}$/);
     const unauthorized = await fetch(`${server.url}/v1/models`);
     assert.equal(unauthorized.status, 401);
+    assert.equal(unauthorized.headers.get("www-authenticate"), 'Bearer realm="nimble"');
     assert.match(unauthorized.headers.get("x-request-id")!, /^[0-9a-f-]{36}$/);
     const sse = await fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers: { ...auth, "x-request-id": "stream-1" }, body: JSON.stringify({ messages: [{ role: "user", content: "hi" }], max_tokens: 2, stream: true }) });
     assert.equal(sse.headers.get("x-request-id"), "stream-1");
@@ -54,9 +55,11 @@ describe("requests, logs and headers", () => {
   });
 
   it("logs one JSON line per request with its id, route, status and key name, never the key or the prompt", async () => {
-    const res = await postJson(`${server.url}/v1/chat/completions`, { messages: [{ role: "user", content: SECRET }], max_tokens: 3 }, { headers: { ...auth, "x-request-id": "log-1" } });
+    // Greedy, 12 tokens, no stray bytes: a completion long enough that finding it in a log line would mean it was logged.
+    const res = await postJson(`${server.url}/v1/chat/completions`, { messages: [{ role: "user", content: SECRET }], max_tokens: 12, ignore_eos: true, temperature: 0, logit_bias: NO_STRAY_BYTES }, { headers: { ...auth, "x-request-id": "log-1" } });
     assert.equal(res.status, 200);
     const completion = res.json.choices[0].message.content as string;
+    assert.ok(completion.length >= 12, JSON.stringify(completion));
     const line = await logLine(log.lines, "log-1");
     assert.deepEqual([line.level, line.service, line.method, line.route, line.status, line.key], [30, "nimble", "POST", "/v1/chat/completions", 200, "api-key-1"]);
     assert.equal(typeof line.ms, "number");
@@ -65,7 +68,7 @@ describe("requests, logs and headers", () => {
     const all = log.lines().map((l) => JSON.stringify(l)).join("\n");
     assert.ok(!all.includes(KEY), "no key in the logs");
     assert.ok(!all.includes(SECRET), "no prompt in the logs");
-    if (completion.length > 8) assert.ok(!all.includes(completion), "no completion in the logs");
+    assert.ok(!all.includes(JSON.stringify(completion).slice(1, -1)), "no completion in the logs");
   });
 
   it("sends security headers, and CORS headers only to allowed origins; answers preflights without a key", async () => {

@@ -60,20 +60,22 @@ class FakeContext implements NativeContext {
     s.generated++;
     return token;
   }
-  removeTokenCellsFromSequence(seq: number, start: number, end: number): boolean { this.removed.push([seq, start, end]); return true; }
+  /** Whether a sequence's cache can drop a suffix (some llama.cpp caches cannot: only whole sequences). */
+  canTrim = true;
+  removeTokenCellsFromSequence(seq: number, start: number, end: number): boolean { this.removed.push([seq, start, end]); return start === 0 || this.canTrim; }
   setThreads(n: number): void { this.threads = n; }
   getThreads(): number { return this.threads; }
 }
 
-function scheduler(ctx: FakeContext, options: Partial<SchedulerOptions> = {}): Scheduler {
+function scheduler(ctx: FakeContext, options: Partial<SchedulerOptions> = {}, samplers: FakeSampler[] = []): Scheduler {
   return new Scheduler(
     ctx,
     {
       detokenize: (t) => String.fromCharCode(...t),
       isEog: (t) => t === EOG,
       eogTokens: [EOG],
-      createSampler: () => new FakeSampler(),
-      createGrammarState: () => ({}),
+      createSampler: () => { const sampler = new FakeSampler(); samplers.push(sampler); return sampler; },
+      createGrammarState: (g) => { if ((g as unknown) === "bad") throw new Error("bad grammar"); return { grammar: g }; },
       setAdapter: (a) => ctx.adapterChanges.push({ adapter: a?.id ?? "", beforeBatch: ctx.batches.length }),
     },
     { parallel: 4, contextSize: 256, batchSize: 64, maxQueue: 8, threads: new FixedThreads(1, "test"), ...options },
@@ -168,6 +170,86 @@ describe("scheduler", () => {
     const ignore = await s.generate(request(range(4, 60), { maxTokens: 9, ignoreEos: true })).result;
     assert.equal(ignore.finishReason, "length");
     assert.equal(ignore.completionTokens, 9);
+  });
+
+  it("configures the sampler with every sampling setting of the request", async () => {
+    const samplers: FakeSampler[] = [];
+    const s = scheduler(new FakeContext(), { penaltyLastN: 4 }, samplers);
+    const sampling = { temperature: 0.7, topP: 0.9, topK: 20, minP: 0.05, seed: -1, repetitionPenalty: 1.3, presencePenalty: 0.5, frequencyPenalty: 0.25 };
+    await s.generate(request(range(6), { sampling, maxTokens: 2 })).result;
+    const config = samplers[0]!.config;
+    assert.deepEqual(
+      { ...config, repeatPenaltyTokens: [...config.repeatPenaltyTokens!] },
+      { temperature: 0.7, topP: 0.9, topK: 20, minP: 0.05, seed: 2 ** 32 - 1, repeatPenalty: 1.3, repeatPenaltyPresencePenalty: 0.5, repeatPenaltyFrequencyPenalty: 0.25, repeatPenaltyMaxTokens: 4, repeatPenaltyTokens: [3, 4, 5, 6] },
+    );
+    // Neutral settings add no top-k sampler and no penalties.
+    await s.generate(request(range(6), { maxTokens: 1 })).result;
+    assert.deepEqual(samplers[1]!.config, { temperature: 0, topP: 1, minP: 0, seed: 1 });
+    // Each penalty alone turns the penalty stage on.
+    for (const [i, extra] of [{ repetitionPenalty: 1.1 }, { presencePenalty: -0.5 }, { frequencyPenalty: 0.1 }].entries()) {
+      await s.generate(request(range(3), { maxTokens: 1, sampling: { ...request([]).sampling, ...extra } })).result;
+      const c = samplers[2 + i]!.config;
+      assert.deepEqual([c.repeatPenalty, c.repeatPenaltyPresencePenalty, c.repeatPenaltyFrequencyPenalty], [extra.repetitionPenalty ?? 1, extra.presencePenalty ?? 0, extra.frequencyPenalty ?? 0]);
+      assert.deepEqual([...c.repeatPenaltyTokens!], [1, 2, 3]);
+    }
+  });
+
+  it("keeps penalties over the prompt and generated tokens when min_tokens is reached, and reads logprobs with a plain greedy sampler", async () => {
+    const samplers: FakeSampler[] = [];
+    const s = scheduler(new FakeContext(1), { penaltyLastN: 5 }, samplers);
+    const sampling = { ...request([]).sampling, temperature: 1, topK: 5, repetitionPenalty: 1.5 };
+    const r = await s.generate(request(range(4), { sampling, maxTokens: 10, minTokens: 3, logprobs: { top: 1 } })).result;
+    assert.equal(r.completionTokens, 3);
+    const [main, raw] = samplers;
+    assert.deepEqual(raw!.config, { temperature: 0 });
+    // After min_tokens: the end-of-generation ban is gone, the penalty history now ends with "ABC".
+    assert.equal(main!.config.topK, 5);
+    assert.equal(main!.config.tokenBiasKeys, undefined);
+    assert.deepEqual([...main!.config.repeatPenaltyTokens!], [3, 4, 65, 66, 67]);
+  });
+
+  it("adds a top-k stage only for top_k > 0, a grammar state only with a grammar, penalty history only with penalties", async () => {
+    const samplers: FakeSampler[] = [];
+    const s = scheduler(new FakeContext(1), {}, samplers);
+    await s.generate(request(range(3), { maxTokens: 1, sampling: { ...request([]).sampling, topK: 0 } })).result;
+    assert.equal("topK" in samplers[0]!.config, false);
+    await s.generate(request(range(3), { maxTokens: 1, grammar: "g" as never })).result;
+    assert.deepEqual(samplers[1]!.config.grammarEvaluationState, { grammar: "g" });
+    await s.generate(request(range(3), { maxTokens: 5, minTokens: 2 })).result;
+    assert.equal(samplers[2]!.config.repeatPenaltyTokens, undefined, "no penalties: no history after lifting the end-of-generation ban");
+  });
+
+  it("fails only the request whose sampler cannot be set up, and frees its sequence", async () => {
+    const s = scheduler(new FakeContext(), { parallel: 2 });
+    const running = s.generate(request(range(3), { maxTokens: 30 }));
+    await running.started;
+    await assert.rejects(s.generate(request(range(3), { grammar: "bad" as never })).result, /bad grammar/);
+    assert.equal((await running.result).completionTokens, 30, "the request already running is not failed with it");
+    assert.equal(s.stats().running, 0);
+    assert.equal((await s.generate(request(range(3), { maxTokens: 2 })).result).completionTokens, 2);
+  });
+
+  it("prefers the free sequence with the longest cached prefix over the least recently used one", async () => {
+    const ctx = new FakeContext();
+    const s = scheduler(ctx, { parallel: 2 });
+    await s.generate(request(range(10), { maxTokens: 1 })).result; // sequence 0
+    await s.generate(request(range(10, 100), { maxTokens: 1 })).result; // sequence 1 (0 was used more recently)
+    const before = ctx.batches.length;
+    const r = await s.generate(request([...range(10, 100), 7], { maxTokens: 1 })).result;
+    assert.equal(r.cachedTokens, 10);
+    assert.equal(ctx.batches[before]![0]!.seq, 1);
+  });
+
+  it("starts a sequence from scratch when its cache cannot drop the part that differs", async () => {
+    const ctx = new FakeContext();
+    ctx.canTrim = false;
+    const s = scheduler(ctx, { parallel: 1 });
+    await s.generate(request(range(10), { maxTokens: 1 })).result;
+    const before = ctx.batches.length;
+    const r = await s.generate(request([...range(5), 50, 51], { maxTokens: 1 })).result;
+    assert.equal(r.cachedTokens, 0);
+    assert.deepEqual(ctx.batches[before]![0], { seq: 0, pos: 0, tokens: [...range(5), 50, 51] });
+    assert.deepEqual(ctx.removed.at(-1), [0, 0, -1]);
   });
 
   it("keeps the request's logit bias while and after suppressing end-of-generation", async () => {
@@ -294,6 +376,16 @@ describe("FairQueue", () => {
     for (let x = q.shift(); x !== undefined; x = q.shift()) out.push(x);
     assert.deepEqual(out, ["a1", "b1", "c1", "a2", "b2", "a3"]);
     assert.equal(q.length, 0);
+  });
+
+  it("counts the waiting items per key", () => {
+    const q = new FairQueue<string>();
+    assert.deepEqual(q.counts(), new Map());
+    for (const item of ["a1", "a2", "b1"]) q.push(item[0]!, item);
+    assert.deepEqual(q.counts(), new Map([["a", 2], ["b", 1]]));
+    q.shift();
+    q.shift();
+    assert.deepEqual(q.counts(), new Map([["a", 1]]));
   });
 
   it("removes items anywhere, keeping the turns of the rest", () => {

@@ -67,6 +67,26 @@ describe("StopMatcher", () => {
     assert.equal(run(["\n\n", "###"], ["line\n", "\nnext"]).out.join(""), "line");
   });
 
+  it("prefers the earliest position over the order of the list; at one position, the first listed", () => {
+    const m = new StopMatcher(["a", "xyz"]);
+    assert.equal(m.push("axyz"), "");
+    assert.equal(m.matched, "a");
+    const same = new StopMatcher(["ab", "a"]);
+    assert.equal(same.push("cab"), "c");
+    assert.equal(same.matched, "ab");
+  });
+
+  it("releases nothing more once stopped, and flushes held text only once", () => {
+    const m = new StopMatcher(["END"]);
+    assert.equal(m.push("x END y"), "x ");
+    assert.equal(m.push("more"), "");
+    assert.equal(m.flush(), "");
+    const held = new StopMatcher(["END"]);
+    assert.equal(held.push("abc EN"), "abc ");
+    assert.equal(held.flush(), "EN");
+    assert.equal(held.flush(), "");
+  });
+
   it("passes text through without stop strings", () => {
     assert.deepEqual(run([], ["a", "b"]).out, ["a", "b", ""]);
   });

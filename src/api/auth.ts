@@ -33,6 +33,8 @@ export interface ApiKeyIdentity {
   name: string;
   scope: Scope;
   limits: KeyLimits;
+  /** The key's SHA-256 (hex): a stable identity for data a key owns (stored responses), unlike its positional name. */
+  hash: string;
 }
 
 declare module "fastify" {
@@ -77,6 +79,6 @@ export function registerAuth(app: FastifyInstance, keys: KeyRing): void {
     if (access === "admin" && entry.scope !== "admin") {
       throw forbidden(`This route needs an API key with the admin scope; key '${entry.name}' has the ${entry.scope} scope.`);
     }
-    request.apiKey = { name: entry.name, scope: entry.scope, limits: entry.limits };
+    request.apiKey = { name: entry.name, scope: entry.scope, limits: entry.limits, hash: entry.hash.toString("hex") };
   });
 }

@@ -11,6 +11,7 @@ import { parseBody, type ServerState } from "./state.js";
 import { useChatModel } from "./targets.js";
 import { groundChat, type Grounding } from "./openai/grounding.js";
 import { streamChoices } from "./streaming.js";
+import { checkStructuredOutput } from "./structured-check.js";
 import { planTools, renderConversation, ToolCallParser, type ToolEvent, type ToolPlan } from "./tool-calls.js";
 
 type Delta = ChatCompletionChunk["choices"][number]["delta"];
@@ -55,6 +56,7 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
     const cancel = cancellation(request, reply);
     const logprobs = body.logprobs ? { top: body.top_logprobs ?? 0 } : undefined;
     const grammar = await outputGrammar(engine, body, plan);
+    const structured = plan.grammar ? {} : checkStructuredOutput(body);
     const requests = Array.from({ length: n }, (_, choice) => toGenerationRequest(engine, body, promptTokens, { choice, signal: cancel.signal, promptParam: "messages", logprobs, grammar, adapter, limits: state.limits, client: request.apiKey?.name }));
     const choices = startAll(engine, requests, cancel, request.tokenBudget);
     const parsers = choices.map(() => newParser(plan));
@@ -116,6 +118,8 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
         return { index, message, logprobs: r.logprobs ? chatLogprobs(r.logprobs) : null, finish_reason: chatFinishReason(r, parser) };
       }),
       usage: usageOf(results, () => 0),
+      // Schema keywords no grammar enforces, checked after generation (first choice).
+      ...(structured.check ? { structured_output: structured.check(results[0]!.text) } : {}),
     };
     return grounding ? { ...response, ...groundedFields } : response;
   });

@@ -14,7 +14,8 @@ function spec(body: SamplingRequest): { spec: GrammarSpec; param: string } | und
   if (rf?.type === "json_schema") {
     const param = "response_format.json_schema.schema";
     if (!rf.json_schema.schema) throw ApiError.invalid(`Invalid value for '${param}': Required`, param);
-    return { spec: { kind: "json_schema", schema: convertJsonSchema(rf.json_schema.schema, param) }, param };
+    // Not strict: what no grammar enforces is left out here and checked after generation (structured-check.ts).
+    return { spec: { kind: "json_schema", schema: convertJsonSchema(rf.json_schema.schema, param, rf.json_schema.strict === true ? undefined : []) }, param };
   }
   if (body.guided_json != null) {
     let schema: unknown = body.guided_json;
@@ -25,7 +26,7 @@ function spec(body: SamplingRequest): { spec: GrammarSpec; param: string } | und
         throw ApiError.invalid("Invalid value for 'guided_json': not a JSON schema object or JSON text", "guided_json");
       }
     }
-    return { spec: { kind: "json_schema", schema: convertJsonSchema(schema, "guided_json") }, param: "guided_json" };
+    return { spec: { kind: "json_schema", schema: convertJsonSchema(schema, "guided_json", typeof body.guided_json === "object" ? [] : undefined) }, param: "guided_json" };
   }
   if (body.guided_choice != null) return { spec: { kind: "choice", choices: body.guided_choice }, param: "guided_choice" };
   if (body.guided_regex != null) return { spec: { kind: "regex", regex: body.guided_regex }, param: "guided_regex" };

@@ -54,6 +54,19 @@ export class Metrics {
     gauge("num_request_max", "Requests that can be generated at once.", (s) => s.parallel);
     gauge("gpu_cache_usage_perc", "KV cache in use by running requests (0-1).", (s) => s.kvCacheUsage);
     // The engine counts; the counters mirror it (a reloaded model starts again from 0).
+    const engineCounter = (name: string, help: string, read: (s: EngineStats) => number) => mirror(Counter, metrics.engines, name, help, read);
+    engineCounter("nimble_prefill_tokens_total", "Prompt tokens decoded (not served from a sequence's cache, a copy or the KV cache tier).", (s) => s.prefillTokens ?? 0);
+    engineCounter("nimble_prefix_copies_total", "Prompt prefixes copied from another sequence instead of being prefilled again.", (s) => s.prefixCopies ?? 0);
+    engineCounter("nimble_kv_cache_misses_total", "Admissions the KV cache tier had no longer prefix for.", (s) => s.kvTier?.misses ?? 0);
+    for (const tier of ["ram", "disk"] as const) {
+      engineCounter(`nimble_kv_cache_${tier}_hits_total`, `Prompt prefixes restored from the KV cache tier in ${tier}.`, (s) => s.kvTier?.[tier].hits ?? 0);
+      engineCounter(`nimble_kv_cache_${tier}_saves_total`, `Sequences saved into the KV cache tier in ${tier}.`, (s) => s.kvTier?.[tier].saves ?? 0);
+      engineCounter(`nimble_kv_cache_${tier}_evictions_total`, `Entries evicted from the KV cache tier in ${tier} for room.`, (s) => s.kvTier?.[tier].evictions ?? 0);
+      engineCounter(`nimble_kv_cache_${tier}_rejected_total`, `Entries of the KV cache tier in ${tier} refused (damaged, another model's, or refused by llama.cpp).`, (s) => s.kvTier?.[tier].rejected ?? 0);
+      engineCounter(`nimble_kv_cache_${tier}_restored_bytes_total`, `Bytes restored from the KV cache tier in ${tier}.`, (s) => s.kvTier?.[tier].restoredBytes ?? 0);
+      engineCounter(`nimble_kv_cache_${tier}_restore_seconds_total`, `Time spent restoring from the KV cache tier in ${tier}.`, (s) => (s.kvTier?.[tier].restoreMs ?? 0) / 1000);
+      gauge(`nimble_kv_cache_${tier}_bytes`, `Bytes held by the KV cache tier in ${tier}.`, (s) => s.kvTier?.[tier].bytes ?? 0);
+    }
     const embeddingCounter = (name: string, help: string, read: (s: EmbeddingBatchStats) => number) => mirror(Counter, metrics.embedders, name, help, read);
     embeddingCounter("nimble_embedding_decodes_total", "Decodes run on the embedding model (each embeds one or more inputs).", (s) => s.decodes);
     embeddingCounter("nimble_embedding_inputs_total", "Inputs embedded.", (s) => s.inputs);

@@ -219,6 +219,8 @@ export interface ChatCompletionResponse {
   system_fingerprint: string;
   choices: { index: number; message: { role: "assistant"; content: string | null; tool_calls?: ToolCallOut[] }; logprobs: ChatLogprobs | null; finish_reason: FinishReasonOut }[];
   usage: Usage;
+  /** Nimble: schema keywords the grammar did not enforce, and whether the output met them (see docs/API.md). */
+  structured_output?: { unenforced: string[]; valid: boolean; errors?: string[] };
 }
 
 export interface ChatCompletionChunk {

@@ -22,6 +22,9 @@ import { registerEmbeddingRoutes } from "./embeddings.js";
 import { registerMessagesRoutes } from "./messages.js";
 import { registerModelRoutes } from "./models.js";
 import { registerRerankRoutes } from "./rerank.js";
+import { registerResponsesRoutes } from "./openai/responses.js";
+import { ResponseStore, type RetentionLimits } from "./openai/responses-store.js";
+import type { Retriever } from "../rag/types.js";
 import { registerRagRoutes, type RagRouteOptions } from "./openai/rag-routes.js";
 import { registerTokenizeRoutes } from "./tokenize.js";
 import type { ServedModel, ServerState } from "./state.js";
@@ -74,6 +77,10 @@ export interface HttpServerOptions {
   metadata?: Record<string, unknown>;
   /** Where POST /v1/admin/pull puts models. */
   store?: AdminStore;
+  /** The Responses API's stored responses: the SQLite file (default: in memory) and how long they are kept. */
+  responses?: { path?: string } & Partial<RetentionLimits>;
+  /** Searches vector stores (the Responses API's file_search, grounded chat). */
+  retriever?: Retriever;
   /** Files and vector stores (off without it). */
   rag?: RagRouteOptions;
 }
@@ -133,6 +140,7 @@ export function buildApp(state: ServerState, options: AppOptions, routes: { meth
   registerRerankRoutes(app, state);
   registerAdminRoutes(app, state, options.store);
   if (options.store) registerAdminKeyAndMachineRoutes(app, state, options.store.home);
+  registerResponsesRoutes(app, state);
   if (options.rag) registerRagRoutes(app, state, options.rag);
   return app;
 }
@@ -172,6 +180,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     metadata: options.metadata ?? {},
     embeddingPrefixes: options.embeddingPrefixes ?? { query: "", passage: "" },
     limits: { ...NO_GENERATION_LIMITS, ...options.generationLimits },
+    ...(options.retriever ? { retriever: options.retriever } : {}),
+    responses: new ResponseStore(options.responses?.path ?? ":memory:", { maxAgeSeconds: options.responses?.maxAgeSeconds ?? 0, maxCount: options.responses?.maxCount ?? 0 }),
   };
   const routes: { method: string; url: string }[] = [];
   app = buildApp(state, options, routes);
@@ -200,6 +210,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       state.draining = true;
       await pool.close(options.drainTimeoutMs ?? 30_000);
       await app!.close();
+      state.responses?.close();
     })());
   return { app, url, ready, metrics, pool, routes, close, get adapters() { return defaultChat ? adapters.get(defaultChat.id) : undefined; } };
 }

@@ -8,6 +8,7 @@ import type { LoraDirectory } from "../models/lora-dir.js";
 import { ApiError } from "./errors.js";
 import type { GenerationLimits } from "./limits.js";
 import type { Metrics } from "./metrics.js";
+import type { ResponseStore } from "./openai/responses-store.js";
 import type { Retriever } from "../rag/types.js";
 
 /** A model the server runs: a generation engine, an embedding engine or a reranker. */
@@ -29,6 +30,8 @@ export interface ServerState {
   limits: GenerationLimits;
   /** Settings and hardware to report in /v1/metadata. */
   metadata: Record<string, unknown>;
+  /** Stored Responses API responses (SQLite under the home folder). */
+  responses?: ResponseStore;
   retriever?: Retriever;
 }
 

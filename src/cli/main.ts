@@ -32,6 +32,9 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);
-  process.stderr.write(`nimble: ${(err as Error).message}\n`);
+  const e = err as NodeJS.ErrnoException & { port?: number };
+  // Listening failed because the port is taken: say how to pick another.
+  const hint = e.code === "EADDRINUSE" ? " (another server is listening there; choose another port with --port N or NIMBLE_PORT, or --port 0 for any free one)" : "";
+  process.stderr.write(`nimble: ${e.message}${hint}\n`);
   process.exit(1);
 }

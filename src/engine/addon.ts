@@ -18,6 +18,12 @@ export interface NimbleAddon {
   embeddingContextInfo?(context: unknown, model: unknown, sequences: number): { cellsPerSequence: number } | string;
   /** After a decode: pools each input's tokens (batch indexes [first, first + length)) into out. */
   readEmbeddings?(context: unknown, model: unknown, sequences: number, first: Int32Array, lengths: Int32Array, pooling: number, out: Float32Array): string | undefined;
+  /** A sequence's state (llama_state_seq_get_data). Throws on a context that is not the expected one. */
+  seqStateGet?(context: unknown, model: unknown, sequences: number, sequence: number): Buffer;
+  /** Loads a state into a sequence; bytes read, 0 when llama.cpp refused it. */
+  seqStateSet?(context: unknown, model: unknown, sequences: number, sequence: number, state: Buffer): number;
+  /** Makes `to` a copy of all of `from`'s KV cells (llama_memory_seq_cp). */
+  seqCopy?(context: unknown, model: unknown, sequences: number, from: number, to: number): boolean;
 }
 
 const require = createRequire(import.meta.url);

@@ -5,6 +5,7 @@
  */
 import type { Llama, LlamaGrammar } from "node-llama-cpp";
 import { regexToGbnf } from "./regex-gbnf.js";
+import { applyExtendedRules, extractExtendedRules } from "./schema-gbnf.js";
 import { GrammarError, type GrammarSpec, type PreparedGrammar } from "./types.js";
 
 export interface CompiledGrammar extends PreparedGrammar {
@@ -97,8 +98,10 @@ export class GrammarCache {
   }
 
   private async schemaGbnf(schema: Record<string, unknown>): Promise<string> {
-    const generated = await this.llama.createGrammarForJsonSchema(schema as never);
-    return tightenSchemaGrammar(generated.grammar);
+    // Integer bounds, patterns and some formats: rules of our own in place of placeholders.
+    const extended = extractExtendedRules(schema);
+    const generated = await this.llama.createGrammarForJsonSchema(extended.schema as never);
+    return applyExtendedRules(tightenSchemaGrammar(generated.grammar), extended.rules);
   }
 }
 

@@ -2,13 +2,19 @@
  * The local engine: one GGUF model loaded through node-llama-cpp, one llama.cpp context with
  * N parallel sequences, driven by the continuous-batching Scheduler.
  */
+import { createHash } from "node:crypto";
+import { stat } from "node:fs/promises";
+import { join, resolve as resolvePath } from "node:path";
 import { getLlama, LlamaGrammarEvaluationState, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
 import { ChatTemplate } from "./chat-template.js";
 import { GrammarCache, type CompiledGrammar } from "./grammar.js";
 import { createNativeSampler, nativeContext, type NativeContext } from "./native.js";
+import { KvTier } from "./kv-tier.js";
 import { Scheduler, type SchedulerObserver } from "./scheduler.js";
+import { sequenceStates } from "./sequence-states.js";
 import { attachThreadPool, type ThreadPoolStatus } from "./threadpool.js";
-import { createThreadTuner, type ThreadTuner } from "./threads.js";
+import { cpuLimit } from "./contention.js";
+import { createEngineThreadTuner, type ThreadTuner } from "./threads.js";
 import type { AdapterHandle, ChatMessage, ChatTemplateOptions, Engine, EngineStats, GenerationRequest, GenerationStream, GrammarSpec, ModelInfo, PreparedGrammar } from "./types.js";
 
 export type GpuChoice = "auto" | "cuda" | "vulkan" | "metal" | "cpu";
@@ -34,6 +40,11 @@ export interface LlamaEngineOptions {
   /** CPU threads; default: chosen per step from the physical core count. */
   threads?: number;
   gpu?: GpuChoice;
+  /** KV cache tier: bytes of host memory and of disk (under kvCacheDir) for reassigned sequences' cells (0 = off). */
+  kvCacheRamBytes?: number;
+  kvCacheDiskBytes?: number;
+  /** Folder of the disk tier (a subfolder per model fingerprint is made in it). */
+  kvCacheDir?: string;
   /** Load progress, 0–1. */
   onLoadProgress?: (progress: number) => void;
   observer?: SchedulerObserver;
@@ -46,6 +57,8 @@ export interface HardwareInfo {
   gpuLayers: number;
   /** Whether a persistent CPU thread pool is attached (and why not). */
   threadPool: { attached: boolean; reason?: string };
+  /** Whether prefix copies between sequences and the KV cache tier are available (and why not). */
+  sequenceStates: { available: boolean; reason?: string };
 }
 
 /**
@@ -60,6 +73,25 @@ async function warmUp(ctx: NativeContext, model: LlamaModel): Promise<void> {
   await ctx.decodeBatch();
   ctx.removeTokenCellsFromSequence(0, 0, -1);
 }
+
+/**
+ * The KV cache tier of a model, when --kv-cache-ram or --kv-cache-disk is on. Its entries are valid
+ * only for this model file and KV layout: the fingerprint (path, size, modification time, KV type,
+ * context size) names the disk folder and is checked in every file's header.
+ */
+async function createKvTier(options: LlamaEngineOptions, model: LlamaModel, contextSize: number): Promise<KvTier | undefined> {
+  const ramBytes = options.kvCacheRamBytes ?? 0;
+  const diskBytes = options.kvCacheDir ? options.kvCacheDiskBytes ?? 0 : 0;
+  if (ramBytes <= 0 && diskBytes <= 0) return undefined;
+  const file = await stat(options.modelPath);
+  const fingerprint = createHash("sha256")
+    .update(JSON.stringify([resolvePath(options.modelPath), file.size, file.mtimeMs, options.kvCacheType ?? "f16", contextSize, model.gpuLayers > 0, NIMBLE_KV_LAYOUT]))
+    .digest("hex").slice(0, 24);
+  return new KvTier({ ramBytes, diskBytes, fingerprint, ...(diskBytes > 0 ? { dir: join(options.kvCacheDir!, fingerprint) } : {}) });
+}
+
+/** Bumped when what Nimble stores in a KV tier entry changes. */
+const NIMBLE_KV_LAYOUT = 1;
 
 /** An adapter node-llama-cpp has loaded (its native object goes to the context's setLoras). */
 interface LoadedAdapter extends AdapterHandle {
@@ -80,6 +112,7 @@ export class LlamaEngine implements Engine {
     private readonly chatTemplate: ChatTemplate,
     private readonly threadPool: ThreadPoolStatus,
     private readonly grammars: GrammarCache,
+    private readonly kvTier: KvTier | undefined,
   ) {}
 
   private readonly adapters = new Map<string, Promise<LoadedAdapter>>();
@@ -97,19 +130,23 @@ export class LlamaEngine implements Engine {
       ...(options.gpuLayers !== undefined ? { gpuLayers: options.gpuLayers } : {}),
     });
     const contextSize = options.contextSize ?? Math.min(model.trainContextSize, 4096);
+    // Cores this process may run on: physical cores, CPU affinity and cgroup quota (contention.ts).
+    const cpu = cpuLimit(llama.cpuMathCores);
     const batchSize = Math.max(options.batchSize ?? 512, options.parallel);
     const context = await model.createContext({
       sequences: options.parallel,
       contextSize,
       batchSize,
-      threads: options.threads ?? llama.cpuMathCores,
+      threads: options.threads ?? cpu.cores,
       flashAttention: true,
       ...(options.kvCacheType === "q8_0" ? { experimentalKvCacheKeyType: "Q8_0" as const, experimentalKvCacheValueType: "Q8_0" as const } : {}),
     });
 
-    const threadPool = attachThreadPool(context, model, options.parallel, options.threads ?? llama.cpuMathCores);
+    const threadPool = attachThreadPool(context, model, options.parallel, options.threads ?? cpu.cores);
     await warmUp(nativeContext(context), model);
-    const threads = createThreadTuner(llama.cpuMathCores, options.threads, threadPool.attached);
+    const threads = createEngineThreadTuner(cpu.cores, options.threads, threadPool.attached, cpu.why);
+    const states = sequenceStates(context, model, options.parallel);
+    const kvTier = typeof states !== "string" ? await createKvTier(options, model, context.contextSize) : undefined;
 
     const eogTokens: number[] = [];
     const vocabSize = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
@@ -135,6 +172,8 @@ export class LlamaEngine implements Engine {
         maxQueue: options.maxQueue,
         queueTimeoutMs: options.queueTimeoutMs,
         threads,
+        ...(typeof states !== "string" ? { states } : {}),
+        ...(kvTier ? { kvTier } : {}),
       },
       options.observer,
     );
@@ -160,8 +199,9 @@ export class LlamaEngine implements Engine {
       cpuMathCores: llama.cpuMathCores,
       gpuLayers: model.gpuLayers,
       threadPool: { attached: threadPool.attached, ...(threadPool.reason ? { reason: threadPool.reason } : {}) },
+      sequenceStates: typeof states === "string" ? { available: false, reason: states } : { available: true },
     };
-    return new LlamaEngine(info, hardware, threads, llama, model, context, scheduler, chatTemplate, threadPool, new GrammarCache(llama));
+    return new LlamaEngine(info, hardware, threads, llama, model, context, scheduler, chatTemplate, threadPool, new GrammarCache(llama), kvTier);
   }
 
   tokenize(text: string, addSpecial = true): number[] {
@@ -212,6 +252,7 @@ export class LlamaEngine implements Engine {
     clearTimeout(timer);
     this.scheduler.abortAll("The server is shutting down.");
     await this.scheduler.drain();
+    this.kvTier?.close();
     this.threadPool.detach();
     await this.context.dispose();
     await this.model.dispose();

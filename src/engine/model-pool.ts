@@ -340,6 +340,8 @@ export function parseKeepAlive(value: string | number): number {
     return value < 0 ? -1 : Math.round(value * 1000);
   }
   const text = value.trim();
+  // An empty duration would otherwise add up to 0 ms, i.e. "unload at once".
+  if (text === "") throw new Error("keep_alive must be seconds or a duration like \"30s\", \"10m\" or \"1h\", got an empty string");
   if (/^-?\d+(\.\d+)?$/.test(text)) return parseKeepAlive(Number(text));
   if (text.startsWith("-")) return -1;
   const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

@@ -6,6 +6,7 @@
  */
 import { GenerationChannel } from "./channel.js";
 import { FairQueue } from "./fair-queue.js";
+import type { KvTier } from "./kv-tier.js";
 import type { NativeContext, NativeSampler, NativeSamplerConfig } from "./native.js";
 import { IncrementalDetokenizer, StopMatcher } from "./text-stream.js";
 import type { ThreadTuner } from "./threads.js";
@@ -49,7 +50,23 @@ export interface SchedulerOptions {
   penaltyLastN?: number;
   /** Longest a request may wait for a sequence before failing with QueueTimeoutError (0 = no limit). */
   queueTimeoutMs?: number;
+  /** Moves sequences' KV cells (the native addon); without it there are no prefix copies and no KV tier. */
+  states?: SequenceStates;
+  /** Where reassigned sequences' KV cells are kept for later (see kv-tier.ts). */
+  kvTier?: KvTier;
 }
+
+/** Copies of KV cells between sequences, and in and out of host memory. Call only between steps. */
+export interface SequenceStates {
+  get(sequenceId: number): Buffer;
+  /** False when llama.cpp refused the state (the sequence is then empty). */
+  set(sequenceId: number, state: Buffer): boolean;
+  /** `to` becomes a copy of all of `from`'s cells. */
+  copy(from: number, to: number): void;
+}
+
+/** Fewest prompt tokens a copy from another sequence must save over prefilling them. */
+const MIN_COPY_GAIN = 16;
 
 /** Observes every finished generation (for metrics). */
 export interface SchedulerObserver {
@@ -78,6 +95,8 @@ interface Job {
   eogSuppressed: boolean;
   detokenizer: IncrementalDetokenizer;
   stopMatcher: StopMatcher;
+  /** Waits (out of the batch) for another sequence to finish prefilling a prefix it shares, then copies it. */
+  waitFor?: { donor: Slot; donorJob: Job; length: number };
 }
 
 interface Slot {
@@ -127,6 +146,11 @@ export class Scheduler {
   /** Step number at which each adapter's sequences last decoded (for taking turns). */
   private readonly adapterTurns = new Map<string, number>();
   private steps = 0;
+  /** Prompt tokens decoded (not served from a cache), prefix copies between sequences. */
+  private prefilled = 0;
+  private prefixCopies = 0;
+  /** Measured prefill cost, ms per token (exponentially weighted), to weigh restores against. */
+  private prefillMsPerToken: number | undefined;
 
   constructor(
     private readonly ctx: NativeContext,
@@ -178,6 +202,9 @@ export class Scheduler {
       maxQueue: this.options.maxQueue,
       parallel: this.options.parallel,
       kvCacheUsage: used / (this.options.contextSize * this.options.parallel),
+      prefillTokens: this.prefilled,
+      prefixCopies: this.prefixCopies,
+      ...(this.options.kvTier?.enabled ? { kvTier: this.options.kvTier.stats() } : {}),
     };
   }
 
@@ -258,26 +285,109 @@ export class Scheduler {
         if (len > bestLen || (len === bestLen && s.lastUsed < best.lastUsed)) { best = s; bestLen = len; }
       }
       // At least one prompt token must be decoded to get logits for the first sampled token.
-      let reuse = Math.min(bestLen, prompt.length - 1);
-      if (reuse < best.cached.length && !this.ctx.removeTokenCellsFromSequence(best.id, reuse, -1)) {
-        // Some caches cannot drop a suffix: start the sequence from scratch.
-        this.forgetCache(best);
-        reuse = 0;
-      }
-      best.cached.length = reuse;
-      best.cachedAdapter = adapter;
+      const reuse = this.reuseOrRestore(job, best, Math.min(bestLen, prompt.length - 1));
       job.slot = best;
       best.job = job;
       this.running++;
-      job.nPast = reuse;
-      job.cachedTokens = reuse;
-      job.pending = prompt.slice(reuse);
+      this.setReused(job, reuse);
       job.admittedAt = performance.now();
       job.channel.markStarted();
       try {
         this.initSampler(job);
       } catch (err) {
         this.fail(job, err);
+      }
+    }
+  }
+
+  /**
+   * Gets the most of the prompt into the sequence before prefill: what it already holds, a longer
+   * prefix copied from another sequence (now, or once that one has prefilled it: job.waitFor), or
+   * one restored from the KV tier. Saves the sequence's own cells to the tier first when they are
+   * about to be dropped. Returns the prompt tokens the sequence holds.
+   */
+  private reuseOrRestore(job: Job, slot: Slot, reuse: number): number {
+    const prompt = job.request.promptTokens;
+    const adapter = adapterKey(job);
+    const { states, kvTier } = this.options;
+    const limit = prompt.length - 1;
+    // A sequence holding (or prefilling) a longer prefix of this prompt.
+    let donor: Slot | undefined;
+    let donorLen = 0;
+    if (states) {
+      for (const s of this.slots) {
+        if (!s.job || s === slot || s.job.waitFor || s.cachedAdapter !== adapter) continue;
+        const len = Math.min(limit, commonPrefixLength(s.job.request.promptTokens, prompt));
+        if (len > donorLen) { donor = s; donorLen = len; }
+      }
+    }
+    const tier = kvTier?.enabled && states ? kvTier.find(prompt, adapter) : undefined;
+    const tierLen = Math.min(limit, tier?.length ?? 0);
+    const target = Math.max(donorLen, tierLen);
+    const improves = target >= reuse + MIN_COPY_GAIN;
+    if (kvTier?.enabled && states && slot.cached.length >= kvTier.minTokens && slot.cached.length - (improves ? 0 : reuse) >= kvTier.minTokens
+      && !kvTier.covers(slot.cached, slot.cachedAdapter)) {
+      kvTier.save(slot.cached, slot.cachedAdapter, states.get(slot.id));
+    }
+    if (improves && donor && donorLen >= tierLen) {
+      if (commonPrefixLength(donor.cached, prompt) >= donorLen) return this.copyPrefix(donor, slot, donorLen);
+      job.waitFor = { donor, donorJob: donor.job!, length: donorLen };
+    } else if (improves && tier && kvTier!.worthRestoring(tier.entry, tierLen - reuse, this.prefillMsPerToken)) {
+      this.forgetCache(slot);
+      const restored = kvTier!.restore(tier.entry, (state) => states!.set(slot.id, state));
+      if (restored) {
+        slot.cached = tier.entry.tokens.slice(0, tierLen);
+        slot.cachedAdapter = adapter;
+        if (tier.entry.tokens.length > tierLen) this.ctx.removeTokenCellsFromSequence(slot.id, tierLen, -1);
+        return tierLen;
+      }
+      this.forgetCache(slot);
+      return 0;
+    } else if (kvTier?.enabled && states) {
+      kvTier.miss();
+    }
+    return this.trimCache(slot, reuse, adapter);
+  }
+
+  /** Keeps the first `reuse` cells of a sequence, drops the rest. */
+  private trimCache(slot: Slot, reuse: number, adapter: string): number {
+    if (reuse < slot.cached.length && !this.ctx.removeTokenCellsFromSequence(slot.id, reuse, -1)) {
+      // Some caches cannot drop a suffix: start the sequence from scratch.
+      this.forgetCache(slot);
+      reuse = 0;
+    }
+    slot.cached.length = reuse;
+    slot.cachedAdapter = adapter;
+    return reuse;
+  }
+
+  /** Makes `to` hold the first `length` cells of `from`. */
+  private copyPrefix(from: Slot, to: Slot, length: number): number {
+    this.options.states!.copy(from.id, to.id);
+    to.cached = from.cached.slice();
+    to.cachedAdapter = from.cachedAdapter;
+    this.prefixCopies++;
+    return this.trimCache(to, length, from.cachedAdapter);
+  }
+
+  private setReused(job: Job, reuse: number): void {
+    job.nPast = reuse;
+    job.cachedTokens = reuse;
+    job.pending = job.request.promptTokens.slice(reuse);
+  }
+
+  /** Sequences waiting for another's prefix: copy it once it is there, or give up if that one moved on. */
+  private resolveWaits(): void {
+    for (const slot of this.slots) {
+      const job = slot.job;
+      const wait = job?.waitFor;
+      if (!job || !wait) continue;
+      const { donor, donorJob, length } = wait;
+      if (commonPrefixLength(donor.cached, job.request.promptTokens) >= length) {
+        job.waitFor = undefined;
+        this.setReused(job, this.copyPrefix(donor, slot, length));
+      } else if (donor.job !== donorJob || donorJob.pending.length === 0) {
+        job.waitFor = undefined;
       }
     }
   }
@@ -339,7 +449,8 @@ export class Scheduler {
     for (const slot of this.slots) {
       if (slot.job?.request.signal?.aborted) this.finish(slot.job, "abort");
     }
-    const active = this.adapterTurn(this.slots.filter((s) => s.job).map((s) => s.job!));
+    this.resolveWaits();
+    const active = this.adapterTurn(this.slots.filter((s) => s.job && !s.job.waitFor).map((s) => s.job!));
     if (active.length === 0) return;
 
     // Decode tokens first (one per generating sequence), then prefill chunks under the budget.
@@ -372,7 +483,15 @@ export class Scheduler {
     const started = performance.now();
     try {
       await this.ctx.decodeBatch();
-      this.options.threads.record(total, threads, performance.now() - started);
+      const ms = performance.now() - started;
+      this.options.threads.record(total, threads, ms);
+      const prefill = total - items.reduce((n, it) => n + (it.job.pending.length === 0 ? 1 : 0), 0);
+      this.prefilled += prefill;
+      // Steps that are mostly prefill tell what prefilling a token costs.
+      if (prefill >= 32 && prefill >= total / 2) {
+        const perToken = ms / total;
+        this.prefillMsPerToken = this.prefillMsPerToken === undefined ? perToken : this.prefillMsPerToken + 0.2 * (perToken - this.prefillMsPerToken);
+      }
     } catch (err) {
       for (const it of items) {
         this.forgetCache(it.slot);

@@ -8,6 +8,7 @@
  * the tuner measures it: steps are grouped by size (powers of two), each candidate thread count
  * is timed several times per group, and the fastest per token is used, re-checked now and then.
  */
+import { ContentionAwareThreads } from "./contention.js";
 
 export interface ThreadTuner {
   /** Threads to use for a step of `batchTokens` tokens. */
@@ -141,8 +142,15 @@ export class AdaptiveThreads implements ThreadTuner {
  * started for every step, which makes small steps slower on more threads: the tuner then measures
  * what is fastest.
  */
-export function createThreadTuner(physicalCores: number, override: number | undefined, persistentPool: boolean): ThreadTuner {
+export function createThreadTuner(physicalCores: number, override: number | undefined, persistentPool: boolean, limitedBy = "physical cores"): ThreadTuner {
   if (override !== undefined && override > 0) return new FixedThreads(override, "fixed by --threads");
   const cores = Math.max(1, physicalCores);
-  return persistentPool ? new FixedThreads(cores, "all physical cores") : new AdaptiveThreads(cores);
+  return persistentPool ? new FixedThreads(cores, limitedBy === "physical cores" ? "all physical cores" : `all cores allowed: ${limitedBy}`) : new AdaptiveThreads(cores);
+}
+
+/** The tuner the engine uses: createThreadTuner's choice, with fewer threads while other processes use the CPU (contention.ts; off with NIMBLE_CONTENTION_GUARD=0). */
+export function createEngineThreadTuner(cores: number, override: number | undefined, persistentPool: boolean, limitedBy?: string): ThreadTuner {
+  const inner = createThreadTuner(cores, override, persistentPool, limitedBy);
+  const fixedByUser = override !== undefined && override > 0;
+  return fixedByUser || cores <= 1 || process.env.NIMBLE_CONTENTION_GUARD === "0" ? inner : new ContentionAwareThreads(inner, cores);
 }

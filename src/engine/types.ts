@@ -2,6 +2,7 @@
  * The engine interface: what the HTTP layer (or any other caller) can ask of a loaded model.
  * Nothing here knows about HTTP.
  */
+import type { KvTierStats } from "./kv-tier.js";
 
 export interface SamplingParams {
   /** 0 = greedy. */
@@ -122,6 +123,12 @@ export interface EngineStats {
   parallel: number;
   /** Fraction of KV cache cells in use by active sequences (0–1). */
   kvCacheUsage: number;
+  /** Prompt tokens decoded so far (those served from a cache, a copy or the KV tier are not counted). */
+  prefillTokens?: number;
+  /** Prompt prefixes copied from one sequence to another instead of being prefilled again. */
+  prefixCopies?: number;
+  /** The KV cache tier in RAM and on disk, when it is on. */
+  kvTier?: KvTierStats;
 }
 
 export interface ChatMessage {

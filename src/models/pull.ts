@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, rename, rm, rmdir, stat } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -80,6 +80,15 @@ export async function pullModel(ref: string, options: PullOptions): Promise<Pull
       files.push(await describeExisting(store, file.path));
       continue;
     }
+    try {
+      await fetchFile(file, dest);
+    } catch (err) {
+      // A failed pull leaves no empty folders behind (a partial download to resume keeps its own).
+      await removeEmptyFolders(store, dirname(dest));
+      throw err;
+    }
+  }
+  async function fetchFile(file: (typeof planned)[number], dest: string): Promise<void> {
     refuseOffline(ref, store, options);
     options.onNotice?.(`downloading ${file.url.replace(/\?.*$/, "")} to ${dest}`);
     const result = await downloadFile(file.url, dest, {
@@ -104,6 +113,13 @@ export async function pullModel(ref: string, options: PullOptions): Promise<Pull
     files,
   });
   return { entry, path: store.pathOf(files[0]!.path), downloaded };
+}
+
+/** Removes `dir` and its parents while they are empty, up to (not including) the store's folder. */
+async function removeEmptyFolders(store: ModelStore, dir: string): Promise<void> {
+  for (let d = dir; store.relativePath(d) !== undefined && resolve(d) !== resolve(store.dir); d = dirname(d)) {
+    if (!(await rmdir(d).then(() => true, () => false))) break;
+  }
 }
 
 /** The reference recorded as an entry's source. */
@@ -137,7 +153,7 @@ async function checkGguf(path: string): Promise<void> {
   try { await file.read(magic, 0, 4, 0); } finally { await file.close(); }
   if (magic.toString("latin1") !== "GGUF") {
     await rm(path, { force: true });
-    throw new DownloadError(`${basename(path)} is not a GGUF file (it starts with ${JSON.stringify(magic.toString("latin1"))}); it was deleted`);
+    throw new DownloadError(`${path} is not a GGUF file (it starts with ${JSON.stringify(magic.toString("latin1"))}); it was deleted`);
   }
 }
 

@@ -127,9 +127,13 @@ class Chunker {
         else {
           cut = BREAK.character;
           if (splitsPair(this.text, e)) e++;
+          while (e < end && space(e)) e++; // the next piece starts at a visible character
         }
       }
-      this.addUnit(s, e, before, section);
+      // A piece that is the whole span (text then only whitespace) cannot shrink: keep it; the
+      // chunk's own count leaves the trailing whitespace out.
+      if (s === start && e === end) this.units.push({ start, end, tokens, strength, section });
+      else this.addUnit(s, e, before, section);
       s = e;
       before = cut;
     }
@@ -219,7 +223,8 @@ class Chunker {
         // Step back over up to `overlap` tokens of whole units for the next chunk's start.
         let next = k;
         let shared = 0;
-        while (next - 1 > i && shared + this.units[next - 1]!.tokens <= overlap) shared += this.units[--next]!.tokens;
+        // A chunk that ends where a section starts is not overlapped: the next one starts at the heading.
+        while (next - 1 > i && this.units[next]!.strength !== BREAK.section && shared + this.units[next - 1]!.tokens <= overlap) shared += this.units[--next]!.tokens;
         while (next < k && this.count(this.units[next]!.start, charEnd) > overlap) next++;
         i = next;
       }

@@ -24,7 +24,8 @@ export interface RagRouteOptions {
 export function registerRagRoutes(app: FastifyInstance, state: ServerState, options: RagRouteOptions): void {
   const opening = openRag({ home: options.home, ...(options.storeUrl ? { storeUrl: options.storeUrl } : {}), models: poolModels(state.pool, state.embeddingPrefixes) });
   opening.then(
-    (service) => (state.retriever = service.retriever),
+    // A retriever given in-process (createServer({ retriever })) wins over the built-in one.
+    (service) => (state.retriever ??= service.retriever),
     (err: unknown) => app.log.error({ err }, "the vector store could not be opened"),
   );
   setRagService(state, opening);

@@ -1,7 +1,7 @@
 /** `nimble profiles MODEL`: the serving settings that fit this machine, the one chosen, and why each was chosen or rejected. */
 import type { Command } from "commander";
-import { OPTIONS, resolveOptions, type OptionName } from "../../config.js";
-import { fileExists } from "../../models/download.js";
+import { givenOptions, resolveOptions, type OptionName } from "../../config.js";
+import { localModelPath } from "../../models/resolve.js";
 import { describeProfile, detectHardware, parseSize, planProfiles, type ProfileRequest } from "../../models/profiles.js";
 import { ModelStore } from "../../models/store.js";
 import { addConfigOptions } from "../options.js";
@@ -9,9 +9,10 @@ import { formatBytes } from "../progress.js";
 
 const say = (line = "") => process.stdout.write(`${line}\n`);
 
-/** The sizing options a user fixed (flag or environment); the others are defaults a profile may lower. */
+/** The sizing options a user fixed (flag, environment or config file); the others are defaults a profile may lower. */
 export function fixedSettings(flags: Partial<Record<OptionName, unknown>>, config: { ctxSize?: number; parallel: number; batchSize: number; threads: number }, env: NodeJS.ProcessEnv = process.env): ProfileRequest {
-  const given = (name: OptionName) => flags[name] !== undefined || OPTIONS[name].env.some((e) => env[e]);
+  const set = givenOptions(flags, env);
+  const given = (name: OptionName) => set.has(name);
   return {
     ...(config.ctxSize !== undefined ? { contextSize: config.ctxSize } : {}),
     ...(given("parallel") ? { parallel: config.parallel } : {}),
@@ -32,11 +33,7 @@ export function registerProfiles(program: Command): void {
     .option("--json", "print JSON")
     .action(async (model: string, flags: Partial<Record<OptionName, unknown>> & { ramBudget?: string; vramBudget?: string; json?: boolean }) => {
       const config = resolveOptions(["home", "gpu", "ctxSize", "parallel", "batchSize", "threads"], flags);
-      let path = model;
-      if (!(await fileExists(model))) {
-        const store = new ModelStore(config.home);
-        path = store.pathOf((await store.find(model)).files[0]!.path);
-      }
+      const path = await localModelPath(model, new ModelStore(config.home));
       const hardware = await detectHardware(config.gpu);
       if (flags.ramBudget !== undefined) hardware.ramBytes = parseSize(flags.ramBudget);
       if (flags.vramBudget !== undefined) hardware.vramBytes = parseSize(flags.vramBudget);

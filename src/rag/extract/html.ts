@@ -66,25 +66,36 @@ export function extractHtml(html: string, maxChars: number): ExtractedDocument {
   let pre = 0;
   let title: string | undefined;
   let firstH1: string | undefined;
-  let block = ""; // text of the current block
+  // Text of the current block, as parts (appending to one string and asking for its last
+  // character would flatten it each time: quadratic on a long block).
+  let block: string[] = [];
+  let blockEnd = ""; // last character of the block, "" when empty
   let heading: { level: number; text: string } | undefined;
 
   const visible = () => dropped === 0 && (scope === "body" || inMain > 0);
   const endBlock = () => {
     if (heading) return;
-    if (block.trim()) out.paragraph(block);
-    block = "";
+    const joined = block.join("");
+    if (joined.trim()) out.paragraph(joined);
+    block = [];
+    blockEnd = "";
   };
   const text = (raw: string) => {
     if (!visible()) return;
     const t = pre > 0 ? decodeEntities(raw) : decodeEntities(raw).replace(/[ \t\r\n\f]+/g, " ");
     if (heading) heading.text += t;
-    else block += t;
+    else if (t) {
+      block.push(t);
+      blockEnd = t[t.length - 1]!;
+    }
   };
   const newline = () => {
     if (!visible()) return;
     if (heading) heading.text += " ";
-    else block += "\n";
+    else if (blockEnd !== "" && blockEnd !== "\n") {
+      block.push("\n");
+      blockEnd = "\n";
+    }
   };
   const open = (name: string, attrs: string, selfClosing: boolean) => {
     const a = attrs ? attributes(attrs) : undefined;
@@ -99,7 +110,7 @@ export function extractHtml(html: string, maxChars: number): ExtractedDocument {
     }
     if (/^h[1-6]$/.test(name) && visible() && !heading) heading = { level: Number(name[1]), text: "" };
     if (name === "li" && visible()) text("- ");
-    if ((name === "td" || name === "th") && visible() && block.length > 0 && !block.endsWith("\n")) text(" | ");
+    if ((name === "td" || name === "th") && visible() && blockEnd !== "" && blockEnd !== "\n") text(" | ");
     if (stack.length >= MAX_DEPTH) return;
     stack.push({ name, dropped: drop, main });
     if (drop) dropped++;

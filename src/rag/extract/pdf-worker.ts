@@ -1,10 +1,10 @@
 /**
- * Runs in a worker thread (see pdf.ts): parses a PDF with pdf.js (through unpdf) and posts back
+ * Runs in a worker thread (see pdf.ts), reused across PDFs: parses a PDF with pdf.js (through unpdf) and posts back
  * each page's text, lines rebuilt from the text items' positions and paragraphs from larger
  * vertical gaps. Kept in a worker so a hostile PDF can be stopped (time and heap limits) without
  * harming the server.
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort } from "node:worker_threads";
 import { getDocumentProxy } from "unpdf";
 
 export interface PdfWorkerInput {
@@ -82,4 +82,7 @@ async function run(input: PdfWorkerInput): Promise<PdfWorkerOutput> {
   }
 }
 
-if (parentPort && workerData) parentPort.postMessage(await run(workerData as PdfWorkerInput));
+// One PDF at a time: the parent sends the next only after this one's answer.
+parentPort?.on("message", async (input: PdfWorkerInput & { id: number }) => {
+  parentPort!.postMessage({ id: input.id, ...(await run(input)) });
+});

@@ -1,0 +1,155 @@
+/**
+ * Near-duplicate detection for chunks within a vector store: MinHash over character 5-gram
+ * shingles (text lower-cased, NFKC, punctuation and whitespace runs folded to one space), 128
+ * hashes, banded LSH (32 bands of 4 rows) to find candidates, then the estimated Jaccard
+ * similarity decides. Default threshold 0.8, as NVIDIA NeMo Curator's fuzzy dedup.
+ *
+ * What 0.8 means in practice: the same paragraph with a few words changed, re-wrapped, or in other
+ * casing/punctuation is a duplicate; two consecutive chunks that overlap by half (OpenAI's auto
+ * strategy) are not (Jaccard about 1/3). With 32×4 bands a pair at similarity 0.8 becomes a
+ * candidate with probability > 0.999, so misses are rare; the final check uses all 128 hashes.
+ *
+ * Signatures are plain data (`encodeSignature` gives a base64 string) so an index can store one per
+ * chunk and rebuild a NearDuplicateIndex with `addSignature` when it opens.
+ */
+
+export const MINHASH_PERMUTATIONS = 128;
+export const LSH_BANDS = 32;
+export const LSH_ROWS = MINHASH_PERMUTATIONS / LSH_BANDS;
+export const SHINGLE_CHARS = 5;
+export const DEFAULT_DUPLICATE_THRESHOLD = 0.8;
+
+export type MinHashSignature = Uint32Array;
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+const SEEDS = Uint32Array.from({ length: MINHASH_PERMUTATIONS }, (_, i) => fmix32(Math.imul(i + 1, 0x9e3779b9)));
+
+/** The text shingles are taken from: NFKC, lower case, runs of non-letters/digits as one space. */
+export function shingleText(text: string): string {
+  return text.normalize("NFKC").toLowerCase().replace(/[^\p{L}\p{N}]+/gu, " ").trim();
+}
+
+/** The MinHash signature of a text (128 unsigned 32-bit minima). */
+export function minhashSignature(text: string): MinHashSignature {
+  const s = shingleText(text);
+  const sig = new Uint32Array(MINHASH_PERMUTATIONS).fill(0xffffffff);
+  const last = Math.max(1, s.length - SHINGLE_CHARS + 1);
+  const seen = new Set<number>();
+  for (let i = 0; i < last; i++) {
+    // FNV-1a of the shingle.
+    let h = 0x811c9dc5;
+    for (let j = i; j < Math.min(s.length, i + SHINGLE_CHARS); j++) h = Math.imul(h ^ s.charCodeAt(j), 0x01000193);
+    h >>>= 0;
+    if (seen.has(h)) continue;
+    seen.add(h);
+    for (let k = 0; k < MINHASH_PERMUTATIONS; k++) {
+      const v = fmix32(h ^ SEEDS[k]!);
+      if (v < sig[k]!) sig[k] = v;
+    }
+  }
+  return sig;
+}
+
+/** Estimated Jaccard similarity of the shingle sets behind two signatures. */
+export function estimatedSimilarity(a: MinHashSignature, b: MinHashSignature): number {
+  let same = 0;
+  for (let k = 0; k < MINHASH_PERMUTATIONS; k++) if (a[k] === b[k]) same++;
+  return same / MINHASH_PERMUTATIONS;
+}
+
+export function encodeSignature(sig: MinHashSignature): string {
+  return Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString("base64");
+}
+
+/** @throws Error when the string is not a signature written by encodeSignature. */
+export function decodeSignature(encoded: string): MinHashSignature {
+  const bytes = Buffer.from(encoded, "base64");
+  if (bytes.length !== MINHASH_PERMUTATIONS * 4) throw new Error("Not a MinHash signature.");
+  const out = new Uint32Array(MINHASH_PERMUTATIONS);
+  for (let k = 0; k < MINHASH_PERMUTATIONS; k++) out[k] = bytes.readUInt32LE(k * 4);
+  return out;
+}
+
+function bandKeys(sig: MinHashSignature): string[] {
+  const keys: string[] = [];
+  for (let b = 0; b < LSH_BANDS; b++) {
+    let h = b;
+    for (let r = 0; r < LSH_ROWS; r++) h = fmix32(h ^ sig[b * LSH_ROWS + r]!);
+    keys.push(`${b}:${h.toString(36)}`);
+  }
+  return keys;
+}
+
+/** Chunks kept so far in a store, to refuse near-duplicates of them. */
+export class NearDuplicateIndex {
+  private readonly signatures = new Map<string, MinHashSignature>();
+  private readonly buckets = new Map<string, Set<string>>();
+
+  constructor(readonly threshold = DEFAULT_DUPLICATE_THRESHOLD) {}
+
+  get size(): number {
+    return this.signatures.size;
+  }
+
+  /** Adds a text unless a near-duplicate is already in; false (and not added) when one is. */
+  add(id: string, text: string): boolean {
+    return this.addSignature(id, minhashSignature(text));
+  }
+
+  /** As add, from a stored signature (to rebuild the index). */
+  addSignature(id: string, sig: MinHashSignature): boolean {
+    if (this.findDuplicate(sig) !== undefined) return false;
+    this.insert(id, sig);
+    return true;
+  }
+
+  /** Adds without checking (rebuilding from chunks already accepted). */
+  insert(id: string, sig: MinHashSignature): void {
+    this.remove(id);
+    this.signatures.set(id, sig);
+    for (const key of bandKeys(sig)) {
+      let bucket = this.buckets.get(key);
+      if (!bucket) this.buckets.set(key, (bucket = new Set()));
+      bucket.add(id);
+    }
+  }
+
+  /** The id of a kept chunk at or above the threshold, if any (the most similar). */
+  findDuplicate(sig: MinHashSignature): string | undefined {
+    let best: string | undefined;
+    let bestScore = -1;
+    const checked = new Set<string>();
+    for (const key of bandKeys(sig)) {
+      for (const id of this.buckets.get(key) ?? []) {
+        if (checked.has(id)) continue;
+        checked.add(id);
+        const score = estimatedSimilarity(sig, this.signatures.get(id)!);
+        if (score >= this.threshold && score > bestScore) {
+          best = id;
+          bestScore = score;
+        }
+      }
+    }
+    return best;
+  }
+
+  /** Forgets a chunk (its file was deleted from the store). */
+  remove(id: string): boolean {
+    const sig = this.signatures.get(id);
+    if (!sig) return false;
+    for (const key of bandKeys(sig)) {
+      const bucket = this.buckets.get(key);
+      bucket?.delete(id);
+      if (bucket?.size === 0) this.buckets.delete(key);
+    }
+    return this.signatures.delete(id);
+  }
+}

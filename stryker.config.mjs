@@ -1,0 +1,49 @@
+// Mutation testing (Stryker): which modules are mutated, and which compiled test files must kill
+// their mutants. One module per run: `npm run test:mutation -- <module>` (see scripts/mutation.mjs
+// and docs/TESTING.md). Stryker instruments the TypeScript sources in a sandbox with every mutant
+// switched off, builds once (tsc), then runs the module's test files once per mutant with
+// __STRYKER_ACTIVE_MUTANT__ naming the mutant to switch on. Fast, engine-free test files come
+// first: a test that starts a server costs its start-up once per mutant.
+export const MODULES = {
+  "text-stream": { mutate: ["src/engine/text-stream.ts"], tests: ["text-stream"] },
+  "fair-queue": { mutate: ["src/engine/fair-queue.ts"], tests: ["scheduler"] },
+  // The scheduler's admission (expireWaiting, admit) and sampling settings (initSampler, tokenBias,
+  // liftEogSuppression): lines 229-336 of src/engine/scheduler.ts; move the range when they move.
+  // "scheduler-all" mutates the whole file (batching, cancellation, finishing too; slower).
+  scheduler: { mutate: ["src/engine/scheduler.ts:229-336"], tests: ["scheduler"] },
+  "scheduler-all": { mutate: ["src/engine/scheduler.ts"], tests: ["scheduler"] },
+  // These modules' tests start a real server (tens of seconds a run here): slow, run them alone.
+  "json-schema": { mutate: ["src/api/json-schema.ts"], tests: ["api-structured"] },
+  grammar: { mutate: ["src/engine/grammar.ts"], tests: ["api-structured"] },
+  "regex-gbnf": { mutate: ["src/engine/regex-gbnf.ts"], tests: ["regex-gbnf"] },
+  "rate-limit": { mutate: ["src/api/rate-limit.ts"], tests: ["rate-limit"] },
+  auth: { mutate: ["src/api/auth.ts"], tests: ["auth"] },
+  // Reserved for modules being written now; add their fast unit test files when they land:
+  // "rag-chunking": { mutate: ["src/rag/chunk.ts"], tests: ["rag-chunk"] },
+  // "guardrail-detectors": { mutate: ["src/guardrails/detectors/*.ts"], tests: ["guardrails-detectors"] },
+};
+
+const name = process.env.MUTATION_MODULE ?? "text-stream";
+const module = MODULES[name];
+if (!module) throw new Error(`unknown mutation module "${name}"; known: ${Object.keys(MODULES).join(", ")}`);
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  packageManager: "npm",
+  mutate: module.mutate,
+  testRunner: "command",
+  commandRunner: { command: `node --test --test-concurrency=1 ${module.tests.map((t) => `dist/test/${t}.test.js`).join(" ")}` },
+  buildCommand: "npx tsc -p tsconfig.json",
+  checkers: process.env.MUTATION_TYPECHECK === "0" ? [] : ["typescript"],
+  tsconfigFile: "tsconfig.json",
+  coverageAnalysis: "off",
+  concurrency: Number(process.env.MUTATION_CONCURRENCY ?? 2),
+  timeoutMS: 10_000,
+  ignorePatterns: ["dist", "bench/results", "reports", ".nimble", "*.gguf"],
+  tempDirName: ".stryker-tmp",
+  cleanTempDir: true,
+  reporters: ["clear-text", "progress", "json", "html"],
+  jsonReporter: { fileName: `reports/mutation/${name}.json` },
+  htmlReporter: { fileName: `reports/mutation/${name}.html` },
+  thresholds: { high: 90, low: 80, break: null },
+};
