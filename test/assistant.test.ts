@@ -244,3 +244,26 @@ describe("nimble assistant", () => {
     assert.equal(new ActionLog(wizardHome).undoable().length, 0);
   });
 });
+
+describe("the model catalog", () => {
+  it("recommends what fits the memory, largest first, and honours the licence filter", async () => {
+    const { recommend, CATALOG } = await import("../src/assistant/catalog.js");
+    assert.ok(CATALOG.length >= 8 && CATALOG.every((m) => /^hf:[^/]+\/[^/:]+(:|\/)/.test(m.ref)));
+    const small = recommend({ memoryBytes: 4e9 });
+    assert.ok(small.length > 0 && small.every((m) => m.kind === "chat" && m.fileBytes < 3e9));
+    assert.ok(small.every((m, i) => i === 0 || small[i - 1]!.fileBytes >= m.fileBytes));
+    assert.ok(recommend({ memoryBytes: 64e9 }).some((m) => m.id === "qwen2.5-3b-instruct"));
+    assert.ok(!recommend({ memoryBytes: 64e9, commercial: true }).some((m) => m.id === "qwen2.5-3b-instruct"));
+    assert.deepEqual(recommend({ memoryBytes: 1e8 }), []);
+  });
+
+  it("the CLI says in one line when the server cannot be reached", async () => {
+    const closed = createHttpServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((r) => closed.close(r));
+    const run = await cli(["assistant", "--url", url, "--wizard", "--home", tempDir()], "");
+    assert.equal(run.status, 1);
+    assert.equal(run.stderr, `nimble: cannot reach Nimble at ${url}: ECONNREFUSED\n`);
+  });
+});

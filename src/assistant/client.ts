@@ -13,9 +13,19 @@ export class NimbleClient {
     return { ...(this.key ? { authorization: `Bearer ${this.key}` } : {}), ...extra };
   }
 
+  /** fetch, with a plain message when the server cannot be reached. */
+  private async send(path: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(this.url + path, init);
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new NimbleApiError(0, `cannot reach Nimble at ${this.url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    }
+  }
+
   async request<T = any>(method: string, path: string, body?: unknown): Promise<T> {
     const isForm = body instanceof FormData;
-    const res = await fetch(this.url + path, {
+    const res = await this.send(path, {
       method,
       headers: this.headers(body === undefined || isForm ? {} : { "content-type": "application/json" }),
       ...(body === undefined ? {} : { body: isForm ? body : JSON.stringify(body) }),
@@ -37,7 +47,7 @@ export class NimbleClient {
 
   /** POSTs and reads a server-sent event stream, calling `onEvent` with each JSON payload. */
   async stream(path: string, body: unknown, onEvent: (event: any) => void): Promise<void> {
-    const res = await fetch(this.url + path, { method: "POST", headers: this.headers({ "content-type": "application/json" }), body: JSON.stringify(body) });
+    const res = await this.send(path, { method: "POST", headers: this.headers({ "content-type": "application/json" }), body: JSON.stringify(body) });
     if (!res.ok || !res.body) throw new NimbleApiError(res.status, `POST ${path}: HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
     const decoder = new TextDecoder();
     let buffered = "";

@@ -58,9 +58,11 @@ function session(options: AssistantOptions): Session {
 /** Runs the assistant: the agent when a capable model drives it, the wizard otherwise. */
 export async function runAssistant(options: AssistantOptions): Promise<{ mode: "agent" | "wizard" }> {
   const s = session(options);
-  const model = options.wizard ? { reason: "the wizard was asked for" } : await pickModel(options, s.client);
+  // Fails early, in one line, on an unreachable server or a key without the admin scope.
+  await s.client.get("/v1/admin/models");
+  const model = options.wizard ? { reason: "wizard" } : await pickModel(options, s.client);
   if ("reason" in model) {
-    options.io.say(`No capable assistant model: ${model.reason}. Point it at one with --assistant-url and --assistant-model; meanwhile, the guided wizard.`);
+    if (!options.wizard) options.io.say(`No capable assistant model: ${model.reason}. Point it at one with --assistant-url and --assistant-model; meanwhile, the guided wizard.`);
     await runWizard(s);
     return { mode: "wizard" };
   }
