@@ -84,7 +84,8 @@ export const OPTIONS = {
   tlsKey: { flag: "--tls-key <file>", env: ["NIMBLE_TLS_KEY", "NIM_SSL_KEY_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "PEM private key of --tls-cert." },
   responsesMaxAge: { flag: "--responses-max-age <seconds>", env: ["NIMBLE_RESPONSES_MAX_AGE"], schema: nonNegativeInt, default: 30 * 24 * 3600, description: "How long stored Responses API responses (`store`, the default) are kept, in seconds; older ones are deleted (0 = no limit). They live in `responses.sqlite` in the home folder." },
   responsesMaxCount: { flag: "--responses-max-count <n>", env: ["NIMBLE_RESPONSES_MAX_COUNT"], schema: nonNegativeInt, default: 10_000, description: "Most stored Responses API responses kept, all keys together; the oldest are deleted first (0 = no limit)." },
-  ragStore: { flag: "--rag-store <url>", env: ["NIMBLE_RAG_STORE"], schema: z.string().min(1).optional(), default: undefined, description: "Where vector stores keep their index and records: unset = embedded (LanceDB and a metadata log under the home folder's rag/), or a postgres://user:pass@host/db URL (PostgreSQL with pgvector) shared by several replicas." },
+  ragStore: { flag: "--rag-store <url>", env: ["NIMBLE_RAG_STORE"], schema: z.string().min(1).optional(), default: undefined, description: "Where vector stores keep their index and records: unset = embedded (LanceDB and a metadata log under the home folder's rag/), or a postgres://user:pass@host/db URL for PostgreSQL with pgvector, shared by several replicas (not available in this build yet: such a URL fails at start)." },
+  guardrails: { flag: "--guardrails <file>", env: ["NIMBLE_GUARDRAILS"], schema: z.string().min(1).optional(), default: undefined, description: "Guardrails file (YAML): named configurations of input, retrieval and output rails, the server's default one, moderation settings (docs/GUARDRAILS.md). Requests pick one with guardrails.config_id; an API key may have its own default. An invalid file stops the start with its line." },
   maxFileSize: { flag: "--max-file-size <size>", env: ["NIMBLE_MAX_FILE_SIZE"], schema: z.union([z.number().int().positive(), z.string().min(1)]).transform((v, ctx) => {
     try {
       return typeof v === "number" ? v : parseSize(v);
@@ -94,6 +95,7 @@ export const OPTIONS = {
     }
   }), default: 512 * 1024 * 1024, description: "Largest file POST /v1/files accepts (streamed to disk under the home folder's rag/files; 413 beyond), e.g. 100MB." },
   corsAllowOrigins: { flag: "--cors-allow-origins <origins>", env: ["NIMBLE_CORS_ALLOW_ORIGINS", "NIM_CORS_ALLOW_ORIGINS"], schema: stringList, default: [] as string[], description: "Browser origins allowed to call the API (comma-separated, e.g. https://app.example.com, or * for any). Empty: CORS is off." },
+  ui: { flag: "--no-ui", env: ["NIMBLE_UI"], schema: onOff, default: true, description: "Serve the web playground at / (chat, documents, guardrails, models, metrics; docs/PLAYGROUND.md). --no-ui (or NIMBLE_UI=0) turns it off: / then answers 404." },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;

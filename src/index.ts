@@ -18,3 +18,5 @@ export { NearDuplicateIndex, minhashSignature, encodeSignature, decodeSignature,
 export { redactPersonalData, redactDocument, type PiiCounts, type PiiKind } from "./rag/redact.js";
 export { evaluateRetrieval, parseQueries, parseQrels, recallAtK, ndcgAtK, mrrAtK, type EvalReport, type Qrels } from "./rag/eval.js";
 export { ExtractError, type Chunk, type ChunkingOptions, type ExtractedDocument, type DocumentSection, type TextTokenizer } from "./rag/types.js";
+export * as guardrails from "./guardrails/index.js";
+export { Guardrails, loadGuardrailsFile, parseGuardrails, createRetrievalFilter } from "./guardrails/index.js";

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { loadGuardrailsFile } from "./guardrails/config.js";
 import type { Logger } from "pino";
 import { createLogger } from "./api/request-log.js";
 import { startHttpServer, type HttpServer, type ServedModelSpec } from "./api/server.js";
@@ -18,6 +19,7 @@ import type { Engine } from "./engine/types.js";
 import type { DownloadProgress } from "./models/download.js";
 import { resolveModel, type ResolvedModel } from "./models/resolve.js";
 import type { Retriever } from "./rag/types.js";
+import type { Profile } from "./models/profiles.js";
 
 export interface CreateServerOptions extends Partial<Omit<NimbleConfig, "models">> {
   /** More models to serve (as in the config file's `models` list). */
@@ -37,6 +39,8 @@ export interface CreateServerOptions extends Partial<Omit<NimbleConfig, "models"
   logger?: Logger;
   /** Searches vector stores for the Responses API's file_search (an in-process Retriever). */
   retriever?: Retriever;
+  /** The serving profile chosen for --model and the alternatives (reported in /v1/metadata as `profile`). */
+  servingProfiles?: { chosen: string | null; profiles: readonly Profile[] };
 }
 
 export interface NimbleServer extends HttpServer {
@@ -154,6 +158,8 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
   // The same validation and defaults as the CLI's (no environment: a library's caller is explicit).
   const config = { ...resolveConfig(options, {}, undefined), ...(options.models ? { models: options.models } : {}) };
   const keys = KeyRing.load({ apiKeys: config.apiKey, apiKeyFile: config.apiKeyFile, home: config.home });
+  // An invalid guardrails file stops the start here, naming its line.
+  const guardrails = config.guardrails ? loadGuardrailsFile(config.guardrails) : undefined;
   const tls = config.tlsCert && config.tlsKey ? { cert: readPem(config.tlsCert, "certificate"), key: readPem(config.tlsKey, "key") } : undefined;
   const logger = options.logger ?? createLogger(config.logLevel);
   const warn = options.onWarning ?? ((m: string) => logger.warn(m));
@@ -176,7 +182,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     memoryBudget: config.memoryBudget ?? null,
     keepAlive: config.keepAlive,
   };
-  const metadata: Record<string, unknown> = { settings };
+  const metadata: Record<string, unknown> = { settings, ...(options.servingProfiles ? { profile: options.servingProfiles } : {}) };
   const lora = config.loraDir ? { lora: { dir: config.loraDir, refreshMs: config.loraRefreshInterval * 1000 } } : {};
   const models: ServedModelSpec[] = [];
   if (options.engine) {
@@ -216,6 +222,8 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     store: { home: config.home, offline: config.offline },
     responses: { path: join(config.home, "responses.sqlite"), maxAgeSeconds: config.responsesMaxAge, maxCount: config.responsesMaxCount },
     ...(options.retriever ? { retriever: options.retriever } : {}),
+    ...(guardrails ? { guardrails } : {}),
+    ui: config.ui,
     rag: { home: config.home, maxFileBytes: config.maxFileSize, ...(config.ragStore ? { storeUrl: config.ragStore } : {}) },
     ...(config.memoryBudget !== undefined ? { memoryBudgetBytes: config.memoryBudget } : {}),
   });

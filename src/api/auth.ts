@@ -14,6 +14,9 @@ export type Access = "public" | Scope;
 /** First match wins; `prefix` rules match every route below them. */
 export const ACCESS_RULES: readonly { path: string; prefix?: boolean; access: Access }[] = [
   { path: "/v1/health/", prefix: true, access: "public" },
+  // The playground's page and files (it asks for a key itself, for the API calls it makes).
+  { path: "/", access: "public" },
+  { path: "/assets/", prefix: true, access: "public" },
   { path: "/v1/admin/", prefix: true, access: "admin" },
   { path: "/v1/metrics", access: "admin" },
   { path: "/v1/metadata", access: "admin" },
@@ -35,6 +38,8 @@ export interface ApiKeyIdentity {
   limits: KeyLimits;
   /** The key's SHA-256 (hex): a stable identity for data a key owns (stored responses), unlike its positional name. */
   hash: string;
+  /** The key's default guardrails configuration. */
+  guardrails?: string;
 }
 
 declare module "fastify" {
@@ -79,6 +84,6 @@ export function registerAuth(app: FastifyInstance, keys: KeyRing): void {
     if (access === "admin" && entry.scope !== "admin") {
       throw forbidden(`This route needs an API key with the admin scope; key '${entry.name}' has the ${entry.scope} scope.`);
     }
-    request.apiKey = { name: entry.name, scope: entry.scope, limits: entry.limits, hash: entry.hash.toString("hex") };
+    request.apiKey = { name: entry.name, scope: entry.scope, limits: entry.limits, hash: entry.hash.toString("hex"), ...(entry.guardrails ? { guardrails: entry.guardrails } : {}) };
   });
 }

@@ -9,6 +9,7 @@ import { untilExpired } from "./limits.js";
 import { SseWriter } from "./sse.js";
 import { parseBody, type ServerState } from "./state.js";
 import { useChatModel } from "./targets.js";
+import { guardRetrieval, guardTarget } from "./guardrails/hooks.js";
 import { groundChat, type Grounding } from "./openai/grounding.js";
 import { streamChoices } from "./streaming.js";
 import { checkStructuredOutput } from "./structured-check.js";
@@ -46,10 +47,10 @@ export function registerChatRoutes(app: FastifyInstance, state: ServerState): vo
   app.post("/v1/chat/completions", async (request, reply) => {
     let body = parseBody(chatCompletionRequestSchema, request.body);
     // Grounded chat (`rag` or a `rag:<store>` model): sources go into the prompt, citations into the response.
-    const grounding: Grounding | undefined = await groundChat(state, body);
+    const grounding: Grounding | undefined = await groundChat(state, body, guardRetrieval(request));
     if (grounding) body = grounding.body;
     const groundedFields = grounding ? { grounded: grounding.grounded, retrieval: grounding.retrieval } : {};
-    const { engine, id: model, adapter } = await useChatModel(state, reply, body.model, body.keep_alive);
+    const { engine, id: model, adapter } = guardTarget(request, await useChatModel(state, reply, body.model, body.keep_alive));
     const plan = planTools(engine, body);
     const promptTokens = engine.tokenize(renderConversation(engine, body.messages, plan));
     const n = body.n ?? 1;

@@ -10,12 +10,13 @@ import { untilExpired } from "./limits.js";
 import { SseWriter } from "./sse.js";
 import { parseBody, type ServerState } from "./state.js";
 import { useChatModel } from "./targets.js";
+import { guardTarget } from "./guardrails/hooks.js";
 import { streamChoices } from "./streaming.js";
 
 export function registerCompletionRoutes(app: FastifyInstance, state: ServerState): void {
   app.post("/v1/completions", async (request, reply) => {
     const body = parseBody(completionRequestSchema, request.body);
-    const { engine, id: model, adapter } = await useChatModel(state, reply, body.model, body.keep_alive);
+    const { engine, id: model, adapter } = guardTarget(request, await useChatModel(state, reply, body.model, body.keep_alive));
     const prompts = typeof body.prompt === "string" ? [body.prompt] : body.prompt;
     const n = body.n ?? 1;
     const cancel = cancellation(request, reply);

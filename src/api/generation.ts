@@ -150,6 +150,7 @@ export function cancellation(request: FastifyRequest, reply: FastifyReply): Abor
 }
 
 export function finishReason(r: GenerationResult): FinishReasonOut {
+  if ((r.finishReason as string) === "content_filter") return "content_filter"; // an output guardrail blocked it
   return r.finishReason === "length" ? "length" : "stop";
 }
 

@@ -17,6 +17,7 @@ import { untilExpired } from "./limits.js";
 import { SseWriter } from "./sse.js";
 import { parseBody, type ServerState } from "./state.js";
 import { useChatModel } from "./targets.js";
+import { guardTarget } from "./guardrails/hooks.js";
 
 const ERROR_TYPES: Record<number, string> = {
   400: "invalid_request_error",
@@ -53,7 +54,7 @@ function stopReason(r: GenerationResult): AnthropicStopReason {
 export function registerMessagesRoutes(app: FastifyInstance, state: ServerState): void {
   app.post("/v1/messages", { errorHandler: anthropicErrorHandler }, async (request, reply) => {
     const body: AnthropicMessagesRequest = parseBody(anthropicMessagesRequestSchema, request.body);
-    const { engine, id: model, adapter } = await useChatModel(state, reply, body.model);
+    const { engine, id: model, adapter } = guardTarget(request, await useChatModel(state, reply, body.model));
     const promptTokens = engine.tokenize(renderChat(engine, chatMessages(body)));
     const cancel = cancellation(request, reply);
     const generation = toGenerationRequest(

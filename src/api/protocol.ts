@@ -187,7 +187,7 @@ export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 export type CompletionRequest = z.infer<typeof completionRequestSchema>;
 export type SamplingRequest = Pick<ChatCompletionRequest, keyof typeof samplingFields> & { max_completion_tokens?: number | null };
 
-export type FinishReasonOut = "stop" | "length" | "tool_calls";
+export type FinishReasonOut = "stop" | "length" | "tool_calls" | "content_filter";
 
 /** A call in a response: `arguments` is the JSON text the model wrote. */
 export interface ToolCallOut {

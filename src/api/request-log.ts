@@ -33,6 +33,8 @@ declare module "fastify" {
   interface FastifyRequest {
     /** A non-streamed response body, kept for the log line when --log-prompts is on. */
     loggedResponse?: unknown;
+    /** More fields for the request's log line (e.g. which guardrails fired; never content). */
+    logFields?: Record<string, unknown>;
   }
 }
 
@@ -62,6 +64,7 @@ export function registerRequestLog(app: FastifyInstance, options: { logPrompts: 
         key: request.apiKey?.name ?? null,
       };
       if (!reply.raw.writableFinished) line.aborted = true;
+      if (request.logFields) Object.assign(line, request.logFields);
       const expired = request.lifetime?.reason;
       if (expired) line.expired = expired;
       if (options.logPrompts) {

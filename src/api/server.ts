@@ -27,12 +27,16 @@ import { ResponseStore, type RetentionLimits } from "./openai/responses-store.js
 import type { Retriever } from "../rag/types.js";
 import { registerRagRoutes, type RagRouteOptions } from "./openai/rag-routes.js";
 import { registerTokenizeRoutes } from "./tokenize.js";
+import { registerGuardrails } from "./guardrails/register.js";
+import type { GuardrailsFile } from "../guardrails/config.js";
 import type { ServedModel, ServerState } from "./state.js";
 import { LoraDirectory } from "../models/lora-dir.js";
 import { NO_GENERATION_LIMITS, registerRequestLifetime, type GenerationLimits } from "./limits.js";
 import { RateLimiter, registerRateLimits, type LimitSettings } from "./rate-limit.js";
 import { createLogger, registerRequestLog, type LogLevel } from "./request-log.js";
 import { registerTransport, requestId } from "./transport.js";
+import { registerPlayground } from "./playground.js";
+import { registerWhoami } from "./access/whoami.js";
 
 /** A model the server offers: loaded on first use (or at start with `preload`), told where to report its metrics. */
 export type ServedModelSpec = Omit<ModelSpec<ServedModel>, "load"> & {
@@ -81,6 +85,10 @@ export interface HttpServerOptions {
   responses?: { path?: string } & Partial<RetentionLimits>;
   /** Searches vector stores (the Responses API's file_search, grounded chat). */
   retriever?: Retriever;
+  /** Guardrails configurations (--guardrails). */
+  guardrails?: GuardrailsFile;
+  /** Serve the web playground at / (off unless set; --no-ui turns it off in `nimble serve`). */
+  ui?: boolean;
   /** Files and vector stores (off without it). */
   rag?: RagRouteOptions;
 }
@@ -130,6 +138,7 @@ export function buildApp(state: ServerState, options: AppOptions, routes: { meth
   registerAuth(app, options.keys ?? new KeyRing());
   registerRateLimits(app, new RateLimiter({ rpm: 0, tpm: 0, concurrency: 0, ...options.keyLimits }), state.metrics);
   registerRequestLifetime(app, { requestTimeoutMs: options.requestTimeoutMs ?? 0, streamIdleTimeoutMs: options.streamIdleTimeoutMs ?? 0 });
+  registerGuardrails(app, state, options.guardrails);
   registerManagementRoutes(app, state);
   registerModelRoutes(app, state);
   registerChatRoutes(app, state);
@@ -141,6 +150,8 @@ export function buildApp(state: ServerState, options: AppOptions, routes: { meth
   registerAdminRoutes(app, state, options.store);
   if (options.store) registerAdminKeyAndMachineRoutes(app, state, options.store.home);
   registerResponsesRoutes(app, state);
+  registerWhoami(app);
+  if (options.ui) registerPlayground(app);
   if (options.rag) registerRagRoutes(app, state, options.rag);
   return app;
 }

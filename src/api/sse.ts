@@ -3,6 +3,13 @@ import type { OutgoingHttpHeaders } from "node:http";
 import type { FastifyReply } from "fastify";
 import { untilExpired } from "./limits.js";
 
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Rewrites each frame before it is sent (guardrails add guardrails_data and error events); one frame may become several. */
+    sseFrames?: (data: unknown) => unknown[];
+  }
+}
+
 export class SseWriter {
   private idle: NodeJS.Timeout | undefined;
 
@@ -44,12 +51,13 @@ export class SseWriter {
   }
 
   send(data: unknown): void {
-    this.write(`data: ${JSON.stringify(data)}\n\n`);
+    for (const frame of this.reply.request.sseFrames?.(data) ?? [data]) this.write(`data: ${JSON.stringify(frame)}\n\n`);
   }
 
   /** A named event (Anthropic's streams name each event). */
   event(name: string, data: unknown): void {
-    this.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+    const [frame] = this.reply.request.sseFrames?.(data) ?? [data];
+    this.write(`event: ${name}\ndata: ${JSON.stringify(frame)}\n\n`);
   }
 
   private write(frame: string): void {

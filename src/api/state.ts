@@ -9,6 +9,7 @@ import { ApiError } from "./errors.js";
 import type { GenerationLimits } from "./limits.js";
 import type { Metrics } from "./metrics.js";
 import type { ResponseStore } from "./openai/responses-store.js";
+import type { Guardrails } from "../guardrails/guardrails.js";
 import type { Retriever } from "../rag/types.js";
 
 /** A model the server runs: a generation engine, an embedding engine or a reranker. */
@@ -32,6 +33,8 @@ export interface ServerState {
   metadata: Record<string, unknown>;
   /** Stored Responses API responses (SQLite under the home folder). */
   responses?: ResponseStore;
+  /** The guardrails file's configurations (--guardrails), when one is given. */
+  guardrails?: Guardrails;
   retriever?: Retriever;
 }
 

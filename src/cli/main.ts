@@ -7,9 +7,11 @@ import { registerModels } from "./commands/models.js";
 import { registerProfiles } from "./commands/profiles.js";
 import { registerPull } from "./commands/pull.js";
 import { registerKeys } from "./commands/keys.js";
+import { registerGuardrails } from "./commands/guardrails.js";
 import { registerServe } from "./commands/serve.js";
 import { registerRouter } from "./commands/router.js";
 import { registerAssistant } from "./commands/assistant.js";
+import { registerRag } from "./commands/rag.js";
 
 const program = new Command()
   .name("nimble")
@@ -27,6 +29,8 @@ registerBench(program);
 registerKeys(program);
 registerRouter(program);
 registerAssistant(program);
+registerRag(program);
+registerGuardrails(program);
 
 try {
   await program.parseAsync(process.argv);

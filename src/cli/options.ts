@@ -11,5 +11,9 @@ export function addConfigOptions(cmd: Command, names: readonly OptionName[] = Ob
     if ("repeatable" in opt) cmd.option(opt.flag, help, (value: string, previous: string[] = []) => [...previous, value]);
     else cmd.option(opt.flag, help);
   }
+  // Commander gives a negated flag (--no-ui) a default of true; dropped, so the environment and the config file still count.
+  cmd.hook("preAction", (_, action) => {
+    for (const name of names) if (action.getOptionValueSource(name) === "default") action.setOptionValue(name, undefined);
+  });
   return cmd;
 }

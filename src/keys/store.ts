@@ -33,6 +33,8 @@ const storedKeySchema = z.object({
   hint: z.string(),
   createdAt: z.string(),
   limits: keyLimitsSchema.default({}),
+  /** The guardrails configuration the key's requests get by default (an id of the guardrails file). */
+  guardrails: z.string().min(1).optional(),
 });
 export type StoredKey = z.infer<typeof storedKeySchema>;
 
@@ -44,6 +46,8 @@ export interface KeyEntry {
   scope: Scope;
   hash: Buffer;
   limits: KeyLimits;
+  /** Default guardrails configuration of the key's requests. */
+  guardrails?: string;
 }
 
 export const KEY_PREFIX = "nmb-";
@@ -116,7 +120,7 @@ export class KeyStore {
     const stamp = st ? `${st.ino}:${st.size}:${st.mtimeMs}` : "none";
     if (this.cached?.stamp === stamp) return this.cached.entries;
     try {
-      const entries = this.list().map((k) => ({ name: k.name, scope: k.scope, hash: Buffer.from(k.hash, "hex"), limits: k.limits }));
+      const entries = this.list().map((k) => ({ name: k.name, scope: k.scope, hash: Buffer.from(k.hash, "hex"), limits: k.limits, ...(k.guardrails ? { guardrails: k.guardrails } : {}) }));
       this.cached = { stamp, entries };
     } catch (err) {
       if (!this.cached) throw err;
@@ -125,12 +129,12 @@ export class KeyStore {
   }
 
   /** Creates a key and returns it: the only time it exists in plain text. */
-  create(name: string, scope: Scope, limits: KeyLimits = {}): { key: string; stored: StoredKey } {
+  create(name: string, scope: Scope, limits: KeyLimits = {}, guardrails?: string): { key: string; stored: StoredKey } {
     if (!KEY_NAME.test(name)) throw new KeyStoreError(`invalid key name "${name}": use 1-64 letters, digits, ".", "_" or "-"`);
     const keys = this.list();
     if (keys.some((k) => k.name === name)) throw new KeyStoreError(`a key named "${name}" already exists`);
     const key = generateKey();
-    const stored: StoredKey = { name, scope, hash: hashKey(key).toString("hex"), hint: `${key.slice(0, KEY_PREFIX.length + 4)}…`, createdAt: new Date().toISOString(), limits };
+    const stored: StoredKey = { name, scope, hash: hashKey(key).toString("hex"), hint: `${key.slice(0, KEY_PREFIX.length + 4)}…`, createdAt: new Date().toISOString(), limits, ...(guardrails ? { guardrails } : {}) };
     this.write([...keys, stored]);
     return { key, stored };
   }

@@ -54,3 +54,19 @@ export function poolModels(pool: ModelPool<PooledModel>, prefixes: { query: stri
     chat: () => lease<Engine>("chat"),
   };
 }
+
+/** RagModels over engines loaded in process (the CLI's benchmarks, tests, library use). */
+export function engineModels(engines: { embedding?: EmbeddingEngine; rerank?: RerankEngine; chat?: Engine }, prefixes = { query: "", passage: "" }): RagModels {
+  const held = <M>(model: M | undefined, id: string): Leased<M> | undefined => (model ? { model, id, release: () => {} } : undefined);
+  return {
+    prefixes,
+    hasEmbedding: () => engines.embedding !== undefined,
+    embedding: async () => {
+      const lease = held(engines.embedding, "embedding");
+      if (!lease) throw new NoEmbeddingModelError();
+      return lease;
+    },
+    rerank: async () => held(engines.rerank, "rerank"),
+    chat: async () => held(engines.chat, "chat"),
+  };
+}

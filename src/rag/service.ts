@@ -114,7 +114,7 @@ export class RagService {
     for (const store of await meta.list<StoreRecord>("store")) {
       const files = await this.storeFiles(store.id);
       const known = new Set(files.map((f) => f.id));
-      for (const id of await index.fileIds(store.id)) if (!known.has(id)) await index.deleteFile(store.id, id);
+      for (const id of (await index.fileChunkCounts(store.id)).keys()) if (!known.has(id)) await index.deleteFile(store.id, id);
       for (const f of files.filter((f) => f.status === "in_progress")) {
         await index.deleteFile(store.id, f.id);
         this.enqueue(store.id, f.id);
@@ -425,6 +425,20 @@ export class RagService {
     if (this.running.size === 0 && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
+  /**
+   * Folds freshly added rows into the full-text index before their file turns "completed" (LanceDB's
+   * BM25 search may not see rows added after the index was built). Optimizing rewrites the table,
+   * so during a long ingest it runs when the new rows reach a quarter of the table (amortised
+   * linear cost), and always when the queue drains (settle()).
+   */
+  private async foldIndex(storeId: string): Promise<void> {
+    const { index } = this.options;
+    const pending = (await index.unindexedRows?.(storeId)) ?? 0;
+    if (pending === 0) return;
+    const total = await index.count(storeId);
+    if (this.queue.length === 0 || pending * 4 >= total) await index.optimize(storeId).catch(() => {});
+  }
+
   /** Resolves when no file is waiting or being ingested. */
   waitIdle(): Promise<void> {
     if (this.running.size === 0 && this.queue.length === 0 && this.touched.size === 0) return Promise.resolve();
@@ -463,6 +477,7 @@ export class RagService {
         signal: job.abort.signal,
       });
       this.touched.add(job.storeId);
+      await this.foldIndex(job.storeId);
       for (const k of ["extractMs", "chunkMs", "embedMs", "indexMs"] as const) this.timings[k] += result.timings[k];
       this.timings.chunks += result.chunks;
       this.timings.files++;

@@ -34,6 +34,16 @@ export function registerRagRoutes(app: FastifyInstance, state: ServerState, opti
   });
   void app.register(async (scope) => {
     useRagErrors(scope);
+    // The openai SDK sends DELETE requests with a JSON content type and no body.
+    scope.removeContentTypeParser("application/json");
+    scope.addContentTypeParser("application/json", { parseAs: "string" }, (_request, text, done) => {
+      if (text === "") return done(null, undefined);
+      try {
+        done(null, JSON.parse(text as string));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    });
     await scope.register(multipart, { limits: { fileSize: options.maxFileBytes, files: 1, fields: 8, fieldSize: 64 * 1024 }, throwFileSizeLimit: true });
     registerFileRoutes(scope, state, options.maxFileBytes);
     registerVectorStoreRoutes(scope, state);

@@ -28,6 +28,8 @@ export function storeFileObject(f: StoreFileRecord) {
     last_error: f.last_error,
     attributes: f.attributes,
     chunking_strategy: f.chunking_strategy,
+    /** Nimble: chunks indexed (each one embedding). */
+    chunks: f.chunks,
   };
 }
 

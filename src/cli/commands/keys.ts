@@ -31,8 +31,9 @@ export function registerKeys(program: Command): void {
     .option("--rpm <n>", "requests per minute (default: the server's --rate-limit-rpm)", count)
     .option("--tpm <n>", "tokens per minute, prompt + completion (default: --rate-limit-tpm)", count)
     .option("--concurrency <n>", "requests in flight at once (default: --rate-limit-concurrency)", count)
+    .option("--guardrails <config-id>", "the guardrails configuration the key's requests get by default (an id of the --guardrails file)")
     .option(home, homeHelp)
-    .action((opts: { name: string; scope: string; rpm?: number; tpm?: number; concurrency?: number; home?: string }) => {
+    .action((opts: { name: string; scope: string; rpm?: number; tpm?: number; concurrency?: number; guardrails?: string; home?: string }) => {
       if (!(SCOPES as readonly string[]).includes(opts.scope)) throw new Error(`--scope must be ${SCOPES.join(" or ")}, not "${opts.scope}"`);
       const limits: KeyLimits = {
         ...(opts.rpm !== undefined ? { rpm: opts.rpm } : {}),
@@ -40,7 +41,7 @@ export function registerKeys(program: Command): void {
         ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
       };
       const s = store(opts);
-      const { key, stored } = s.create(opts.name, opts.scope as Scope, limits);
+      const { key, stored } = s.create(opts.name, opts.scope as Scope, limits, opts.guardrails);
       say(key);
       process.stderr.write(`created key "${stored.name}" (${stored.scope} scope, ${limitText(stored.limits)}) in ${s.path}\nThis is the only time the key is shown: keep it now.\n`);
     });

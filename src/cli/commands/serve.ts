@@ -27,6 +27,7 @@ export function registerServe(program: Command): void {
       // Without --model, the config file's models are served (each with its own settings).
       const fromConfigFile = config.model === undefined && config.models.some((m) => m.kind === "chat");
       let profile = {};
+      let servingProfiles;
       if (!fromConfigFile) {
         // Pull (or generate) the model first, so its serving profile can be chosen before loading it.
         const resolved = await resolveModel(config.model, { home: config.home, offline: config.offline, onNotice: (m) => say(m), onDownloadProgress: download.onProgress });
@@ -41,10 +42,12 @@ export function registerServe(program: Command): void {
         if (!chosen) throw new Error(`cannot serve ${resolved.path}: ${plan.refusal}`);
         say(`profile    ${describeProfile(chosen)} (${config.profile !== undefined ? "asked for with --profile" : chosen.reason.replace(/^chosen: /, "")}; nimble profiles MODEL shows the alternatives)`);
         profile = { ctxSize: chosen.contextSize, parallel: chosen.parallel, gpuLayers: chosen.gpuLayers, kvCacheType: chosen.kvCacheType };
+        servingProfiles = { chosen: chosen.name, profiles: plan.profiles };
       }
       server = await createServer({
         ...config,
         ...profile,
+        servingProfiles,
         onNotice: (m) => say(m),
         onDownloadProgress: download.onProgress,
         onLoadProgress: (p) => load.update(p, 1, false),

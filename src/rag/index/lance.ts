@@ -110,7 +110,7 @@ export class LanceChunkIndex implements ChunkIndex {
     const table = await this.table(storeId);
     const words = ftsQuery(query);
     if (!table || !words) return [];
-    let q = table.search(words, "fts").select(COLUMNS).limit(limit);
+    let q = table.search(words, "fts").select([...COLUMNS, "_score"]).limit(limit);
     const where = fileFilter(fileIds);
     if (where) q = q.where(where);
     const rows = (await q.toArray()) as Row[];
@@ -120,18 +120,24 @@ export class LanceChunkIndex implements ChunkIndex {
   async searchVector(storeId: string, vector: Float32Array, limit: number, fileIds?: readonly string[]): Promise<IndexHit[]> {
     const table = await this.table(storeId);
     if (!table) return [];
-    let q = table.vectorSearch(Array.from(vector)).distanceType("cosine").select(COLUMNS).limit(limit);
+    let q = table.vectorSearch(Array.from(vector)).distanceType("cosine").select([...COLUMNS, "_distance"]).limit(limit);
     const where = fileFilter(fileIds);
     if (where) q = q.where(where);
     const rows = (await q.toArray()) as Row[];
     return rows.map((r) => toHit(r, 1 - Number(r._distance)));
   }
 
-  async fileIds(storeId: string): Promise<string[]> {
+  async fileChunkCounts(storeId: string): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
     const table = await this.table(storeId);
-    if (!table) return [];
-    const rows = (await table.query().select(["file_id"]).toArray()) as Row[];
-    return [...new Set(rows.map((r) => String(r.file_id)))];
+    if (!table) return counts;
+    for (const r of (await table.query().select(["file_id"]).toArray()) as Row[]) counts.set(String(r.file_id), (counts.get(String(r.file_id)) ?? 0) + 1);
+    return counts;
+  }
+
+  /** Rows the full-text index does not cover yet (LanceDB's full-text search may miss them until optimize()). */
+  async unindexedRows(storeId: string): Promise<number> {
+    return this.unindexed.get(storeId) ?? 0;
   }
 
   async count(storeId: string): Promise<number> {

@@ -41,10 +41,12 @@ export interface ChunkIndex {
   searchText(storeId: string, query: string, limit: number, fileIds?: readonly string[]): Promise<IndexHit[]>;
   /** Nearest chunks by cosine similarity. */
   searchVector(storeId: string, vector: Float32Array, limit: number, fileIds?: readonly string[]): Promise<IndexHit[]>;
-  /** File ids that have chunks in the store (crash recovery compares them with the metadata). */
-  fileIds(storeId: string): Promise<string[]>;
+  /** Chunks per file id in the store (crash recovery compares them with the metadata). */
+  fileChunkCounts(storeId: string): Promise<Map<string, number>>;
   /** Number of chunks in the store. */
   count(storeId: string): Promise<number>;
+  /** Rows added since the last optimize() that full-text search may not see yet (0 when it sees all). */
+  unindexedRows?(storeId: string): Promise<number>;
   /** Folds new rows into the full-text and vector indexes (after a burst of ingestion). */
   optimize(storeId: string): Promise<void>;
   close(): Promise<void>;
