@@ -166,6 +166,7 @@ describe("nimble assistant", () => {
     assert.ok(key);
     assert.equal(await status(`${nimble.url}/v1/models`, key), 200);
     assert.equal(await status(`${nimble.url}/v1/admin/models`, key), 403);
+    assert.equal(await status(`${nimble.url}/v1/admin/keys`, key, { method: "POST", body: JSON.stringify({ name: "escalate", scope: "admin" }) }), 403, "an inference key cannot make keys");
     assert.ok(!readFileSync(new ActionLog(home).path, "utf8").includes(key), "the action log never holds the key");
 
     // nimble.yaml: the config loader accepts it, and a fresh `nimble serve --config` starts from it.
