@@ -188,6 +188,8 @@ Object.assign(ENDPOINTS, {
   "/v1/admin/models/:id/load": adminModelFuzz,
   "/v1/admin/models/:id/unload": adminModelFuzz,
   "/v1/admin/pull": { core: fc.record({ model: text }), extras: {} },
+  // Names always invalid (a space): a created key would turn authentication on for the rest of the run.
+  "/v1/admin/keys": { core: fc.record({ name: text.map((s) => `bad name ${s}`) }), extras: { scope: fc.constantFrom("inference", "admin", "root"), limits: fc.oneof(fc.record({ rpm: smallInt(0, 100) }), weird) } },
 } satisfies Record<string, EndpointFuzz>);
 
 const attributes = fc.dictionary(text, fc.oneof(text, fc.integer(), fc.boolean(), weird), { maxKeys: 3 });

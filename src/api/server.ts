@@ -11,6 +11,7 @@ import type { EmbeddingEngine } from "../engine/embedding-engine.js";
 import { ModelPool, type ModelSpec } from "../engine/model-pool.js";
 import type { Engine } from "../engine/types.js";
 import { registerAdminRoutes, type AdminStore } from "./admin.js";
+import { registerAdminKeyAndMachineRoutes } from "./admin/keys-machine.js";
 import { registerAuth } from "./auth.js";
 import { registerChatRoutes } from "./chat.js";
 import { registerCompletionRoutes } from "./completions.js";
@@ -147,6 +148,7 @@ export function buildApp(state: ServerState, options: AppOptions, routes: { meth
   registerEmbeddingRoutes(app, state);
   registerRerankRoutes(app, state);
   registerAdminRoutes(app, state, options.store);
+  if (options.store) registerAdminKeyAndMachineRoutes(app, state, options.store.home);
   registerResponsesRoutes(app, state);
   registerWhoami(app);
   if (options.ui) registerPlayground(app);

@@ -10,6 +10,7 @@ import { registerKeys } from "./commands/keys.js";
 import { registerGuardrails } from "./commands/guardrails.js";
 import { registerServe } from "./commands/serve.js";
 import { registerRouter } from "./commands/router.js";
+import { registerAssistant } from "./commands/assistant.js";
 import { registerRag } from "./commands/rag.js";
 
 const program = new Command()
@@ -27,6 +28,7 @@ registerGenModel(program);
 registerBench(program);
 registerKeys(program);
 registerRouter(program);
+registerAssistant(program);
 registerRag(program);
 registerGuardrails(program);
 
