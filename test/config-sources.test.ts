@@ -20,6 +20,7 @@ const SAMPLES: Partial<Record<OptionName, string>> = {
   logLevel: "warn",
   tlsCert: "/c.pem",
   tlsKey: "/k.pem",
+  ui: "false",
 };
 
 /** A valid non-default value, as text (what a flag or a variable carries). */

@@ -1,9 +1,7 @@
 /**
- * A scripted stand-in for the guardrails endpoints the playground's guardrails tab and chat notice
- * use while guardrails are built on another branch: configs, checks, and guardrails_data in chat
- * completions, in CONTRACT.md's shapes; it serves the real built playground through the real
- * registerPlayground. Once guardrails are merged, playground-guardrails.test.ts should run on a
- * real Nimble (the RAG tabs already do: playground-documents.test.ts).
+ * A scripted stand-in server with the guardrails endpoints but none of the RAG ones, serving the
+ * real built playground through the real registerPlayground: it shows how the playground degrades
+ * when a feature's endpoints answer 404 (the guardrails tab itself is tested on a real Nimble).
  */
 import Fastify, { type FastifyInstance } from "fastify";
 import { registerPlayground } from "../src/api/playground.js";

@@ -49,7 +49,11 @@ before(async () => {
   });
   await new Promise<void>((r) => gguf.listen(0, "127.0.0.1", r));
   ggufUrl = `http://127.0.0.1:${(gguf.address() as AddressInfo).port}/models/pulled.gguf`;
-  [server, browser] = await Promise.all([startTinyServer({ threads: 1, ui: true }), launchChromium()]);
+  // The bench preset (~100 tokens/s here) rather than tiny: a long answer is still streaming when
+  // the stop button is clicked, however busy the machine.
+  const model = join(tempDir(), "bench.gguf");
+  await generateModel(model, { shape: PRESETS.bench, seed: 7 });
+  [server, browser] = await Promise.all([startTinyServer({ threads: 1, ui: true, model }), launchChromium()]);
   ui = await openPage(browser, `${server.url}/`);
 });
 
