@@ -48,14 +48,6 @@ export interface Grounding {
   retrieval: { search_query: string; query_truncated: boolean; withheld: number; masked: number };
 }
 
-/** Picks the retrieval rail for a request (guardrails: by its config); the lead wires one in. */
-export type RetrievalFilterFactory = (body: unknown) => RetrievedChunkFilter | undefined;
-const filterFactories = new WeakMap<ServerState, RetrievalFilterFactory>();
-
-export function setRetrievalFilter(state: ServerState, factory: RetrievalFilterFactory): void {
-  filterFactories.set(state, factory);
-}
-
 type Message = ChatCompletionRequest["messages"][number];
 
 function textOf(content: Message["content"]): string {
@@ -120,8 +112,7 @@ export async function groundChat(state: ServerState, body: ChatCompletionRequest
   let chunks: RetrievedChunk[] = result.results;
   let withheld = 0;
   let masked = 0;
-  const rail = filter ?? filterFactories.get(state)?.(body);
-  if (rail && chunks.length > 0) ({ chunks, withheld, masked } = await rail(chunks));
+  if (filter && chunks.length > 0) ({ chunks, withheld, masked } = await filter(chunks));
 
   const prompt = sourcesPrompt(chunks);
   const messages = [...body.messages];
