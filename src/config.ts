@@ -23,15 +23,19 @@ const stringList = z.preprocess(
   z.array(z.string().trim()).transform((a) => a.filter((s) => s.length > 0)),
 );
 
-/** A size: bytes, or a number with a unit (512MiB, 2GB); 0 = off. */
-const sizeOption = z.union([z.number().int().nonnegative(), z.string().min(1)]).transform((v, ctx) => {
-  try {
-    return typeof v === "number" ? v : parseSize(v);
-  } catch (err) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+/** A size: bytes (a number the given schema accepts), or a number with a unit (512MiB, 2GB). */
+function size(bytes: z.ZodNumber) {
+  return z.union([bytes, z.string().min(1)]).transform((v, ctx) => {
+    try {
+      return typeof v === "number" ? v : parseSize(v);
+    } catch (err) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+}
+/** A size where 0 = off. */
+const sizeOption = size(z.number().int().nonnegative());
 
 export const OPTIONS = {
   model: { flag: "--model <ref>", env: ["NIMBLE_MODEL", "NIM_MODEL_PATH"], schema: z.string().min(1).optional(), default: undefined, description: "GGUF model to serve: a path, hf:owner/repo/file.gguf, hf:owner/repo:QUANT or an https:// URL (pulled once into the home folder's model store, the one `nimble pull` fills). Without it, a random-weight demo model is generated and served." },
@@ -43,14 +47,7 @@ export const OPTIONS = {
   embeddingPassagePrefix: { flag: "--embedding-passage-prefix <text>", env: ["NIMBLE_EMBEDDING_PASSAGE_PREFIX"], schema: z.string(), default: "", description: "Text put before inputs sent with input_type \"passage\" (e.g. \"search_document: \")." },
   loraDir: { flag: "--lora-dir <dir>", env: ["NIMBLE_LORA_DIR", "NIM_PEFT_SOURCE"], schema: z.string().min(1).optional(), default: undefined, description: "Folder of LoRA adapters for the served model: each GGUF adapter in it (NAME.gguf or NAME/*.gguf) is served as model NAME, listed in /v1/models with the base model as parent." },
   loraRefreshInterval: { flag: "--lora-refresh-interval <seconds>", env: ["NIMBLE_LORA_REFRESH_INTERVAL", "NIM_PEFT_REFRESH_INTERVAL"], schema: z.coerce.number().nonnegative(), default: 10, description: "How often the LoRA folder is read again for /v1/models (a request naming an adapter not yet seen reads it at once)." },
-  memoryBudget: { flag: "--memory-budget <size>", env: ["NIMBLE_MEMORY_BUDGET"], schema: z.union([z.number().int().positive(), z.string().min(1)]).transform((v, ctx) => {
-    try {
-      return typeof v === "number" ? v : parseSize(v);
-    } catch (err) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
-      return z.NEVER;
-    }
-  }).optional(), default: undefined, description: "Most memory (RAM plus VRAM) the loaded models may take together, e.g. 8GB or 512MiB; the least recently used idle model is unloaded to make room (default: 80% of RAM)." },
+  memoryBudget: { flag: "--memory-budget <size>", env: ["NIMBLE_MEMORY_BUDGET"], schema: size(z.number().int().positive()).optional(), default: undefined, description: "Most memory (RAM plus VRAM) the loaded models may take together, e.g. 8GB or 512MiB; the least recently used idle model is unloaded to make room (default: 80% of RAM)." },
   keepAlive: { flag: "--keep-alive <duration>", env: ["NIMBLE_KEEP_ALIVE"], schema: z.union([z.number(), z.string().min(1)]), default: "-1" as string | number, description: "How long a model stays loaded once idle, as Ollama's keep_alive: seconds or a duration (\"10m\"), 0 = unload when idle, -1 = keep. Models in the config file and requests (keep_alive) may set their own." },
   rerankModel: { flag: "--rerank-model <ref>", env: ["NIMBLE_RERANK_MODEL"], schema: z.string().min(1).optional(), default: undefined, description: "Reranker GGUF (a cross-encoder such as bge-reranker; a path or hf:owner/repo/file.gguf) to serve on /v1/ranking and /v1/rerank. Without it, those answer 404. It runs on --threads threads (0: every core node-llama-cpp counts for math)." },
   profile: { flag: "--profile <name>", env: ["NIMBLE_PROFILE", "NIM_MODEL_PROFILE"], schema: z.string().min(1).optional(), default: undefined, description: "Serving profile to use instead of the first that fits (`nimble profiles MODEL` lists them: gpu, gpu-kv-q8, gpu-partial, cpu, cpu-kv-q8, fewer-sequences, shorter-context)." },
@@ -86,14 +83,7 @@ export const OPTIONS = {
   responsesMaxCount: { flag: "--responses-max-count <n>", env: ["NIMBLE_RESPONSES_MAX_COUNT"], schema: nonNegativeInt, default: 10_000, description: "Most stored Responses API responses kept, all keys together; the oldest are deleted first (0 = no limit)." },
   ragStore: { flag: "--rag-store <url>", env: ["NIMBLE_RAG_STORE"], schema: z.string().min(1).optional(), default: undefined, description: "Where vector stores keep their index and records: unset = embedded (LanceDB and a metadata log under the home folder's rag/), or a postgres://user:pass@host/db URL for PostgreSQL with pgvector, shared by several replicas (not available in this build yet: such a URL fails at start)." },
   guardrails: { flag: "--guardrails <file>", env: ["NIMBLE_GUARDRAILS"], schema: z.string().min(1).optional(), default: undefined, description: "Guardrails file (YAML): named configurations of input, retrieval and output rails, the server's default one, moderation settings (docs/GUARDRAILS.md). Requests pick one with guardrails.config_id; an API key may have its own default. An invalid file stops the start with its line." },
-  maxFileSize: { flag: "--max-file-size <size>", env: ["NIMBLE_MAX_FILE_SIZE"], schema: z.union([z.number().int().positive(), z.string().min(1)]).transform((v, ctx) => {
-    try {
-      return typeof v === "number" ? v : parseSize(v);
-    } catch (err) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
-      return z.NEVER;
-    }
-  }), default: 512 * 1024 * 1024, description: "Largest file POST /v1/files accepts (streamed to disk under the home folder's rag/files; 413 beyond), e.g. 100MB." },
+  maxFileSize: { flag: "--max-file-size <size>", env: ["NIMBLE_MAX_FILE_SIZE"], schema: size(z.number().int().positive()), default: 512 * 1024 * 1024, description: "Largest file POST /v1/files accepts (streamed to disk under the home folder's rag/files; 413 beyond), e.g. 100MB." },
   corsAllowOrigins: { flag: "--cors-allow-origins <origins>", env: ["NIMBLE_CORS_ALLOW_ORIGINS", "NIM_CORS_ALLOW_ORIGINS"], schema: stringList, default: [] as string[], description: "Browser origins allowed to call the API (comma-separated, e.g. https://app.example.com, or * for any). Empty: CORS is off." },
   ui: { flag: "--no-ui", env: ["NIMBLE_UI"], schema: onOff, default: true, description: "Serve the web playground at / (chat, documents, guardrails, models, metrics; docs/PLAYGROUND.md). --no-ui (or NIMBLE_UI=0) turns it off: / then answers 404." },
 } as const;
