@@ -179,6 +179,18 @@ describe("nimble bench against a scripted server", () => {
     assert.deepEqual(sent.map((b) => b.messages.length).sort(), [1, 1, 1, 3, 3, 3, 5, 5, 5]);
   });
 
+  it("multi-turn with --system-tokens opens every conversation with one shared system prompt", async () => {
+    const before = s.bodies.length;
+    const r = await runBench(options(s.url, { levels: [2], requests: undefined, workload: { kind: "multi-turn", conversations: 3, turns: 2, systemTokens: 25 } }));
+    assert.equal(r.levels[0]!.results[0]!.ok, 6);
+    const sent = s.bodies.slice(before);
+    assert.ok(sent.every((b) => b.messages[0].role === "system"), "every request starts with the system prompt");
+    assert.equal(new Set(sent.map((b) => b.messages[0].content)).size, 1, "one system prompt shared by all conversations");
+    assert.ok(sent[0].messages[0].content.split(/\s+/).length >= 10, "sized to about 25 tokens");
+    assert.equal(new Set(sent.filter((b) => b.messages.length === 2).map((b) => b.messages[1].content)).size, 3, "each conversation its own first turn");
+    assert.deepEqual(sent.map((b) => b.messages.length).sort(), [2, 2, 2, 4, 4, 4]);
+  });
+
   it("shared-prefix sends one system prompt and unique questions; dataset sends the file's prompts", async () => {
     const before = s.bodies.length;
     await runBench(options(s.url, { requests: 4, workload: { kind: "shared-prefix" } }));

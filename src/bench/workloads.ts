@@ -24,6 +24,8 @@ export interface WorkloadOptions {
   outputTokens: number;
   ignoreEos: boolean;
   prefixTokens: number;
+  /** multi-turn: a system prompt of this many tokens shared by every conversation (0: none). */
+  systemTokens?: number;
   conversations: number;
   turns: number;
   datasetPath?: string;
@@ -112,12 +114,12 @@ export function createWorkload(o: WorkloadOptions, sizing: Sizing): Workload {
     case "multi-turn":
       return {
         kind: o.kind, turnsPerSession: o.turns, sessionsPerLevel: o.conversations,
-        settings: { ...common, conversations: o.conversations, turns: o.turns, userTurnTokens: o.inputTokens },
+        settings: { ...common, conversations: o.conversations, turns: o.turns, userTurnTokens: o.inputTokens, systemTokens: o.systemTokens ?? 0 },
         session: async (level, index, warmup) => {
           const turns = warmup ? 1 : o.turns;
           const users: string[] = [];
           for (let t = 0; t < turns; t++) users.push((await text(textIndex(level, index, warmup, t), o.inputTokens)).text);
-          const history: ChatMessage[] = [];
+          const history: ChatMessage[] = o.systemTokens ? [{ role: "system", content: (await text(PREFIX_INDEX, o.systemTokens)).text }] : [];
           let turn = 0;
           return {
             next: (previousAnswer) => {

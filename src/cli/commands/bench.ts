@@ -42,7 +42,7 @@ interface Flags {
   url: string; model?: string; apiKey?: string; label?: string;
   compare?: string; compareModel?: string; compareApiKey?: string; compareLabel?: string;
   endpoint: "chat" | "completions"; workload: WorkloadKind;
-  inputTokens?: number; outputTokens: number; seed: number; prefixTokens: number; conversations: number; turns: number; dataset?: string; ignoreEos: boolean;
+  inputTokens?: number; outputTokens: number; seed: number; prefixTokens: number; systemTokens: number; conversations: number; turns: number; dataset?: string; ignoreEos: boolean;
   concurrency?: number[]; requestRate?: number[]; requests?: number; duration?: number; warmup: number; timeout: number; temperature: number;
   sloTtftMs?: number; sloItlMs?: number; out?: string; progress: boolean;
 }
@@ -63,7 +63,7 @@ export function benchOptions(f: Flags, command: string): BenchOptions {
     endpoint: f.endpoint,
     workload: {
       kind: f.workload, seed: f.seed, inputTokens: f.inputTokens ?? (f.workload === "synthetic" ? 300 : 64), outputTokens: f.outputTokens,
-      ignoreEos: f.ignoreEos, prefixTokens: f.prefixTokens, conversations: f.conversations, turns: f.turns, datasetPath: f.dataset ? resolve(f.dataset) : undefined,
+      ignoreEos: f.ignoreEos, prefixTokens: f.prefixTokens, systemTokens: f.systemTokens, conversations: f.conversations, turns: f.turns, datasetPath: f.dataset ? resolve(f.dataset) : undefined,
     },
     mode,
     levels: f.requestRate ?? f.concurrency ?? [1],
@@ -95,6 +95,7 @@ export function registerBench(program: Command): void {
     .option("--no-ignore-eos", "do not send ignore_eos (outputs may end early)")
     .option("--seed <n>", "seed of the random text (same seed, same prompts)", nonNegativeInt("seed"), 1)
     .option("--prefix-tokens <n>", "shared system prompt tokens (shared-prefix)", positiveInt("prefix-tokens"), 512)
+    .option("--system-tokens <n>", "a system prompt of this many tokens shared by every conversation (multi-turn; 0: none)", nonNegativeInt("system-tokens"), 0)
     .option("--conversations <n>", "conversations per level (multi-turn)", positiveInt("conversations"), 8)
     .option("--turns <n>", "turns per conversation (multi-turn)", positiveInt("turns"), 4)
     .option("--dataset <file>", "JSONL of {\"prompt\": ...} or {\"messages\": [...]} lines (dataset)")
