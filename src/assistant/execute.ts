@@ -10,6 +10,8 @@ export interface Io {
   say(text: string): void;
   /** The user's answer, or undefined when input has ended. */
   ask(question: string): Promise<string | undefined>;
+  /** Asks for a yes or no on a plan (a web page's Confirm / Decline); without it, `ask` gets "Proceed? [y/N]". */
+  confirm?(plan: string): Promise<boolean>;
 }
 
 export interface Session extends ToolContext {
@@ -22,8 +24,12 @@ export interface Session extends ToolContext {
 export type ToolResult = { status: "done"; result: unknown; summary: string } | { status: "refused" | "invalid" | "failed"; message: string };
 
 export async function confirm(session: Session, plan: string): Promise<boolean> {
+  if (session.yes) {
+    session.io.say(`Plan: ${plan}`);
+    return true;
+  }
+  if (session.io.confirm) return session.io.confirm(plan);
   session.io.say(`Plan: ${plan}`);
-  if (session.yes) return true;
   const answer = await session.io.ask("Proceed? [y/N] ");
   return /^\s*y(es)?\s*$/i.test(answer ?? "");
 }

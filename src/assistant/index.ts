@@ -47,7 +47,7 @@ export async function pickModel(options: AssistantOptions, client: NimbleClient)
   if (!chat) return { reason: "the server has no loaded chat model" };
   if (chat.nimble?.demo) return { reason: `${chat.id} is the random-weight demo model` };
   if ((chat.nimble?.parameters ?? 0) < MIN_PARAMETERS) return { reason: `${chat.id} is too small (${chat.nimble?.parameters ?? 0} parameters) to plan and call tools reliably` };
-  return { url: options.serverUrl, model: chat.id, ...(options.adminKey ? { apiKey: options.adminKey } : {}) };
+  return { url: options.serverUrl, model: chat.id, constrained: true, ...(options.adminKey ? { apiKey: options.adminKey } : {}) };
 }
 
 function session(options: AssistantOptions): Session {
