@@ -8,14 +8,21 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { parseAllDocuments } from "yaml";
+import * as apps from "kubernetes-models/apps/v1";
+import * as core from "kubernetes-models/v1";
+import { runAgent, type Message } from "../src/assistant/agent.js";
+import { NimbleClient } from "../src/assistant/client.js";
 import { runAssistant, undoAssistant } from "../src/assistant/index.js";
-import type { Io } from "../src/assistant/execute.js";
+import type { Io, Session } from "../src/assistant/execute.js";
+import { parseGuardrails } from "../src/guardrails/config.js";
 import { ActionLog } from "../src/assistant/log.js";
 import { resolveConfig } from "../src/config.js";
 import { generateModel, PRESETS } from "../src/models/generate.js";
@@ -74,6 +81,12 @@ function scriptedIo(answers: string[]): Io & { lines: string[]; asked: string[] 
   };
 }
 
+const kubectl = spawnSync("kubectl", ["version", "--client"], { encoding: "utf8" });
+const hasKubectl = kubectl.status === 0 && /Kustomize Version/.test(kubectl.stdout);
+
+/** The tool results the model was sent back in its last request. */
+const toolResults = (request: any): any[] => request.messages.filter((m: any) => m.role === "tool").map((m: any) => JSON.parse(m.content));
+
 const call = (name: string, args: unknown) => ({ name, arguments: typeof args === "string" ? args : JSON.stringify(args) });
 
 async function status(url: string, key: string, init: RequestInit = {}): Promise<number> {
@@ -120,7 +133,7 @@ describe("nimble assistant", () => {
     writeFileSync(join(docs, "router.md"), "# Router X200\n\nTo reset the router X200, hold the reset button for ten seconds until the light blinks amber.\n");
     writeFileSync(join(docs, "warranty.txt"), "The warranty covers hardware faults for two years from the date of purchase.\n");
     home = tempDir();
-    nimble = await startTinyServer({ home, threads: 1, apiKey: [ADMIN], embeddingModel: embeddingPath, models: [{ id: "picked", source: modelUrl, aliases: [], kind: "chat", preload: false }] });
+    nimble = await startTinyServer({ home, threads: 1, ctxSize: 12288, apiKey: [ADMIN], embeddingModel: embeddingPath, models: [{ id: "picked", source: modelUrl, aliases: [], kind: "chat", preload: false }] });
     await model.start();
   });
 
@@ -146,7 +159,8 @@ describe("nimble assistant", () => {
     assert.equal(mode, "agent");
     if (process.env.ASSISTANT_TRANSCRIPT) writeFileSync(process.env.ASSISTANT_TRANSCRIPT, `${io.lines.join("\n")}\n`);
     assert.equal(io.asked.filter((q) => q.startsWith("Proceed")).length, 5, "one confirmation per change");
-    assert.deepEqual(model.requests[0].tools.map((t: any) => t.function.name), ["inspect_machine", "recommend_models", "pull_model", "load_model", "create_document_store", "create_api_key", "write_config"]);
+    assert.deepEqual(model.requests[0].tools.map((t: any) => t.function.name), ["inspect_machine", "recommend_models", "pull_model", "load_model", "create_document_store", "create_api_key", "write_guardrails", "run_benchmark", "write_config", "write_kubernetes"]);
+    assert.equal(model.requests[0].tool_choice, "auto", "a remote model is not forced");
 
     // The model came from the local HTTP server and is loaded.
     assert.ok(fileRequests >= 1);
@@ -216,6 +230,119 @@ describe("nimble assistant", () => {
     assert.match(results[2].message, /not valid JSON/);
     const keys = await (await fetch(`${nimble.url}/v1/admin/keys`, { headers: { authorization: `Bearer ${ADMIN}` } })).json();
     assert.deepEqual(keys.data.map((k: any) => k.name), ["support-app"]);
+  });
+
+  it("writes guardrails from the user's policy, applies them to the running server and tests them; --undo takes them off", async () => {
+    const gHome = tempDir();
+    const path = join(work, "guardrails.yaml");
+    model.play([
+      { calls: [call("write_guardrails", { path, personal_data: "mask", injections: "block", refusal: "I can only help with our products." })] },
+      { content: "Personal data is masked and injections are blocked." },
+    ]);
+    const io = scriptedIo(["y", ""]);
+    await runAssistant({ serverUrl: nimble.url, adminKey: ADMIN, home: gHome, io, assistantUrl: model.url, assistantModel: "scripted", goal: "Mask personal data and block prompt injections." });
+    const [outcome] = toolResults(model.requests[1]);
+    assert.equal(outcome.status, "done", JSON.stringify(outcome));
+    // The tool's own test, reported back: the email masked, the injection blocked.
+    const [pii, injection] = outcome.result.checks;
+    assert.equal(pii.status, "success");
+    assert.match(pii.masked, /\[EMAIL\]/);
+    assert.ok(!pii.masked.includes("jane.doe@example.com"));
+    assert.equal(injection.status, "blocked");
+    assert.deepEqual(injection.fired, [{ rail: "injections", status: "blocked" }]);
+    assert.match(io.lines.join("\n"), /test "Hi, I'm Jane.*masked to ".*\[EMAIL\]/);
+
+    // The real effect: the running server now masks an email in any check (its new default configuration)…
+    const check = async (content: string) => (await fetch(`${nimble.url}/v1/guardrail/checks`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body: JSON.stringify({ messages: [{ role: "user", content }] }) }));
+    const masked = await (await check("Contact me at bob@example.org please")).json();
+    assert.equal(masked.status, "success");
+    assert.equal(masked.messages[0].content, "Contact me at [EMAIL] please");
+    assert.equal(masked.rails_status.personal_data.status, "masked");
+    // …and a chat completion's input is masked before the model sees it (guardrails_data says so).
+    const chat = await (await fetch(`${nimble.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body: JSON.stringify({ model: "tiny", max_tokens: 2, messages: [{ role: "user", content: "I am bob@example.org" }] }) })).json();
+    assert.ok(chat.guardrails_data.activated_rails.some((r: any) => r.name === "personal_data"), JSON.stringify(chat.guardrails_data));
+    // The file is a valid guardrails file that `nimble serve --guardrails` would load.
+    const file = parseGuardrails(readFileSync(path, "utf8"), path);
+    assert.equal(file.default, "default");
+    assert.equal(file.configs.get("default")!.refusal, "I can only help with our products.");
+
+    assert.equal(await undoAssistant({ serverUrl: nimble.url, adminKey: ADMIN, home: gHome, io: scriptedIo([]), yes: true }), 1);
+    assert.equal((await check("Contact me at bob@example.org please")).status, 400, "no guardrails configuration any more");
+    assert.ok(!existsSync(path));
+  });
+
+  it("runs a short benchmark against the served model and reports TTFT and tokens/s from the real run", async () => {
+    model.play([{ calls: [call("run_benchmark", { concurrency: 2, requests: 4, prompt_tokens: 16, max_tokens: 8 })] }, { content: "Here is what users will see." }]);
+    const io = scriptedIo(["y", ""]);
+    await runAssistant({ serverUrl: nimble.url, adminKey: ADMIN, home, io, assistantUrl: model.url, assistantModel: "scripted", goal: "How fast is it for two users?" });
+    const [outcome] = toolResults(model.requests[1]);
+    assert.equal(outcome.status, "done", JSON.stringify(outcome));
+    const r = outcome.result;
+    assert.equal(r.requests, 4);
+    assert.equal(r.errors, 0);
+    assert.ok(r.output_tokens > 0);
+    assert.ok(Number.isFinite(r.ttft_ms.p50) && r.ttft_ms.p50 > 0, JSON.stringify(r));
+    assert.ok(r.tokens_per_second_total > 0);
+    assert.match(outcome.summary, /with 2 simultaneous users: first token after \d+ ms/);
+  });
+
+  it("writes the Kubernetes configuration next to nimble.yaml: it renders with kubectl kustomize and carries the model and settings", { skip: hasKubectl ? false : "kubectl (with kustomize) is not installed" }, async () => {
+    const dir = join(work, "kubernetes");
+    const guardrails = join(work, "k8s-guardrails.yaml");
+    writeFileSync(guardrails, "configs:\n  default:\n    rails:\n      - {kind: pii, type: input, action: mask}\n");
+    const ref = "hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M";
+    model.play([{ calls: [call("write_kubernetes", { dir, model: ref, served_model_name: "support", parallel: 8, ctx_size: 8192, guardrails })] }, { content: "Written." }]);
+    await runAssistant({ serverUrl: nimble.url, adminKey: ADMIN, home, io: scriptedIo(["y", ""]), assistantUrl: model.url, assistantModel: "scripted", goal: "And for our cluster?" });
+    assert.equal(toolResults(model.requests[1])[0].status, "done");
+    const r = spawnSync("kubectl", ["kustomize", dir], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const objs = parseAllDocuments(r.stdout).map((d) => d.toJS()).filter(Boolean);
+    assert.ok(objs.length >= 12);
+    assert.ok(objs.every((o) => o.kind === "Namespace" || o.metadata.namespace === "nimble"));
+    const sts = objs.find((o) => o.kind === "StatefulSet");
+    new apps.StatefulSet(sts).validate();
+    const c = sts.spec.template.spec.containers[0];
+    const env = Object.fromEntries(c.env.filter((e: any) => "value" in e).map((e: any) => [e.name, e.value]));
+    assert.equal(env.NIMBLE_MODEL, ref);
+    assert.equal(env.NIMBLE_SERVED_MODEL_NAME, "support");
+    assert.equal(env.NIMBLE_PARALLEL, "8");
+    assert.equal(env.NIMBLE_CTX_SIZE, "8192");
+    assert.equal(env.NIMBLE_GPU, "cpu");
+    assert.equal(c.image, "ghcr.io/your-org/nimble:cpu");
+    assert.ok(c.env.some((e: any) => e.name === "NIMBLE_API_KEYS" && e.valueFrom), "the base's settings are kept");
+    // The guardrails file is a ConfigMap mounted where NIMBLE_GUARDRAILS points.
+    const cm = objs.find((o) => o.kind === "ConfigMap" && o.metadata.name.startsWith("nimble-guardrails"));
+    new core.ConfigMap(cm).validate();
+    parseGuardrails(cm.data["guardrails.yaml"]);
+    const volume = sts.spec.template.spec.volumes.find((v: any) => v.name === "guardrails");
+    assert.equal(volume.configMap.name, cm.metadata.name);
+    const mount = c.volumeMounts.find((m: any) => m.name === "guardrails");
+    assert.equal(env.NIMBLE_GUARDRAILS, `${mount.mountPath}/guardrails.yaml`);
+  });
+
+  it("driven by Nimble's own model, every answer is a grammar-constrained tool call (respond for plain text)", async () => {
+    const io = scriptedIo([""]);
+    const session: Session = { client: new NimbleClient(nimble.url, ADMIN), say: (l) => io.say(l), io, log: new ActionLog(tempDir()), yes: false };
+    model.play([{ calls: [call("respond", { message: "Which documents should it answer from?" })] }]);
+    await runAgent(session, { url: model.url, model: "scripted", constrained: true }, { goal: "hello" });
+    const sent = model.requests[0];
+    assert.equal(sent.tool_choice, "required");
+    assert.equal(sent.parallel_tool_calls, false);
+    assert.ok(sent.tools.some((t: any) => t.function.name === "respond"));
+    assert.ok(sent.tools.filter((t: any) => t.function.name !== "respond").every((t: any) => t.function.strict === true));
+    assert.ok(io.lines.includes("Assistant: Which documents should it answer from?"));
+    assert.deepEqual(io.asked, ["> "], "a respond call waits for the user");
+  });
+
+  it("the served (random-weight) tiny model, forced through Nimble's grammar, sends a call that parses and matches a tool's schema", async () => {
+    const io = scriptedIo(["n", "n", "n"]);
+    const session: Session = { client: new NimbleClient(nimble.url, ADMIN), say: (l) => io.say(l), io, log: new ActionLog(tempDir()), yes: false };
+    const { messages } = await runAgent(session, { url: nimble.url, model: "tiny", apiKey: ADMIN, constrained: true }, { goal: "Set up a support assistant.", maxSteps: 1 });
+    const reply = messages.find((m: Message) => m.role === "assistant")!;
+    assert.ok((reply.tool_calls ?? []).length >= 1, JSON.stringify(reply));
+    const results = messages.filter((m: Message) => m.role === "tool").map((m: Message) => JSON.parse(m.content!));
+    assert.ok(results.length >= 1);
+    for (const r of results) assert.notEqual(r.status, "invalid", JSON.stringify(r));
   });
 
   it("the wizard (the served tiny model cannot drive it) completes the setup from stdin answers, and --undo reverses it", async () => {

@@ -37,7 +37,7 @@ export const RESPOND_TOOL = {
   function: {
     name: "respond",
     description: "Say something to the user (a question, an explanation, the summary) and wait for their answer.",
-    parameters: { type: "object", properties: { message: { type: "string", minLength: 1, maxLength: 2000 } }, required: ["message"], additionalProperties: false },
+    parameters: { type: "object", properties: { message: { type: "string", minLength: 1, maxLength: 1000 } }, required: ["message"], additionalProperties: false },
   },
 };
 
@@ -53,7 +53,7 @@ type Reply = z.infer<typeof responseSchema>["choices"][0]["message"];
 export function chatRequest(model: ChatModel, messages: Message[]): Record<string, unknown> {
   const common = { model: model.model, messages, temperature: 0 };
   if (!model.constrained) return { ...common, tools: toolSpecs(), tool_choice: "auto" };
-  return { ...common, tools: [...toolSpecs({ strict: true }), RESPOND_TOOL], tool_choice: "required", parallel_tool_calls: false, max_tokens: 1024 };
+  return { ...common, tools: [...toolSpecs({ strict: true }), RESPOND_TOOL], tool_choice: "required", parallel_tool_calls: false, max_tokens: 4096 };
 }
 
 async function complete(model: ChatModel, messages: Message[]): Promise<Reply> {

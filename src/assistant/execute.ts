@@ -45,6 +45,8 @@ export async function executeTool(session: Session, name: string, rawArgs: unkno
       return { status: "invalid", message: `The arguments of ${name} are not valid JSON. Nothing was done; call it again with a JSON object matching its schema.` };
     }
   }
+  // null is "not given" (OpenAI's strict form makes optional arguments nullable).
+  if (args && typeof args === "object" && !Array.isArray(args)) args = Object.fromEntries(Object.entries(args).filter(([, v]) => v !== null));
   const parsed = tool.schema.safeParse(args);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(arguments)"}: ${i.message}`).join("; ");

@@ -1,22 +1,32 @@
 /**
  * The benchmark tool: a short `nimble bench` run (src/bench, the same machinery) against the served
  * model at the concurrency the user expects — few requests, few output tokens — reporting the TTFT
- * and tokens/s each user will see. It changes nothing, but it loads the server for a few seconds.
+ * and tokens/s each user will see. It changes no setting, but it loads the server (its users wait
+ * longer meanwhile), so it is confirmed like a change; nothing to undo.
  */
 import { z } from "zod";
 import { runBench } from "../bench/run.js";
 import { NIMBLE_VERSION } from "../version.js";
+import type { NimbleClient } from "./client.js";
 import { str, tool } from "./tool.js";
 
 const schema = z
   .object({
-    model: z.string().min(1).max(512).optional(),
+    model: z.string().min(1).max(2048).optional(),
     concurrency: z.number().int().min(1).max(32).default(1),
     requests: z.number().int().min(1).max(64).optional(),
     prompt_tokens: z.number().int().min(8).max(4096).default(128),
     max_tokens: z.number().int().min(2).max(256).default(32),
   })
   .strict();
+
+const defaultRequests = (concurrency: number) => Math.min(64, Math.max(2 * concurrency, 4));
+
+/** The first loaded chat model (not an embedding or rerank model), if the listing says. */
+async function servedChatModel(client: NimbleClient): Promise<string | undefined> {
+  const models = (await client.get("/v1/models")).data as { id: string; nimble?: { kind?: string; state?: string } }[];
+  return (models.find((m) => (m.nimble?.kind ?? "chat") === "chat" && m.nimble?.state === "loaded") ?? models.find((m) => (m.nimble?.kind ?? "chat") === "chat"))?.id;
+}
 
 const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(0)} ms` : "n/a");
 
@@ -35,13 +45,14 @@ export const runBenchmark = tool({
     },
     additionalProperties: false,
   },
-  changes: false,
-  plan: (a) => `benchmark ${a.model ?? "the default model"} with ${a.concurrency} simultaneous users`,
+  changes: true,
+  plan: (a) => `benchmark ${a.model ?? "the served chat model"}: ${a.requests ?? defaultRequests(a.concurrency)} requests, ${a.concurrency} at a time, ${a.max_tokens} tokens each (the server is busy meanwhile)`,
   async run(args, { client, say }) {
-    const requests = args.requests ?? Math.min(64, Math.max(2 * args.concurrency, 4));
+    const requests = args.requests ?? defaultRequests(args.concurrency);
+    const model = args.model ?? (await servedChatModel(client));
     say(`  benchmarking: ${requests} requests, ${args.concurrency} at a time, ${args.prompt_tokens} prompt tokens, ${args.max_tokens} output tokens each…`);
     const report = await runBench({
-      targets: [{ url: client.url, ...(args.model ? { model: args.model } : {}), ...(client.key ? { apiKey: client.key } : {}), label: "nimble" }],
+      targets: [{ url: client.url, ...(model ? { model } : {}), ...(client.key ? { apiKey: client.key } : {}), label: "nimble" }],
       endpoint: "chat",
       workload: { kind: "synthetic", seed: Date.now() % 1_000_000, inputTokens: args.prompt_tokens, outputTokens: args.max_tokens, ignoreEos: true, prefixTokens: 0, conversations: 0, turns: 0 },
       mode: "concurrency",

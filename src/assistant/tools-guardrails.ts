@@ -15,7 +15,8 @@ import type { UndoRecord } from "./log.js";
 import { readIfExists, restoreFile, str, tool, writeChecked } from "./tool.js";
 
 const ID = /^[A-Za-z0-9_.-]{1,64}$/;
-const phrases = z.array(z.string().min(1).max(200)).max(20).default([]);
+// zod bounds are looser than the JSON schema's: a grammar counts characters, zod UTF-16 code units.
+const phrases = z.array(z.string().min(1).max(200)).max(8).default([]);
 
 const schema = z
   .object({
@@ -28,13 +29,14 @@ const schema = z
     allowed_topics: phrases,
     denied_topics: phrases,
     banned_terms: phrases,
-    refusal: z.string().min(1).max(500).optional(),
-    test_messages: z.array(z.string().min(1).max(2000)).max(10).optional(),
+    refusal: z.string().min(1).max(1000).optional(),
+    test_messages: z.array(z.string().min(1).max(1000)).max(4).optional(),
   })
   .strict();
 type Args = z.infer<typeof schema>;
 
-const phraseList = { type: "array", items: str(200), maxItems: 20 };
+// Kept small: llama.cpp's grammar compiler refuses large nested repetitions (items × characters).
+const phraseList = { type: "array", items: str(80), maxItems: 8 };
 
 /** The guardrails file for a policy (one configuration, the server's default). */
 export function policyToGuardrails(a: Args): Record<string, unknown> {
@@ -102,7 +104,7 @@ export const writeGuardrails = tool({
       denied_topics: phraseList,
       banned_terms: phraseList,
       refusal: str(500),
-      test_messages: { type: "array", items: str(2000), maxItems: 10 },
+      test_messages: { type: "array", items: str(300), maxItems: 4 },
     },
     additionalProperties: false,
   },

@@ -24,7 +24,7 @@ const schema = z
   .object({
     dir: z.string().min(1).default("kubernetes"),
     model: z.string().min(1).max(2048),
-    served_model_name: z.string().min(1).max(128).optional(),
+    served_model_name: z.string().min(1).max(512).optional(),
     embedding_model: z.string().min(1).max(2048).optional(),
     parallel: z.number().int().positive().max(256).optional(),
     ctx_size: z.number().int().positive().optional(),

@@ -80,7 +80,7 @@ const pullModel = tool({
   name: "pull_model",
   description: "Download a model (hf:owner/repo:QUANT, hf:owner/repo/file.gguf or an http(s) URL) into Nimble's model store.",
   schema: pullSchema,
-  parameters: { type: "object", properties: { model: str(512, { pattern: "^(hf:|https?://)[^\\s]{1,500}$" }) }, required: ["model"], additionalProperties: false },
+  parameters: { type: "object", properties: { model: { type: "string", pattern: "^(hf:|https?://)[^\\s]{1,500}$" } }, required: ["model"], additionalProperties: false },
   changes: true,
   plan: (a) => `download ${a.model} into the model store`,
   async run(args, { client, say }) {
@@ -247,9 +247,24 @@ export function findTool(name: string): Tool | undefined {
   return TOOLS.find((t) => t.name === name);
 }
 
-/** The tools in OpenAI's `tools` shape. */
+/**
+ * Parameters in OpenAI's strict form: every property required, the optional ones nullable (a
+ * grammar from a JSON schema emits every property; null then stands for "not given", and
+ * executeTool drops nulls before validating).
+ */
+function strictParameters(p: Record<string, unknown>): Record<string, unknown> {
+  const properties = (p.properties ?? {}) as Record<string, Record<string, unknown>>;
+  const required = new Set((p.required as string[] | undefined) ?? []);
+  return {
+    ...p,
+    properties: Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, required.has(k) ? v : { anyOf: [v, { type: "null" }] }])),
+    required: Object.keys(properties),
+  };
+}
+
+/** The tools in OpenAI's `tools` shape (`strict`: OpenAI's strict form, for grammar-constrained calls). */
 export function toolSpecs(options: { strict?: boolean } = {}): { type: "function"; function: { name: string; description: string; parameters: Record<string, unknown>; strict?: boolean } }[] {
-  return TOOLS.map((t) => ({ type: "function", function: { name: t.name, description: t.description, parameters: t.parameters, ...(options.strict ? { strict: true } : {}) } }));
+  return TOOLS.map((t) => ({ type: "function", function: { name: t.name, description: t.description, ...(options.strict ? { parameters: strictParameters(t.parameters), strict: true } : { parameters: t.parameters }) } }));
 }
 
 /** Reverses one logged action. */
