@@ -133,7 +133,7 @@ describe("nimble assistant", () => {
     writeFileSync(join(docs, "router.md"), "# Router X200\n\nTo reset the router X200, hold the reset button for ten seconds until the light blinks amber.\n");
     writeFileSync(join(docs, "warranty.txt"), "The warranty covers hardware faults for two years from the date of purchase.\n");
     home = tempDir();
-    nimble = await startTinyServer({ home, threads: 1, ctxSize: 12288, apiKey: [ADMIN], embeddingModel: embeddingPath, models: [{ id: "picked", source: modelUrl, aliases: [], kind: "chat", preload: false }] });
+    nimble = await startTinyServer({ home, threads: 1, ctxSize: 16384, apiKey: [ADMIN], embeddingModel: embeddingPath, models: [{ id: "picked", source: modelUrl, aliases: [], kind: "chat", preload: false }] });
     await model.start();
   });
 
