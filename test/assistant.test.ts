@@ -28,41 +28,10 @@ import { resolveConfig } from "../src/config.js";
 import { generateModel, PRESETS } from "../src/models/generate.js";
 import type { NimbleServer } from "../src/nimble.js";
 import { startTinyServer, tempDir } from "./helpers.js";
+import { call, ScriptedModel } from "./scripted-chat-model.js";
 
 const CLI = fileURLToPath(new URL("../../bin/nimble.cjs", import.meta.url));
 const ADMIN = "admin-secret";
-
-type Step = { calls: { name: string; arguments: string }[] } | { content: string };
-
-/** An OpenAI-compatible chat server answering a fixed script, recording what it was sent. */
-class ScriptedModel {
-  readonly requests: any[] = [];
-  private script: Step[] = [];
-  server!: Server;
-  url = "";
-
-  async start(): Promise<void> {
-    this.server = createHttpServer((req, res) => {
-      let body = "";
-      req.on("data", (d) => (body += d));
-      req.on("end", () => {
-        this.requests.push(JSON.parse(body));
-        const step = this.script.shift() ?? { content: "Done." };
-        const message = "calls" in step
-          ? { role: "assistant", content: null, tool_calls: step.calls.map((c, i) => ({ id: `call_${this.requests.length}_${i}`, type: "function", function: c })) }
-          : { role: "assistant", content: step.content };
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ id: "x", object: "chat.completion", created: 0, model: "scripted", choices: [{ index: 0, message, finish_reason: "calls" in step ? "tool_calls" : "stop" }] }));
-      });
-    });
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  play(script: Step[]): void {
-    this.script = [...script];
-    this.requests.length = 0;
-  }
-}
 
 /** Answers from a list; records everything said and asked. */
 function scriptedIo(answers: string[]): Io & { lines: string[]; asked: string[] } {
@@ -87,7 +56,6 @@ const hasKubectl = kubectl.status === 0 && /Kustomize Version/.test(kubectl.stdo
 /** The tool results the model was sent back in its last request. */
 const toolResults = (request: any): any[] => request.messages.filter((m: any) => m.role === "tool").map((m: any) => JSON.parse(m.content));
 
-const call = (name: string, args: unknown) => ({ name, arguments: typeof args === "string" ? args : JSON.stringify(args) });
 
 async function status(url: string, key: string, init: RequestInit = {}): Promise<number> {
   const res = await fetch(url, { ...init, headers: { authorization: `Bearer ${key}`, ...(init.body ? { "content-type": "application/json" } : {}) } });
@@ -140,7 +108,7 @@ describe("nimble assistant", () => {
   after(async () => {
     await nimble.close();
     files.close();
-    model.server.close();
+    await model.close();
   });
 
   it("sets up a model, a document store, a key and nimble.yaml from the model's tool calls, each confirmed", async () => {
