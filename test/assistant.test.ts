@@ -234,6 +234,12 @@ describe("nimble assistant", () => {
     assert.equal(file.default, "default");
     assert.equal(file.configs.get("default")!.refusal, "I can only help with our products.");
 
+    // A bad file is refused with its line, and the rails in force stay.
+    const bad = await fetch(`${nimble.url}/v1/admin/guardrails`, { method: "PUT", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body: JSON.stringify({ yaml: "configs:\n  x:\n    rails:\n      - {kind: pii, type: input, action: explode}\n" }) });
+    assert.equal(bad.status, 400);
+    assert.match((await bad.json()).error.message, /guardrails:4:\d+ .*Invalid enum value/);
+    assert.equal((await (await check("bob@example.org")).json()).messages[0].content, "[EMAIL]");
+
     assert.equal(await undoAssistant({ serverUrl: nimble.url, adminKey: ADMIN, home: gHome, io: scriptedIo([]), yes: true }), 1);
     assert.equal((await check("Contact me at bob@example.org please")).status, 400, "no guardrails configuration any more");
     assert.ok(!existsSync(path));
