@@ -322,7 +322,8 @@ describe("nimble assistant", () => {
   it("the wizard (the served tiny model cannot drive it) completes the setup from stdin answers, and --undo reverses it", async () => {
     const wizardHome = tempDir();
     const config = join(work, "wizard.yaml");
-    const answers = [modelUrl, "y", "y", docs, "wizard-docs", "y", "wizard-app", "y", config, "y"].join("\n");
+    const guardrails = join(work, "wizard-guardrails.yaml");
+    const answers = [modelUrl, "y", "y", docs, "wizard-docs", "y", "wizard-app", "y", guardrails, "y", "", config, "y"].join("\n");
     const run = await cli(["assistant", "--url", nimble.url, "--admin-key", ADMIN, "--home", wizardHome], `${answers}\n`);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /No capable assistant model: tiny is too small/);
@@ -331,13 +332,17 @@ describe("nimble assistant", () => {
     assert.ok(key);
     assert.equal(await status(`${nimble.url}/v1/models`, key), 200);
     assert.equal(resolveConfig({}, {}, config).model, modelUrl);
+    assert.equal(resolveConfig({}, {}, config).guardrails, guardrails, "nimble.yaml loads the guardrails written");
+    assert.match(run.stdout, /test "Hi, I'm Jane.*masked to/);
     const stores = await (await fetch(`${nimble.url}/v1/vector_stores`, { headers: { authorization: `Bearer ${ADMIN}` } })).json();
     const store = stores.data.find((s: any) => s.name === "wizard-docs");
     assert.equal(store.file_counts.completed, 2);
 
     const io = scriptedIo([]);
     const undone = await undoAssistant({ serverUrl: nimble.url, adminKey: ADMIN, home: wizardHome, io, yes: true });
-    assert.equal(undone, 4, io.lines.join("\n"));
+    assert.equal(undone, 5, io.lines.join("\n"));
+    assert.ok(!existsSync(guardrails), "the guardrails file is removed");
+    assert.deepEqual((await (await fetch(`${nimble.url}/v1/guardrail/configs`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()).data, [], "and the server's guardrails are off again");
     assert.equal(await status(`${nimble.url}/v1/models`, key), 401, "the key is revoked");
     assert.equal(await status(`${nimble.url}/v1/vector_stores/${store.id}`, ADMIN), 404, "the store is removed");
     assert.ok(!existsSync(config), "the written file is removed");
