@@ -111,22 +111,29 @@ describe("nimble assistant", () => {
     await model.close();
   });
 
-  it("sets up a model, a document store, a key and nimble.yaml from the model's tool calls, each confirmed", async () => {
+  it("sets up a model, a document store, guardrails, a key, a benchmark, nimble.yaml and the Kubernetes configuration from the model's tool calls, each confirmed", async () => {
     const config = join(work, "nimble.yaml");
+    const guardrails = join(work, "support-guardrails.yaml");
+    const kubernetes = join(work, "support-kubernetes");
     model.play([
       { calls: [call("inspect_machine", {}), call("recommend_models", { commercial: true })] },
       { calls: [call("pull_model", { model: modelUrl })] },
       { calls: [call("load_model", { model: modelUrl })] },
       { calls: [call("create_document_store", { name: "manuals", folder: docs })] },
+      { calls: [call("write_guardrails", { path: guardrails, personal_data: "mask", injections: "block" })] },
       { calls: [call("create_api_key", { name: "support-app", scope: "inference", rpm: 60 })] },
-      { calls: [call("write_config", { path: config, model: modelUrl, served_model_name: "support", embedding_model: embeddingPath, parallel: 2 })] },
-      { content: "Done: the model is loaded, the manuals are searchable, the key support-app is made and nimble.yaml is written." },
+      { calls: [call("run_benchmark", { model: "picked", concurrency: 2, requests: 4, prompt_tokens: 16, max_tokens: 8 })] },
+      { calls: [call("write_config", { path: config, model: modelUrl, served_model_name: "support", embedding_model: embeddingPath, parallel: 2, guardrails })] },
+      { calls: [call("write_kubernetes", { dir: kubernetes, model: modelUrl, served_model_name: "support", parallel: 2, guardrails })] },
+      { content: "Done: the model is loaded, the manuals are searchable, personal data is masked, the key support-app is made, and nimble.yaml and the Kubernetes configuration are written." },
     ]);
-    const io = scriptedIo(["y", "y", "y", "y", "y", ""]);
+    const io = scriptedIo(["y", "y", "y", "y", "y", "y", "y", "y", ""]);
     const { mode } = await runAssistant({ serverUrl: nimble.url, adminKey: ADMIN, home, io, assistantUrl: model.url, assistantModel: "scripted", goal: "A support assistant over our manuals on this laptop, for one app." });
     assert.equal(mode, "agent");
     if (process.env.ASSISTANT_TRANSCRIPT) writeFileSync(process.env.ASSISTANT_TRANSCRIPT, `${io.lines.join("\n")}\n`);
-    assert.equal(io.asked.filter((q) => q.startsWith("Proceed")).length, 5, "one confirmation per change");
+    assert.equal(io.asked.filter((q) => q.startsWith("Proceed")).length, 8, "one confirmation per change");
+    const results = toolResults(model.requests.at(-1));
+    assert.ok(results.every((r) => r.status === "done"), JSON.stringify(results.filter((r) => r.status !== "done")));
     assert.deepEqual(model.requests[0].tools.map((t: any) => t.function.name), ["inspect_machine", "recommend_models", "pull_model", "load_model", "create_document_store", "create_api_key", "write_guardrails", "run_benchmark", "write_config", "write_kubernetes"]);
     assert.equal(model.requests[0].tool_choice, "auto", "a remote model is not forced");
 
@@ -166,7 +173,22 @@ describe("nimble assistant", () => {
     assert.ok(listening, out);
     assert.match(out, /served as\s+"support"/);
 
-    assert.equal(new ActionLog(home).undoable().length, 4, "load, store, key and config can be undone");
+    // The benchmark's numbers come from a real run on the model just loaded.
+    const bench = results.find((r) => r.result?.ttft_ms)!.result;
+    assert.equal(bench.model, "picked");
+    assert.equal(bench.requests, 4);
+    assert.equal(bench.errors, 0);
+    assert.ok(bench.output_tokens > 0);
+    assert.ok(Number.isFinite(bench.ttft_ms.p50) && bench.ttft_ms.p50 > 0, JSON.stringify(bench));
+    assert.ok(bench.tokens_per_second_total > 0);
+    assert.match(results.find((r) => r.result?.ttft_ms)!.summary, /with 2 simultaneous users: first token after \d+ ms/);
+    // The guardrails are in force and in nimble.yaml; the Kubernetes folder is there (rendered in its own test).
+    assert.equal(loaded.guardrails, guardrails);
+    assert.ok(existsSync(join(kubernetes, "kustomization.yaml")) && existsSync(join(kubernetes, "base", "nimble-statefulset.yaml")));
+
+    assert.equal(new ActionLog(home).undoable().length, 6, "load, store, guardrails, key, config and the Kubernetes folder can be undone");
+    // The next tests start from a server without guardrails.
+    assert.equal(await status(`${nimble.url}/v1/admin/guardrails`, ADMIN, { method: "PUT", body: JSON.stringify({ yaml: null }) }), 200);
   });
 
   it("a refused confirmation changes nothing and the model is told", async () => {
@@ -243,21 +265,6 @@ describe("nimble assistant", () => {
     assert.equal(await undoAssistant({ serverUrl: nimble.url, adminKey: ADMIN, home: gHome, io: scriptedIo([]), yes: true }), 1);
     assert.equal((await check("Contact me at bob@example.org please")).status, 400, "no guardrails configuration any more");
     assert.ok(!existsSync(path));
-  });
-
-  it("runs a short benchmark against the served model and reports TTFT and tokens/s from the real run", async () => {
-    model.play([{ calls: [call("run_benchmark", { concurrency: 2, requests: 4, prompt_tokens: 16, max_tokens: 8 })] }, { content: "Here is what users will see." }]);
-    const io = scriptedIo(["y", ""]);
-    await runAssistant({ serverUrl: nimble.url, adminKey: ADMIN, home, io, assistantUrl: model.url, assistantModel: "scripted", goal: "How fast is it for two users?" });
-    const [outcome] = toolResults(model.requests[1]);
-    assert.equal(outcome.status, "done", JSON.stringify(outcome));
-    const r = outcome.result;
-    assert.equal(r.requests, 4);
-    assert.equal(r.errors, 0);
-    assert.ok(r.output_tokens > 0);
-    assert.ok(Number.isFinite(r.ttft_ms.p50) && r.ttft_ms.p50 > 0, JSON.stringify(r));
-    assert.ok(r.tokens_per_second_total > 0);
-    assert.match(outcome.summary, /with 2 simultaneous users: first token after \d+ ms/);
   });
 
   it("writes the Kubernetes configuration next to nimble.yaml: it renders with kubectl kustomize and carries the model and settings", { skip: hasKubectl ? false : "kubectl (with kustomize) is not installed" }, async () => {
