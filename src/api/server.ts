@@ -154,7 +154,7 @@ export function buildApp(state: ServerState, options: AppOptions, routes: { meth
   registerAdminRoutes(app, state, options.store);
   if (options.store) registerAdminKeyAndMachineRoutes(app, state, options.store.home);
   registerAdminGuardrailsRoutes(app, state, options.guardrails, compileGuardrails);
-  if (options.store) registerAdminAssistantRoutes(app, state, options.store.home, { ...options.assistant, tls: options.tls !== undefined });
+  if (options.store) registerAdminAssistantRoutes(app, options.store.home, { ...options.assistant, tls: options.tls !== undefined });
   registerResponsesRoutes(app, state);
   registerWhoami(app);
   if (options.ui) registerPlayground(app);

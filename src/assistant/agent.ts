@@ -53,7 +53,7 @@ type Reply = z.infer<typeof responseSchema>["choices"][0]["message"];
 export function chatRequest(model: ChatModel, messages: Message[]): Record<string, unknown> {
   const common = { model: model.model, messages, temperature: 0 };
   if (!model.constrained) return { ...common, tools: toolSpecs(), tool_choice: "auto" };
-  return { ...common, tools: [...toolSpecs({ strict: true }), RESPOND_TOOL], tool_choice: "required", parallel_tool_calls: false, max_tokens: 4096 };
+  return { ...common, tools: [...toolSpecs({ strict: true }), RESPOND_TOOL], tool_choice: "required", parallel_tool_calls: false };
 }
 
 async function complete(model: ChatModel, messages: Message[]): Promise<Reply> {

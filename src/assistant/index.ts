@@ -12,6 +12,8 @@ import { runWizard } from "./wizard.js";
 export { CATALOG, recommend, type CatalogModel } from "./catalog.js";
 export { TOOLS, toolSpecs, type Tool } from "./tools.js";
 export { ActionLog } from "./log.js";
+export { WebConversation, WebConversations, type Turn } from "./web.js";
+export { policyToGuardrails } from "./tools-guardrails.js";
 export type { Io } from "./execute.js";
 
 export interface AssistantOptions {

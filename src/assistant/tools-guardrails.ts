@@ -127,7 +127,7 @@ export const writeGuardrails = tool({
     const path = resolve(args.path);
     const previousFile = readIfExists(path);
     const previous = (await client.get("/v1/admin/guardrails")).yaml as string | null;
-    writeChecked(path, text, (tmp) => parseGuardrails(readIfExists(tmp)!, args.path));
+    writeChecked(path, text); // Parsed above: a complete, valid file or none.
     const undo: UndoRecord = { type: "restore_guardrails", previous, path, previous_file: previousFile };
     try {
       await client.request("PUT", "/v1/admin/guardrails", { yaml: text });

@@ -17,7 +17,7 @@ import { NimbleClient } from "../../assistant/client.js";
 import { pickModel } from "../../assistant/index.js";
 import { ConversationError, WebConversation, WebConversations, type Turn } from "../../assistant/web.js";
 import { ApiError } from "../errors.js";
-import { parseBody, type ServerState } from "../state.js";
+import { parseBody } from "../state.js";
 
 export interface AssistantModelOptions {
   /** An OpenAI-compatible server whose model drives the assistant (otherwise this server's own, if capable). */
@@ -38,7 +38,7 @@ function callerKey(request: FastifyRequest): string | undefined {
   return typeof x === "string" ? x : undefined;
 }
 
-export function registerAdminAssistantRoutes(app: FastifyInstance, _state: ServerState, home: string, options: AssistantModelOptions & { tls: boolean }): void {
+export function registerAdminAssistantRoutes(app: FastifyInstance, home: string, options: AssistantModelOptions & { tls: boolean }): void {
   const conversations = new WebConversations();
   app.addHook("onClose", async () => conversations.closeAll());
 
