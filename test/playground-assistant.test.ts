@@ -105,7 +105,14 @@ describe("the Assistant tab", () => {
     assert.equal((await wrong.json()).error.code, "not_waiting");
     assert.equal((await post(`/v1/admin/assistant/conversations/${crypto.randomUUID()}/messages`, { message: "x" })).status, 404);
     assert.equal((await post("/v1/admin/assistant/conversations", { message: "" })).status, 400);
-    const del = await fetch(`${server.url}/v1/admin/assistant/conversations/${first.id}`, { method: "DELETE", headers: { authorization: `Bearer ${ADMIN}` } });
-    assert.equal(del.status, 200);
+    const del = (id: string) => fetch(`${server.url}/v1/admin/assistant/conversations/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal((await del(first.id)).status, 200);
+    // Ending a conversation with a plan waiting does not carry it out.
+    model.play([{ calls: [call("create_api_key", { name: "never-made" })] }]);
+    const planned = await (await post("/v1/admin/assistant/conversations", { message: "a key" })).json();
+    assert.equal(planned.pending.type, "confirm");
+    assert.equal((await del(planned.id)).status, 200);
+    assert.ok(!(await keyNames()).includes("never-made"));
+    assert.equal((await post(`/v1/admin/assistant/conversations/${planned.id}/plans/${planned.pending.plan_id}/confirm`, {})).status, 404);
   });
 });

@@ -42,21 +42,24 @@ export class WebConversation {
   private done = false;
   private error: string | undefined;
   private answer: ((value: string | boolean | undefined) => void) | undefined;
+  private abort: ((err: Error) => void) | undefined;
   private wake: (() => void) | undefined;
 
   constructor(private readonly client: NimbleClient, private readonly model: ChatModel, private readonly home: string) {}
 
   private io(): Io {
     const wait = <T>(pending: NonNullable<Pending>) =>
-      new Promise<T>((resolve) => {
+      new Promise<T>((resolve, reject) => {
         this.pending = pending;
         this.answer = resolve as (value: string | boolean | undefined) => void;
+        this.abort = reject;
         this.wake?.();
       });
     return {
       say: (text) => this.events.push({ type: "say", text }),
-      ask: () => wait<string | undefined>({ type: "message" }),
-      confirm: (plan) => wait<boolean>({ type: "confirm", plan_id: randomUUID(), plan }),
+      // Once closed: no more input (the agent stops), and no plan can be decided (it stops too).
+      ask: () => (this.done ? Promise.resolve(undefined) : wait<string | undefined>({ type: "message" })),
+      confirm: (plan) => (this.done ? Promise.reject(new Error("the conversation was closed")) : wait<boolean>({ type: "confirm", plan_id: randomUUID(), plan })),
     };
   }
 
@@ -95,13 +98,15 @@ export class WebConversation {
   /** Ends the conversation (an end of input for the agent). */
   close(): void {
     if (this.done) return;
-    const answer = this.answer;
-    const declined = this.pending?.type === "confirm";
+    const { answer, abort } = this;
+    const planWaiting = this.pending?.type === "confirm";
     this.answer = undefined;
+    this.abort = undefined;
     this.pending = null;
     this.done = true;
-    // An end of input: a waiting plan is declined, a waiting question gets no answer.
-    answer?.(declined ? false : undefined);
+    // An end of input: a waiting question gets no answer, a waiting plan is not done and the agent stops.
+    if (planWaiting) abort?.(new Error("the conversation was closed"));
+    else answer?.(undefined);
   }
 
   private expect(type: "message" | "confirm"): NonNullable<Pending> {
@@ -114,6 +119,7 @@ export class WebConversation {
   private resume(value: string | boolean): Promise<Turn> {
     const answer = this.answer!;
     this.answer = undefined;
+    this.abort = undefined;
     this.pending = null;
     const turn = this.nextTurn();
     answer(value);
