@@ -14,6 +14,7 @@ import { detectHardware, planProfiles } from "../src/models/profiles.js";
 import { createServer } from "../src/nimble.js";
 import { launchChromium, openTab } from "../test/playground-browser.js";
 import { startStandIn } from "../test/playground-standin.js";
+import { call, ScriptedModel } from "../test/scripted-chat-model.js";
 
 const OUT = fileURLToPath(new URL("../../docs/playground/", import.meta.url));
 const PDF = fileURLToPath(new URL("../../test/fixtures/rag/two-pages.pdf", import.meta.url));
@@ -26,7 +27,10 @@ async function main(): Promise<void> {
   await generateModel(model, { shape: PRESETS.demo, seed: 42 });
   await generateModel(embeddingModel, { shape: PRESETS.embedding, seed: 42, poolingType: 1, chatTemplate: null });
   const plan = await planProfiles(model, await detectHardware("cpu"));
-  const server = await createServer({ model, servedModelName: "demo", embeddingModel, home, port: 0, threads: 1, logLevel: "error", ui: true, servingProfiles: { chosen: plan.chosen?.name ?? null, profiles: plan.profiles } });
+  // The Assistant tab is driven by a scripted model (a random-weight one cannot plan).
+  const assistant = new ScriptedModel();
+  await assistant.start();
+  const server = await createServer({ model, servedModelName: "demo", embeddingModel, home, port: 0, threads: 1, logLevel: "error", ui: true, servingProfiles: { chosen: plan.chosen?.name ?? null, profiles: plan.profiles }, assistantUrl: assistant.url, assistantModel: "scripted-assistant" });
   await server.ready;
   const browser = await launchChromium();
   const standIn = (await fetch(`${server.url}/v1/guardrail/configs`)).status === 404 ? await startStandIn() : undefined;
@@ -68,8 +72,29 @@ async function main(): Promise<void> {
     await openTab(page, "Access");
     await shot("access");
 
+    assistant.play([
+      { calls: [call("inspect_machine", {})] },
+      { content: "This machine has no GPU, so a 3B model at 4-bit is the best fit for a few users. Shall I make a key for your web app first?" },
+      { calls: [call("create_api_key", { name: "web-app", scope: "inference", rpm: 60 })] },
+    ]);
+    await openTab(page, "Assistant");
+    await page.getByLabel("Message to the assistant", { exact: true }).fill("A support assistant over our PDF manuals on this laptop, for our web app.");
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.getByTestId("assistant-line-assistant").waitFor();
+    await page.getByLabel("Message to the assistant", { exact: true }).fill("Yes, the key first.");
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.getByTestId("assistant-plan").waitFor();
+    await shot("assistant");
+
     const guard = standIn ? await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: "light" }) : page;
-    await guard.goto(`${standIn?.url ?? server.url}/#guardrails`);
+    if (standIn) await guard.goto(`${standIn.url}/#guardrails`);
+    else {
+      // A configuration to show, put in without a restart.
+      const yaml = "configs:\n  support:\n    rails:\n      - {name: pii, kind: pii, type: input, action: mask}\n      - {name: jailbreak, kind: injection, type: input, action: block}\n";
+      await fetch(`${server.url}/v1/admin/guardrails`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ yaml }) });
+      await guard.reload();
+      await openTab(guard, "Guardrails");
+    }
     await guard.getByLabel("Message to check", { exact: true }).fill("Write to me at jane@example.com");
     await guard.getByRole("button", { name: "Check" }).click();
     await guard.getByTestId("rail-row").first().waitFor();
@@ -79,6 +104,7 @@ async function main(): Promise<void> {
     await browser.close();
     await standIn?.app.close();
     await server.close();
+    await assistant.close();
   }
 }
 

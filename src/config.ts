@@ -86,6 +86,8 @@ export const OPTIONS = {
   maxFileSize: { flag: "--max-file-size <size>", env: ["NIMBLE_MAX_FILE_SIZE"], schema: size(z.number().int().positive()), default: 512 * 1024 * 1024, description: "Largest file POST /v1/files accepts (streamed to disk under the home folder's rag/files; 413 beyond), e.g. 100MB." },
   corsAllowOrigins: { flag: "--cors-allow-origins <origins>", env: ["NIMBLE_CORS_ALLOW_ORIGINS", "NIM_CORS_ALLOW_ORIGINS"], schema: stringList, default: [] as string[], description: "Browser origins allowed to call the API (comma-separated, e.g. https://app.example.com, or * for any). Empty: CORS is off." },
   ui: { flag: "--no-ui", env: ["NIMBLE_UI"], schema: onOff, default: true, description: "Serve the web playground at / (chat, documents, guardrails, models, metrics; docs/PLAYGROUND.md). --no-ui (or NIMBLE_UI=0) turns it off: / then answers 404." },
+  assistantUrl: { flag: "--assistant-url <url>", env: ["NIMBLE_ASSISTANT_URL"], schema: z.string().url().optional(), default: undefined, description: "An OpenAI-compatible server (base URL) whose model drives the playground's Assistant tab (/v1/admin/assistant; docs/ASSISTANT.md); its key from NIMBLE_ASSISTANT_API_KEY. Unset: the chat model this server serves, when it is capable (not the demo model, at least 0.5B parameters)." },
+  assistantModel: { flag: "--assistant-model <id>", env: ["NIMBLE_ASSISTANT_MODEL"], schema: z.string().min(1).optional(), default: undefined, description: "The model to use at --assistant-url." },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;

@@ -9,7 +9,7 @@ export { generateModel, PRESETS, type ModelKind, type ModelShape } from "./model
 export { startHttpServer, type HttpServer } from "./api/server.js";
 export { startRouter, FORWARDED_ROUTES, type RouterServer } from "./router/server.js";
 export { loadRouterConfig, parseRouterConfig, type RouterConfig, type RouterConfigInput } from "./router/config.js";
-export { runAssistant, undoAssistant, pickModel, CATALOG, recommend, TOOLS, toolSpecs, ActionLog, type AssistantOptions, type CatalogModel, type Tool, type Io } from "./assistant/index.js";
+export { runAssistant, undoAssistant, pickModel, CATALOG, recommend, TOOLS, toolSpecs, ActionLog, WebConversation, policyToGuardrails, type AssistantOptions, type CatalogModel, type Tool, type Io, type Turn } from "./assistant/index.js";
 // RAG document processing (no HTTP): extraction, chunking, near-duplicates, PII redaction, retrieval metrics.
 export { extractDocument, detectFormat, DEFAULT_EXTRACT_LIMITS, type DocumentFormat, type ExtractLimits } from "./rag/extract.js";
 export { chunkDocument, documentText, validateChunkingOptions, AUTO_CHUNKING } from "./rag/chunk.js";

@@ -224,6 +224,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     ...(options.retriever ? { retriever: options.retriever } : {}),
     ...(guardrails ? { guardrails } : {}),
     ui: config.ui,
+    assistant: { ...(config.assistantUrl ? { url: config.assistantUrl } : {}), ...(config.assistantModel ? { model: config.assistantModel } : {}), ...(process.env.NIMBLE_ASSISTANT_API_KEY ? { apiKey: process.env.NIMBLE_ASSISTANT_API_KEY } : {}) },
     rag: { home: config.home, maxFileBytes: config.maxFileSize, ...(config.ragStore ? { storeUrl: config.ragStore } : {}) },
     ...(config.memoryBudget !== undefined ? { memoryBudgetBytes: config.memoryBudget } : {}),
   });

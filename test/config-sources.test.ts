@@ -21,6 +21,7 @@ const SAMPLES: Partial<Record<OptionName, string>> = {
   tlsCert: "/c.pem",
   tlsKey: "/k.pem",
   ui: "false",
+  assistantUrl: "http://127.0.0.1:9",
 };
 
 /** A valid non-default value, as text (what a flag or a variable carries). */

@@ -220,6 +220,14 @@ Object.assign(ENDPOINTS, {
   "/v1/moderations": { core: fc.record({ input: fc.oneof(text, fc.array(text, { maxLength: 3 }), weird) }), extras: { model } },
 } satisfies Record<string, EndpointFuzz>);
 
+// The setup assistant over HTTP: the tiny model cannot drive it (409 before any conversation), and
+// the conversation routes get "embed" as :id (not a conversation: 400/404).
+Object.assign(ENDPOINTS, {
+  "/v1/admin/assistant/conversations": { core: fc.record({ message: text }), extras: {}, share: 0.1 },
+  "/v1/admin/assistant/conversations/:id/messages": { core: fc.record({ message: text }), extras: {}, share: 0.05 },
+  "/v1/admin/assistant/conversations/:id/plans/:plan_id/:decision": { core: fc.constant({}), extras: {}, share: 0.05 },
+} satisfies Record<string, EndpointFuzz>);
+
 /** A request object: the core, a few extras, and sometimes one or two fields (known or not) set to anything. */
 function requestObject(e: EndpointFuzz): fc.Arbitrary<Record<string, unknown>> {
   const extraNames = Object.keys(e.extras);

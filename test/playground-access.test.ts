@@ -77,7 +77,7 @@ describe("the page with API keys on", () => {
     await page.getByRole("tab", { name: "Models" }).waitFor();
     await page.reload();
     await page.getByRole("tab", { name: "Metrics" }).waitFor();
-    assert.deepEqual(await tabs(page), ["Chat", "Documents", "Guardrails", "Models", "Metrics", "Access"]);
+    assert.deepEqual(await tabs(page), ["Chat", "Documents", "Guardrails", "Models", "Metrics", "Assistant", "Access"]);
     assert.equal(await page.evaluate(() => sessionStorage.getItem("nimble.apiKey")), ADMIN_KEY);
     assertNoProblems(watched);
     await page.context().close();

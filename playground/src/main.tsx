@@ -7,6 +7,7 @@ import { render } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiFailure, describeError, getKey, setKey } from "./api";
 import { AccessTab, type Session } from "./tabs/Access";
+import { AssistantTab } from "./tabs/Assistant";
 import { ChatTab } from "./tabs/Chat";
 import { DocumentsTab } from "./tabs/Documents";
 import { GuardrailsTab } from "./tabs/Guardrails";
@@ -26,6 +27,7 @@ const TABS: TabDef[] = [
   { id: "guardrails", label: "Guardrails", admin: false },
   { id: "models", label: "Models", admin: true },
   { id: "metrics", label: "Metrics", admin: true },
+  { id: "assistant", label: "Assistant", admin: true },
   { id: "access", label: "Access", admin: false },
 ];
 
@@ -148,6 +150,8 @@ function TabBody({ id, session, signIn, active }: { id: string; session: Session
       return admin ? <ModelsTab /> : null;
     case "metrics":
       return admin ? <MetricsTab active={active} /> : null;
+    case "assistant":
+      return admin ? <AssistantTab /> : null;
     default:
       return <AccessTab session={session} signIn={signIn} />;
   }

@@ -12,6 +12,8 @@ import { ModelPool, type ModelSpec } from "../engine/model-pool.js";
 import type { Engine } from "../engine/types.js";
 import { registerAdminRoutes, type AdminStore } from "./admin.js";
 import { registerAdminKeyAndMachineRoutes } from "./admin/keys-machine.js";
+import { registerAdminGuardrailsRoutes } from "./admin/guardrails.js";
+import { registerAdminAssistantRoutes, type AssistantModelOptions } from "./admin/assistant.js";
 import { registerAuth } from "./auth.js";
 import { registerChatRoutes } from "./chat.js";
 import { registerCompletionRoutes } from "./completions.js";
@@ -91,6 +93,8 @@ export interface HttpServerOptions {
   ui?: boolean;
   /** Files and vector stores (off without it). */
   rag?: RagRouteOptions;
+  /** The model that drives the setup assistant's HTTP API (/v1/admin/assistant; default: the served one, if capable). */
+  assistant?: AssistantModelOptions;
 }
 
 export interface HttpServer {
@@ -138,7 +142,7 @@ export function buildApp(state: ServerState, options: AppOptions, routes: { meth
   registerAuth(app, options.keys ?? new KeyRing());
   registerRateLimits(app, new RateLimiter({ rpm: 0, tpm: 0, concurrency: 0, ...options.keyLimits }), state.metrics);
   registerRequestLifetime(app, { requestTimeoutMs: options.requestTimeoutMs ?? 0, streamIdleTimeoutMs: options.streamIdleTimeoutMs ?? 0 });
-  registerGuardrails(app, state, options.guardrails);
+  const compileGuardrails = registerGuardrails(app, state, options.guardrails);
   registerManagementRoutes(app, state);
   registerModelRoutes(app, state);
   registerChatRoutes(app, state);
@@ -149,6 +153,8 @@ export function buildApp(state: ServerState, options: AppOptions, routes: { meth
   registerRerankRoutes(app, state);
   registerAdminRoutes(app, state, options.store);
   if (options.store) registerAdminKeyAndMachineRoutes(app, state, options.store.home);
+  registerAdminGuardrailsRoutes(app, state, options.guardrails, compileGuardrails);
+  if (options.store) registerAdminAssistantRoutes(app, options.store.home, { ...options.assistant, tls: options.tls !== undefined });
   registerResponsesRoutes(app, state);
   registerWhoami(app);
   if (options.ui) registerPlayground(app);

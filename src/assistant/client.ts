@@ -7,7 +7,7 @@ export class NimbleApiError extends Error {
 }
 
 export class NimbleClient {
-  constructor(readonly url: string, private readonly key?: string) {}
+  constructor(readonly url: string, readonly key?: string) {}
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
     return { ...(this.key ? { authorization: `Bearer ${this.key}` } : {}), ...extra };

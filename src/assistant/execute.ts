@@ -10,6 +10,8 @@ export interface Io {
   say(text: string): void;
   /** The user's answer, or undefined when input has ended. */
   ask(question: string): Promise<string | undefined>;
+  /** Asks for a yes or no on a plan (a web page's Confirm / Decline); without it, `ask` gets "Proceed? [y/N]". */
+  confirm?(plan: string): Promise<boolean>;
 }
 
 export interface Session extends ToolContext {
@@ -22,8 +24,12 @@ export interface Session extends ToolContext {
 export type ToolResult = { status: "done"; result: unknown; summary: string } | { status: "refused" | "invalid" | "failed"; message: string };
 
 export async function confirm(session: Session, plan: string): Promise<boolean> {
+  if (session.yes) {
+    session.io.say(`Plan: ${plan}`);
+    return true;
+  }
+  if (session.io.confirm) return session.io.confirm(plan);
   session.io.say(`Plan: ${plan}`);
-  if (session.yes) return true;
   const answer = await session.io.ask("Proceed? [y/N] ");
   return /^\s*y(es)?\s*$/i.test(answer ?? "");
 }
@@ -39,6 +45,8 @@ export async function executeTool(session: Session, name: string, rawArgs: unkno
       return { status: "invalid", message: `The arguments of ${name} are not valid JSON. Nothing was done; call it again with a JSON object matching its schema.` };
     }
   }
+  // null is "not given" (OpenAI's strict form makes optional arguments nullable).
+  if (args && typeof args === "object" && !Array.isArray(args)) args = Object.fromEntries(Object.entries(args).filter(([, v]) => v !== null));
   const parsed = tool.schema.safeParse(args);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(arguments)"}: ${i.message}`).join("; ");

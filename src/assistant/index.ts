@@ -12,6 +12,8 @@ import { runWizard } from "./wizard.js";
 export { CATALOG, recommend, type CatalogModel } from "./catalog.js";
 export { TOOLS, toolSpecs, type Tool } from "./tools.js";
 export { ActionLog } from "./log.js";
+export { WebConversation, WebConversations, type Turn } from "./web.js";
+export { policyToGuardrails } from "./tools-guardrails.js";
 export type { Io } from "./execute.js";
 
 export interface AssistantOptions {
@@ -47,7 +49,7 @@ export async function pickModel(options: AssistantOptions, client: NimbleClient)
   if (!chat) return { reason: "the server has no loaded chat model" };
   if (chat.nimble?.demo) return { reason: `${chat.id} is the random-weight demo model` };
   if ((chat.nimble?.parameters ?? 0) < MIN_PARAMETERS) return { reason: `${chat.id} is too small (${chat.nimble?.parameters ?? 0} parameters) to plan and call tools reliably` };
-  return { url: options.serverUrl, model: chat.id, ...(options.adminKey ? { apiKey: options.adminKey } : {}) };
+  return { url: options.serverUrl, model: chat.id, constrained: true, ...(options.adminKey ? { apiKey: options.adminKey } : {}) };
 }
 
 function session(options: AssistantOptions): Session {

@@ -11,7 +11,10 @@ export type UndoRecord =
   | { type: "unload_model"; model: string }
   | { type: "delete_store"; store_id: string; file_ids: string[] }
   | { type: "revoke_key"; name: string }
-  | { type: "restore_file"; path: string; previous: string | null };
+  | { type: "restore_file"; path: string; previous: string | null }
+  /** The server's guardrails YAML before (null: none) and the file written (its previous text, null: none). */
+  | { type: "restore_guardrails"; previous: string | null; path: string; previous_file: string | null }
+  | { type: "remove_dir"; path: string };
 
 export interface ActionEntry {
   id: string;

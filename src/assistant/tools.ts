@@ -4,42 +4,21 @@
  * a run that acts only through Nimble's HTTP APIs (plus the nimble.yaml it writes), returning what
  * undoes it.
  */
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import { stringify } from "yaml";
 import { z } from "zod";
 import { resolveConfig } from "../config.js";
 import { neededBytes, recommend } from "./catalog.js";
 import type { NimbleClient } from "./client.js";
+import { readIfExists, restoreFile, str, tool, writeChecked, type Tool } from "./tool.js";
+import { runBenchmark } from "./tools-bench.js";
+import { writeGuardrails, restoreGuardrails } from "./tools-guardrails.js";
+import { writeKubernetes } from "./tools-kubernetes.js";
 import type { UndoRecord } from "./log.js";
 
-export interface ToolContext {
-  client: NimbleClient;
-  /** Progress lines for the user. */
-  say(line: string): void;
-}
+export type { Tool, ToolContext, ToolOutcome } from "./tool.js";
 
-export interface ToolOutcome {
-  /** What goes back to the model (JSON-serialisable). */
-  result: unknown;
-  /** One line for the user and the action log (never a secret). */
-  summary: string;
-  undo?: UndoRecord;
-}
-
-export interface Tool<S extends z.ZodTypeAny = z.ZodTypeAny> {
-  name: string;
-  description: string;
-  schema: S;
-  /** The JSON schema the model sees (kept equal to `schema`). */
-  parameters: Record<string, unknown>;
-  /** Changes something: shown as a plan and confirmed first, logged, undoable where sensible. */
-  changes: boolean;
-  plan(args: z.infer<S>): string;
-  run(args: z.infer<S>, ctx: ToolContext): Promise<ToolOutcome>;
-}
-
-const tool = <S extends z.ZodTypeAny>(t: Tool<S>): Tool<S> => t;
 const GiB = 1024 ** 3;
 const gib = (b: number) => (b >= GiB / 10 ? `${(b / GiB).toFixed(1)} GiB` : `${(b / 1024 ** 2).toFixed(1)} MiB`);
 /** Files the document store tool uploads from a folder. */
@@ -101,7 +80,7 @@ const pullModel = tool({
   name: "pull_model",
   description: "Download a model (hf:owner/repo:QUANT, hf:owner/repo/file.gguf or an http(s) URL) into Nimble's model store.",
   schema: pullSchema,
-  parameters: { type: "object", properties: { model: { type: "string" } }, required: ["model"], additionalProperties: false },
+  parameters: { type: "object", properties: { model: { type: "string", pattern: "^(hf:|https?://)[^\\s]{1,500}$" } }, required: ["model"], additionalProperties: false },
   changes: true,
   plan: (a) => `download ${a.model} into the model store`,
   async run(args, { client, say }) {
@@ -128,7 +107,7 @@ const loadModel = tool({
   name: "load_model",
   description: "Load a model this Nimble server is configured to serve (by id, or by the source reference it was pulled from).",
   schema: loadSchema,
-  parameters: { type: "object", properties: { model: { type: "string" } }, required: ["model"], additionalProperties: false },
+  parameters: { type: "object", properties: { model: str(512) }, required: ["model"], additionalProperties: false },
   changes: true,
   plan: (a) => `load ${a.model} into memory`,
   async run(args, { client }) {
@@ -145,7 +124,7 @@ const createStore = tool({
   name: "create_document_store",
   description: "Create a vector store from the documents in a folder (txt, md, pdf, html, docx) and wait until they are ingested.",
   schema: storeSchema,
-  parameters: { type: "object", properties: { name: { type: "string" }, folder: { type: "string" } }, required: ["name", "folder"], additionalProperties: false },
+  parameters: { type: "object", properties: { name: str(64), folder: str(512) }, required: ["name", "folder"], additionalProperties: false },
   changes: true,
   plan: (a) => `create the document store "${a.name}" from ${listDocuments(a.folder).length} files in ${a.folder}`,
   async run(args, { client, say }) {
@@ -196,7 +175,7 @@ const createKey = tool({
   schema: keySchema,
   parameters: {
     type: "object",
-    properties: { name: { type: "string" }, scope: { type: "string", enum: ["inference", "admin"] }, rpm: { type: "integer", minimum: 0 } },
+    properties: { name: { type: "string", pattern: "^[A-Za-z0-9._-]{1,64}$" }, scope: { type: "string", enum: ["inference", "admin"] }, rpm: { type: "integer", minimum: 0, maximum: 1000000 } },
     required: ["name"],
     additionalProperties: false,
   },
@@ -219,23 +198,25 @@ const configSchema = z
     ctx_size: z.number().int().positive().optional(),
     host: z.string().min(1).optional(),
     port: z.number().int().min(0).max(65535).optional(),
+    guardrails: z.string().min(1).optional(),
   })
   .strict();
 const writeConfig = tool({
   name: "write_config",
-  description: "Write the setup as a nimble.yaml that `nimble serve --config` reads, so it is reproducible.",
+  description: "Write the setup as a nimble.yaml that `nimble serve --config` reads, so it is reproducible (guardrails: the file write_guardrails wrote).",
   schema: configSchema,
   parameters: {
     type: "object",
     properties: {
-      path: { type: "string" },
-      model: { type: "string" },
-      served_model_name: { type: "string" },
-      embedding_model: { type: "string" },
+      path: str(512),
+      model: str(512),
+      served_model_name: str(128),
+      embedding_model: str(512),
       parallel: { type: "integer", minimum: 1, maximum: 256 },
-      ctx_size: { type: "integer", minimum: 1 },
-      host: { type: "string" },
+      ctx_size: { type: "integer", minimum: 1, maximum: 1048576 },
+      host: str(256),
       port: { type: "integer", minimum: 0, maximum: 65535 },
+      guardrails: str(512),
     },
     additionalProperties: false,
   },
@@ -250,32 +231,40 @@ const writeConfig = tool({
       ...(args.ctx_size ? { ctxSize: args.ctx_size } : {}),
       ...(args.host ? { host: args.host } : {}),
       ...(args.port !== undefined ? { port: args.port } : {}),
+      ...(args.guardrails ? { guardrails: args.guardrails } : {}),
     };
     const path = resolve(args.path);
-    const previous = existsSync(path) ? readFileSync(path, "utf8") : null;
-    // Written next to its place, checked by the config loader, then renamed: never a partial or invalid file.
-    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp.yaml`);
-    writeFileSync(tmp, `# Written by \`nimble assistant\`; serve it with: nimble serve --config ${basename(path)}\n${stringify(config)}`);
-    try {
-      resolveConfig({}, {}, tmp);
-    } catch (err) {
-      unlinkSync(tmp);
-      throw err;
-    }
-    renameSync(tmp, path);
+    const previous = readIfExists(path);
+    // Checked by the config loader before it takes the file's place.
+    writeChecked(path, `# Written by \`nimble assistant\`; serve it with: nimble serve --config ${basename(path)}\n${stringify(config)}`, (tmp) => resolveConfig({}, {}, tmp));
     return { result: { path, config }, summary: `wrote ${path}`, undo: { type: "restore_file", path, previous } };
   },
 });
 
-export const TOOLS: readonly Tool[] = [inspectMachine, recommendModels, pullModel, loadModel, createStore, createKey, writeConfig];
+export const TOOLS: readonly Tool[] = [inspectMachine, recommendModels, pullModel, loadModel, createStore, createKey, writeGuardrails, runBenchmark, writeConfig, writeKubernetes];
 
 export function findTool(name: string): Tool | undefined {
   return TOOLS.find((t) => t.name === name);
 }
 
-/** The tools in OpenAI's `tools` shape. */
-export function toolSpecs(): { type: "function"; function: { name: string; description: string; parameters: Record<string, unknown> } }[] {
-  return TOOLS.map((t) => ({ type: "function", function: { name: t.name, description: t.description, parameters: t.parameters } }));
+/**
+ * Parameters in OpenAI's strict form: every property required, the optional ones nullable (a
+ * grammar from a JSON schema emits every property; null then stands for "not given", and
+ * executeTool drops nulls before validating).
+ */
+function strictParameters(p: Record<string, unknown>): Record<string, unknown> {
+  const properties = (p.properties ?? {}) as Record<string, Record<string, unknown>>;
+  const required = new Set((p.required as string[] | undefined) ?? []);
+  return {
+    ...p,
+    properties: Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, required.has(k) ? v : { anyOf: [v, { type: "null" }] }])),
+    required: Object.keys(properties),
+  };
+}
+
+/** The tools in OpenAI's `tools` shape (`strict`: OpenAI's strict form, for grammar-constrained calls). */
+export function toolSpecs(options: { strict?: boolean } = {}): { type: "function"; function: { name: string; description: string; parameters: Record<string, unknown>; strict?: boolean } }[] {
+  return TOOLS.map((t) => ({ type: "function", function: { name: t.name, description: t.description, ...(options.strict ? { parameters: strictParameters(t.parameters), strict: true } : { parameters: t.parameters }) } }));
 }
 
 /** Reverses one logged action. */
@@ -291,12 +280,13 @@ export async function undoAction(client: NimbleClient, undo: UndoRecord): Promis
     case "revoke_key":
       await client.delete(`/v1/admin/keys/${encodeURIComponent(undo.name)}`);
       return `revoked the key ${undo.name}`;
+    case "restore_guardrails":
+      return restoreGuardrails(client, undo);
+    case "remove_dir":
+      rmSync(undo.path, { recursive: true, force: true });
+      return `removed ${undo.path}`;
     case "restore_file":
-      if (undo.previous === null) {
-        if (existsSync(undo.path)) unlinkSync(undo.path);
-        return `removed ${undo.path}`;
-      }
-      writeFileSync(undo.path, undo.previous);
-      return `restored ${undo.path}`;
+      restoreFile(undo.path, undo.previous);
+      return `${undo.previous === null ? "removed" : "restored"} ${undo.path}`;
   }
 }

@@ -1,5 +1,6 @@
 /**
- * The guided wizard: the same plan as the agent (machine, model, documents, key, nimble.yaml)
+ * The guided wizard: the same plan as the agent (machine, model, documents, key, guardrails,
+ * benchmark, nimble.yaml)
  * as questions and answers, for when no capable language model is available. It runs the same
  * tools, so every change is confirmed, logged and undoable alike.
  */
@@ -34,7 +35,17 @@ export async function runWizard(session: Session): Promise<void> {
   const keyName = await ask("Name of an API key for your application (empty: none): ");
   if (keyName) await executeTool(session, "create_api_key", { name: keyName, scope: "inference" });
 
+  const guardrailsPath = await ask("Guardrails file to write (masks personal data, blocks prompt injections; empty: none): ");
+  let guardrails: string | undefined;
+  if (guardrailsPath) {
+    const written = await executeTool(session, "write_guardrails", { path: guardrailsPath, personal_data: "mask", injections: "block" });
+    if (written.status === "done") guardrails = (written.result as { path: string }).path;
+  }
+
+  const users = Number(await ask("Benchmark for how many simultaneous users (empty: skip)? "));
+  if (Number.isInteger(users) && users > 0) await executeTool(session, "run_benchmark", { concurrency: Math.min(users, 32), max_tokens: 32 });
+
   const path = (await ask("Where to write nimble.yaml [nimble.yaml]: ")) || "nimble.yaml";
-  await executeTool(session, "write_config", { path, ...(modelRef ? { model: modelRef } : {}) });
+  await executeTool(session, "write_config", { path, ...(modelRef ? { model: modelRef } : {}), ...(guardrails ? { guardrails } : {}) });
   io.say("Setup finished. Undo it with `nimble assistant --undo`.");
 }

@@ -35,10 +35,18 @@ function checkModels(guardrails: Guardrails, state: ServerState): void {
   }
 }
 
-export function registerGuardrails(app: FastifyInstance, state: ServerState, file: GuardrailsFile | undefined): void {
-  if (file) {
-    const latency = new Histogram({ name: "guardrail_rail_latency_seconds", help: "Time one rail took on one check.", labelNames: ["config_id", "rail", "type"], buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [state.metrics.registry] });
-    const triggers = new Counter({ name: "guardrail_rail_triggers_total", help: "Times a rail fired (action: block, mask, log) or failed (action: error).", labelNames: ["config_id", "rail", "type", "action"], registers: [state.metrics.registry] });
+/**
+ * Compiles guardrails files for this server: rails observed by the per-rail metrics (registered
+ * once, on the first file), named models checked against the served ones.
+ */
+export function guardrailsCompiler(app: FastifyInstance, state: ServerState): (file: GuardrailsFile) => Guardrails {
+  let metrics: { latency: Histogram; triggers: Counter } | undefined;
+  return (file) => {
+    metrics ??= {
+      latency: new Histogram({ name: "guardrail_rail_latency_seconds", help: "Time one rail took on one check.", labelNames: ["config_id", "rail", "type"], buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [state.metrics.registry] }),
+      triggers: new Counter({ name: "guardrail_rail_triggers_total", help: "Times a rail fired (action: block, mask, log) or failed (action: error).", labelNames: ["config_id", "rail", "type", "action"], registers: [state.metrics.registry] }),
+    };
+    const { latency, triggers } = metrics;
     const guardrails = new Guardrails(file, {
       onRail(rail, report, error) {
         const config_id = owner.get(rail) ?? "";
@@ -50,9 +58,15 @@ export function registerGuardrails(app: FastifyInstance, state: ServerState, fil
     const owner = new Map<Rail, string>();
     for (const c of guardrails.configs.values()) for (const r of [...c.rails.input, ...c.rails.output, ...c.rails.retrieval]) owner.set(r, c.config.id);
     checkModels(guardrails, state);
-    state.guardrails = guardrails;
-  }
+    return guardrails;
+  };
+}
+
+export function registerGuardrails(app: FastifyInstance, state: ServerState, file: GuardrailsFile | undefined): (file: GuardrailsFile) => Guardrails {
+  const compile = guardrailsCompiler(app, state);
+  if (file) state.guardrails = compile(file);
   registerGuardrailHooks(app, state);
   registerGuardrailCheckRoutes(app, state);
   registerModerationRoutes(app, state);
+  return compile;
 }
