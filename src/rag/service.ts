@@ -13,6 +13,7 @@ import { readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
+import { matchesFilter } from "./filters.js";
 import { ingestFile, type ChunkProcessors, type IngestTimings } from "./ingest.js";
 import type { ChunkIndex, MetadataStore } from "./index/types.js";
 import { NoEmbeddingModelError, type RagModels } from "./models.js";
@@ -85,7 +86,11 @@ export class RagService {
     this.retriever = new HybridRetriever({
       index: options.index,
       models: options.models,
-      searchableFiles: async (storeId) => (await this.storeFiles(storeId)).filter((f) => f.status === "completed"),
+      searchableFiles: async (storeId, filter) => {
+        const { meta } = this.options;
+        if (meta.listStoreFiles) return meta.listStoreFiles(storeId, { status: "completed", ...(filter ? { filter } : {}) });
+        return (await this.storeFiles(storeId)).filter((f) => f.status === "completed" && (!filter || matchesFilter(f.attributes, filter)));
+      },
       touch: async (storeId) => {
         const store = await this.options.meta.get<StoreRecord>("store", storeId);
         if (store) await this.options.meta.put("store", storeId, { ...store, last_active_at: now() });
@@ -449,8 +454,9 @@ export class RagService {
     const key = storeFileKey(job.storeId, job.fileId);
     const current = await this.options.meta.get<StoreFileRecord>("store_file", key);
     if (!current || current.status !== "in_progress" || job.abort.signal.aborted) {
-      // Detached, cancelled or re-attached meanwhile: leave no chunks behind for this run.
-      if (status === "completed" && (!current || current.status !== "in_progress")) await this.options.index.deleteFile(job.storeId, job.fileId);
+      // Detached, cancelled or re-attached meanwhile: leave no chunks behind for this run. (Completed
+      // meanwhile: another replica sharing the store ingested it too, and the chunks are the file's.)
+      if (status === "completed" && (!current || (current.status !== "in_progress" && current.status !== "completed"))) await this.options.index.deleteFile(job.storeId, job.fileId);
       return;
     }
     await this.options.meta.put("store_file", key, { ...current, status, ...fields });
