@@ -72,7 +72,7 @@ describe("PostgreSQL backends on PGlite", () => {
     const version = await db.query<{ version: number }>("SELECT version FROM nimble_rag_schema");
     assert.deepEqual(version.rows, [{ version: SCHEMA_VERSION }]);
     const tables = await db.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE tablename LIKE 'nimble_rag_%' ORDER BY 1");
-    assert.deepEqual(tables.rows.map((r) => r.t), ["nimble_rag_batches", "nimble_rag_chunks", "nimble_rag_files", "nimble_rag_schema", "nimble_rag_store_files", "nimble_rag_stores"]);
+    assert.deepEqual(tables.rows.map((r) => r.t), ["nimble_rag_batches", "nimble_rag_chunks", "nimble_rag_file_bytes", "nimble_rag_files", "nimble_rag_schema", "nimble_rag_store_files", "nimble_rag_stores"]);
   });
 
   it("keeps records in insertion order, lists by prefix, replaces and deletes", async () => {
@@ -248,32 +248,42 @@ describe("hybrid retrieval on PostgreSQL ranks like the embedded store", () => {
 });
 
 describe("replicas on one PostgreSQL database", () => {
-  it("see each other's stores, files and chunks; reopen keeps everything", async () => {
-    const home = tempDir();
+  it("see each other's stores, files, bytes and chunks; reopen keeps everything", async () => {
     const models = engineModels({ embedding });
-    const filesDir = join(home, "rag", "files");
-    const a = await RagService.open({ filesDir, models, ...(await open()) });
-    let b = await RagService.open({ filesDir, models, ...(await open()) });
-    const store = await a.createStore({ name: "shared" });
-    const file = await a.createFile(Readable.from([Buffer.from("# Bike scheme\n\nThe Fjordline bike scheme lends cargo bikes for a week.")]), "bikes.md", "assistants");
-    await a.attachFile(store.id, file.id, { dept: "facilities" });
-    await a.waitIdle();
-    assert.equal((await b.getStore("shared")).id, store.id);
-    assert.equal((await b.getStoreFile(store.id, file.id)).status, "completed");
-    assert.deepEqual((await b.storeObject(store)).file_counts, { in_progress: 0, completed: 1, failed: 0, cancelled: 0, total: 1 });
-    const hit = await b.retriever.search([store.id], "cargo bikes", { ranker: "none", filters: { type: "eq", key: "dept", value: "facilities" } });
+    // Each replica has its own files folder: the bytes are shared through the database.
+    const [dirA, dirB] = [join(tempDir(), "files"), join(tempDir(), "files")];
+    const a = await RagService.open({ filesDir: dirA, models, ...(await open()) });
+    let b = await RagService.open({ filesDir: dirB, models, ...(await open()) });
+    const bytes = Buffer.from("# Bike scheme\n\nThe Fjordline bike scheme lends cargo bikes for a week.");
+    const file = await a.createFile(Readable.from([bytes]), "bikes.md", "assistants");
+    const empty = await a.createFile(Readable.from([]), "empty.txt", "assistants");
+    // b creates the store and ingests a's upload.
+    const store = await b.createStore({ name: "shared" });
+    await b.attachFile(store.id, file.id, { dept: "facilities" });
+    await b.waitIdle();
+    assert.deepEqual(readFileSync(join(dirB, file.id)), bytes);
+    assert.deepEqual(await b.fileBytes(empty.id), Buffer.alloc(0));
+    assert.equal((await a.getStore("shared")).id, store.id);
+    assert.equal((await a.getStoreFile(store.id, file.id)).status, "completed");
+    assert.deepEqual((await a.storeObject(store)).file_counts, { in_progress: 0, completed: 1, failed: 0, cancelled: 0, total: 1 });
+    const hit = await a.retriever.search([store.id], "cargo bikes", { ranker: "none", filters: { type: "eq", key: "dept", value: "facilities" } });
     assert.equal(hit.results[0]?.fileId, file.id);
-    assert.deepEqual((await b.retriever.search([store.id], "cargo bikes", { ranker: "none", filters: { type: "ne", key: "dept", value: "facilities" } })).results, []);
+    assert.deepEqual((await a.retriever.search([store.id], "cargo bikes", { ranker: "none", filters: { type: "ne", key: "dept", value: "facilities" } })).results, []);
 
     // Reopen replica b: nothing lost, nothing re-ingested.
     await b.close();
-    b = await RagService.open({ filesDir, models, ...(await open()) });
+    b = await RagService.open({ filesDir: dirB, models, ...(await open()) });
     assert.equal((await b.getStoreFile(store.id, file.id)).status, "completed");
     assert.equal((await b.retriever.search([store.id], "cargo bikes", { ranker: "none" })).results[0]?.fileId, file.id);
 
-    // b detaches the file: a's searches stop finding it at once.
+    // b detaches the file: a's searches stop finding it at once. a deletes it: b's cached copy goes when b reopens.
     await b.detachFile(store.id, file.id);
     assert.deepEqual((await a.retriever.search([store.id], "cargo bikes", { ranker: "none" })).results, []);
+    await a.deleteFile(file.id);
+    await assert.rejects(b.fileBytes(file.id), /No file found/);
+    await b.close();
+    b = await RagService.open({ filesDir: dirB, models, ...(await open()) });
+    assert.deepEqual(readdirSync(dirB), [empty.id]);
     await b.deleteStore(store.id);
     await assert.rejects(a.getStore(store.id), /No vector store/);
     await a.close();
@@ -328,9 +338,12 @@ describe("a Nimble server on --rag-store postgres:// (PGlite socket server)", ()
     try {
       await Promise.all([one.ready, two.ready]);
       const [c1, c2] = [one, two].map((s) => new OpenAI({ baseURL: `${s.url}/v1`, apiKey: "unused" }));
-      const file = await c1!.files.create({ file: await toFile(Buffer.from("# Support\n\nThe support desk answers within four hours on weekdays."), "support.md"), purpose: "assistants" });
-      const store = await c1!.vectorStores.create({ name: "pg", file_ids: [file.id] });
+      const text = "# Support\n\nThe support desk answers within four hours on weekdays.";
+      // Uploaded to one replica, indexed by the other (the bytes are in the database too).
+      const file = await c1!.files.create({ file: await toFile(Buffer.from(text), "support.md"), purpose: "assistants" });
+      const store = await c2!.vectorStores.create({ name: "pg", file_ids: [file.id] });
       await waitFor(async () => (await c1!.vectorStores.retrieve(store.id)).file_counts.completed === 1, 30_000);
+      assert.equal(Buffer.from(await (await c2!.files.content(file.id)).arrayBuffer()).toString(), text);
       await c1!.vectorStores.files.update(store.id, file.id, { attributes: { team: "support", year: 2025 } });
       // The other replica: the same store, counts and search results.
       assert.equal((await c2!.vectorStores.retrieve(store.id)).file_counts.completed, 1);

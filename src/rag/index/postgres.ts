@@ -12,14 +12,17 @@
  * - Records: one table per kind (files, stores, store files, batches), the record as JSON, ordered
  *   by insertion. Store files also expose store id, status and attributes as columns, so that
  *   searches select the searchable files and apply filters in SQL (listStoreFiles).
+ * - Uploaded files' bytes: in 1 MiB bytea parts, so any replica can ingest or serve a file
+ *   uploaded through another (each keeps a cache under its home).
  * - The schema is created or migrated on open, under an advisory lock (replicas starting together
  *   do it once), and its version is kept in nimble_rag_schema.
  */
+import { createReadStream } from "node:fs";
 import type { StoreFileRecord, StoreFileStatus } from "../records.js";
 import type { SearchFilter } from "../types.js";
 import { filterSql } from "./pg-filters.js";
 import { poolClient, type SqlClient, type SqlQueryable } from "./sql-client.js";
-import { ftsWords, type ChunkIndex, type IndexedChunk, type IndexHit, type MetadataStore, type MetaKind } from "./types.js";
+import { ftsWords, type ChunkIndex, type FileBlobStore, type IndexedChunk, type IndexHit, type MetadataStore, type MetaKind } from "./types.js";
 
 export const SCHEMA_VERSION = 1;
 /** pg_advisory_xact_lock key of schema changes ("Nimb"). */
@@ -30,6 +33,8 @@ const TS_CONFIG = "english";
 const INSERT_ROWS = 256;
 /** pgvector's HNSW index takes vectors up to 2,000 dimensions; larger ones are searched exactly. */
 const HNSW_MAX_DIM = 2000;
+/** Bytes per row of a stored file. */
+const BLOB_PART = 1 << 20;
 /** HNSW candidate list size: at least the retriever's 100 candidates. */
 const EF_SEARCH = 100;
 
@@ -54,6 +59,7 @@ const MIGRATIONS: string[][] = [
       tsv tsvector NOT NULL, dl int NOT NULL, PRIMARY KEY (store_id, id))`,
     "CREATE INDEX nimble_rag_chunks_file ON nimble_rag_chunks (store_id, file_id)",
     "CREATE INDEX nimble_rag_chunks_tsv ON nimble_rag_chunks USING gin (tsv)",
+    `CREATE TABLE nimble_rag_file_bytes (file_id text COLLATE "C" NOT NULL, part int NOT NULL, data bytea NOT NULL, PRIMARY KEY (file_id, part))`,
   ],
 ];
 
@@ -247,6 +253,30 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 }
 
+/** Uploaded files' bytes in 1 MiB parts (bytea), written in one transaction. */
+export class PostgresFileBlobStore implements FileBlobStore {
+  constructor(private readonly db: SqlClient) {}
+
+  async put(fileId: string, path: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query("DELETE FROM nimble_rag_file_bytes WHERE file_id = $1", [fileId]);
+      let part = 0;
+      for await (const data of createReadStream(path, { highWaterMark: BLOB_PART })) await tx.query("INSERT INTO nimble_rag_file_bytes (file_id, part, data) VALUES ($1, $2, $3)", [fileId, part++, data]);
+      // An empty file still has its (empty) part, so that "stored" and "absent" differ.
+      if (part === 0) await tx.query("INSERT INTO nimble_rag_file_bytes (file_id, part, data) VALUES ($1, 0, $2)", [fileId, Buffer.alloc(0)]);
+    });
+  }
+
+  async get(fileId: string): Promise<Buffer | undefined> {
+    const { rows } = await this.db.query<{ data: Uint8Array }>("SELECT data FROM nimble_rag_file_bytes WHERE file_id = $1 ORDER BY part", [fileId]);
+    return rows.length === 0 ? undefined : Buffer.concat(rows.map((r) => r.data));
+  }
+
+  async delete(fileId: string): Promise<void> {
+    await this.db.query("DELETE FROM nimble_rag_file_bytes WHERE file_id = $1", [fileId]);
+  }
+}
+
 /** A clear error for a store that cannot be used, naming the option (the URL without its password). */
 export class RagStoreError extends Error {
   constructor(message: string) {
@@ -286,11 +316,11 @@ async function migrate(db: SqlClient): Promise<string> {
 }
 
 /** The two backends on an open SqlClient (schema created or migrated first). Closing the metadata store closes the client. */
-export async function openSqlBackends(db: SqlClient, options: { insertRows?: number } = {}): Promise<{ meta: PostgresMetadataStore; index: PostgresChunkIndex }> {
+export async function openSqlBackends(db: SqlClient, options: { insertRows?: number } = {}): Promise<{ meta: PostgresMetadataStore; index: PostgresChunkIndex; blobs: PostgresFileBlobStore }> {
   const version = await migrate(db);
   const [major = 0, minor = 0] = version.split(".").map(Number);
   const index = new PostgresChunkIndex(db, { iterativeScan: major > 0 || minor >= 8, ...options });
-  return { meta: new PostgresMetadataStore(db), index };
+  return { meta: new PostgresMetadataStore(db), index, blobs: new PostgresFileBlobStore(db) };
 }
 
 /** postgres://user@host:port/db: the URL as it may be shown (no password, no parameters). */
@@ -304,7 +334,7 @@ export function describeUrl(url: string): string {
 }
 
 /** Opens the backends on a PostgreSQL server (node-postgres pool); a bad URL or a server that cannot be used is one RagStoreError. */
-export async function openPostgresBackends(url: string): Promise<{ meta: MetadataStore; index: ChunkIndex }> {
+export async function openPostgresBackends(url: string): Promise<{ meta: MetadataStore; index: ChunkIndex; blobs: FileBlobStore }> {
   try {
     new URL(url);
   } catch {

@@ -75,6 +75,18 @@ export interface MetadataStore {
   close(): Promise<void>;
 }
 
+/**
+ * Uploaded files' bytes kept where every replica can read them (PostgreSQL). Optional: without it
+ * the bytes live only under <home>/rag/files; with it that folder is a local cache.
+ */
+export interface FileBlobStore {
+  /** Stores the bytes of a file (read from a local path); durable when it resolves. */
+  put(fileId: string, path: string): Promise<void>;
+  /** The bytes, or undefined when none are stored. */
+  get(fileId: string): Promise<Buffer | undefined>;
+  delete(fileId: string): Promise<void>;
+}
+
 /** Words only (letters and digits): full-text queries must not see query syntax from users. */
 export function ftsWords(text: string): string {
   return text.replace(/[^\p{L}\p{N}]+/gu, " ").trim();
