@@ -121,6 +121,34 @@ describe("PostgreSQL backends on PGlite", () => {
     await meta.close();
   });
 
+  it("searches through the HNSW index with store and file filters like an exact scan", async () => {
+    const { meta, index } = await open();
+    let seed = 1;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5;
+    for (const s of ["vs_hnsw1", "vs_hnsw2"]) {
+      for (const f of ["f0", "f1", "f2"]) await index.addFile(s, Array.from({ length: 200 }, (_, i) => chunk(f, i, `row ${i}`, Float32Array.from({ length: 16 }, random))));
+    }
+    const q = Float32Array.from({ length: 16 }, random);
+    const exact = await index.searchVector("vs_hnsw1", q, 100, ["f1", "f2"]);
+    const plan = async () => (await db.query<Record<string, string>>("EXPLAIN SELECT id FROM nimble_rag_chunks c WHERE c.store_id = 'vs_hnsw1' AND c.dim = 16 ORDER BY c.embedding::vector(16) <=> $1::vector(16) LIMIT 100", [`[${Array.from(q).join(",")}]`])).rows.map((r) => Object.values(r)[0]).join("\n");
+    // Small tables get an exact scan from the planner: make it take the index.
+    await db.query("SET enable_seqscan = off");
+    await db.query("SET enable_bitmapscan = off");
+    try {
+      assert.match(await plan(), /Index Scan using nimble_rag_chunks_hnsw_16/);
+      const approximate = await index.searchVector("vs_hnsw1", q, 100, ["f1", "f2"]);
+      assert.equal(approximate.length, 100);
+      assert.ok(approximate.every((h) => h.chunk.fileId !== "f0"));
+      assert.deepEqual(approximate.slice(0, 10).map((h) => h.chunk.id), exact.slice(0, 10).map((h) => h.chunk.id));
+    } finally {
+      await db.query("RESET enable_seqscan");
+      await db.query("RESET enable_bitmapscan");
+    }
+    await index.dropStore("vs_hnsw1");
+    await index.dropStore("vs_hnsw2");
+    await meta.close();
+  });
+
   it("deleting a file removes its chunks at once; dropping a store removes all", async () => {
     const { meta, index } = await open();
     const s = "vs_delete";
