@@ -99,10 +99,11 @@ function validDim(n: number): number {
  */
 const BM25_SQL = `
 WITH terms AS (SELECT DISTINCT lexeme FROM unnest(to_tsvector('${TS_CONFIG}', $2::text))),
-query AS (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS q FROM terms),
+query AS (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS q, array_agg(lexeme) AS lexemes FROM terms),
 stats AS (SELECT count(*)::float8 AS n, greatest(coalesce(avg(dl), 1), 1)::float8 AS avgdl FROM nimble_rag_chunks WHERE store_id = $1),
 matched AS (SELECT c.id, c.dl, c.tsv FROM nimble_rag_chunks c, query WHERE c.store_id = $1 AND c.tsv @@ query.q),
-tf AS (SELECT m.id, m.dl, u.lexeme, cardinality(u.positions)::float8 AS tf FROM matched m, unnest(m.tsv) u WHERE u.lexeme IN (SELECT lexeme FROM terms)),
+-- The query's terms only (marked with weight A, then kept), not every term of each matched chunk.
+tf AS (SELECT m.id, m.dl, u.lexeme, cardinality(u.positions)::float8 AS tf FROM matched m, query, unnest(ts_filter(setweight(m.tsv, 'A', query.lexemes), '{a}')) u),
 df AS (SELECT lexeme, count(*)::float8 AS df FROM tf GROUP BY lexeme),
 scored AS (
   SELECT tf.id, sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5)) * tf.tf * 2.2 / (tf.tf + 1.2 * (0.25 + 0.75 * tf.dl / s.avgdl))) AS score
