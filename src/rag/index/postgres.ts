@@ -132,9 +132,13 @@ export class PostgresChunkIndex implements ChunkIndex {
   /** The partial HNSW index for one dimension (created once, under the schema lock: replicas may race). */
   private async ensureVectorIndex(dim: number): Promise<void> {
     if (this.indexedDims.has(dim) || dim > HNSW_MAX_DIM) return;
+    const name = `nimble_rag_chunks_hnsw_${dim}`;
+    // Looked up first: CREATE INDEX IF NOT EXISTS would lock the table against writes even when the index exists.
+    const { rows } = await this.db.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [name]);
+    if (rows[0]?.present) return void this.indexedDims.add(dim);
     await this.db.transaction(async (tx) => {
       await tx.query("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK]);
-      await tx.query(`CREATE INDEX IF NOT EXISTS nimble_rag_chunks_hnsw_${dim} ON nimble_rag_chunks USING hnsw ((embedding::vector(${dim})) vector_cosine_ops) WHERE dim = ${dim}`);
+      await tx.query(`CREATE INDEX IF NOT EXISTS ${name} ON nimble_rag_chunks USING hnsw ((embedding::vector(${dim})) vector_cosine_ops) WHERE dim = ${dim}`);
     });
     this.indexedDims.add(dim);
   }
