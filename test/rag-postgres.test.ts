@@ -318,6 +318,31 @@ describe("replicas on one PostgreSQL database", () => {
     await b.close();
   });
 
+  it("a replica that re-ingests a file another replica completes meanwhile keeps its chunks", async () => {
+    const models = engineModels({ embedding });
+    const a = await RagService.open({ filesDir: join(tempDir(), "files"), models, ...(await open()) });
+    const store = await a.createStore({ name: "race" });
+    const file = await a.createFile(Readable.from([Buffer.from("The Heron arm lifts twelve kilograms at full reach.")]), "heron.md", "assistants");
+    await a.attachFile(store.id, file.id);
+    await a.waitIdle();
+    const done = await a.getStoreFile(store.id, file.id);
+    // As if a were still ingesting it when b starts: b's recovery queues it again. b's embedding waits for a gate.
+    await a.meta.put("store_file", `${store.id}/${file.id}`, { ...done, status: "in_progress" });
+    let open_!: () => void;
+    const gate = new Promise<void>((resolve) => (open_ = resolve));
+    const gated = { ...models, embedding: async () => (await gate, models.embedding()) };
+    const b = await RagService.open({ filesDir: join(tempDir(), "files"), models: gated, ...(await open()) });
+    // a finishes first (its chunks and its completed record), then b's run ends.
+    await a.meta.put("store_file", `${store.id}/${file.id}`, done);
+    open_();
+    await b.waitIdle();
+    assert.equal((await b.getStoreFile(store.id, file.id)).status, "completed");
+    assert.equal((await b.retriever.search([store.id], "Heron arm", { ranker: "none" })).results[0]?.fileId, file.id);
+    await a.deleteStore(store.id);
+    await a.close();
+    await b.close();
+  });
+
   it("reopens a database from disk with its records and chunks", async () => {
     const dir = tempDir();
     const first = await PGlite.create(dir, { extensions: { vector } });
