@@ -322,7 +322,7 @@ describe("replicas on one PostgreSQL database", () => {
     await b.close();
   });
 
-  it("a replica that re-ingests a file another replica completes meanwhile keeps its chunks", async () => {
+  it("a replica re-ingesting a file that another replica completes meanwhile keeps it searchable", async () => {
     const models = engineModels({ embedding });
     const a = await RagService.open({ filesDir: join(tempDir(), "files"), models, ...(await open()) });
     const store = await a.createStore({ name: "race" });
@@ -338,6 +338,8 @@ describe("replicas on one PostgreSQL database", () => {
     const b = await RagService.open({ filesDir: join(tempDir(), "files"), models: gated, ...(await open()) });
     // a finishes first (its chunks and its completed record), then b's run ends.
     await a.meta.put("store_file", `${store.id}/${file.id}`, done);
+    // b's recovery left the chunks in place (its addFile will replace them): the file is searchable throughout.
+    assert.equal((await a.retriever.search([store.id], "Heron arm", { ranker: "none" })).results[0]?.fileId, file.id);
     open_();
     await b.waitIdle();
     assert.equal((await b.getStoreFile(store.id, file.id)).status, "completed");

@@ -126,7 +126,8 @@ export class RagService {
       const known = new Set(files.map((f) => f.id));
       for (const id of (await index.fileChunkCounts(store.id)).keys()) if (!known.has(id)) await index.deleteFile(store.id, id);
       for (const f of files.filter((f) => f.status === "in_progress")) {
-        await index.deleteFile(store.id, f.id);
+        // An index whose addFile replaces keeps them meanwhile: another replica may be finishing this file.
+        if (!index.addReplaces) await index.deleteFile(store.id, f.id);
         this.enqueue(store.id, f.id);
       }
     }

@@ -121,6 +121,7 @@ FROM unnest($3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::int[],
 CROSS JOIN LATERAL (SELECT to_tsvector('${TS_CONFIG}', u.text) AS tsv) t`;
 
 export class PostgresChunkIndex implements ChunkIndex {
+  readonly addReplaces = true;
   /** Dimensions whose HNSW index this process has made sure of. */
   private readonly indexedDims = new Set<number>();
 

@@ -37,6 +37,8 @@ export interface ChunkIndex {
    * sees all of them or none.
    */
   addFile(storeId: string, chunks: IndexedChunk[]): Promise<void>;
+  /** True when addFile replaces the chunks the file had, in the same commit (PostgreSQL). */
+  readonly addReplaces?: boolean;
   /** Removes every chunk of a file in one commit. */
   deleteFile(storeId: string, fileId: string): Promise<void>;
   dropStore(storeId: string): Promise<void>;
