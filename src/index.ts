@@ -19,6 +19,6 @@ export { redactPersonalData, redactDocument, type PiiCounts, type PiiKind } from
 export { evaluateRetrieval, parseQueries, parseQrels, recallAtK, ndcgAtK, mrrAtK, type EvalReport, type Qrels } from "./rag/eval.js";
 export { ExtractError, type Chunk, type ChunkingOptions, type ExtractedDocument, type DocumentSection, type TextTokenizer } from "./rag/types.js";
 export { openSqlBackends, PostgresChunkIndex, PostgresMetadataStore, PostgresFileBlobStore, RagStoreError } from "./rag/index/postgres.js";
-export { pgliteClient, poolClient, type SqlClient, type SqlQueryable, type PGliteLike } from "./rag/index/sql-client.js";
+export { pgliteClient, poolClient, type SqlClient, type SqlQueryable, type PGliteLike, type PoolLike } from "./rag/index/sql-client.js";
 export * as guardrails from "./guardrails/index.js";
 export { Guardrails, loadGuardrailsFile, parseGuardrails, createRetrievalFilter } from "./guardrails/index.js";

@@ -3,8 +3,6 @@
  * an in-process PGlite (Postgres compiled to WASM, with its pgvector extension) for tests and
  * single-process use. Values always travel as parameters ($1, $2, …), never inside the SQL text.
  */
-import type { Pool, PoolClient } from "pg";
-
 export interface SqlQueryable {
   query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
 }
@@ -15,12 +13,19 @@ export interface SqlClient extends SqlQueryable {
   close(): Promise<void>;
 }
 
-/** A node-postgres pool as a SqlClient (closing it ends the pool). */
-export function poolClient(pool: Pool): SqlClient {
+/** What SqlClient needs of a node-postgres pool (structural: no types from `pg` in Nimble's API). */
+export interface PoolLike {
+  query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
+  connect(): Promise<{ query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }>; release(err?: Error | boolean): void }>;
+  end(): Promise<void>;
+}
+
+/** A node-postgres pool (`new pg.Pool(…)`) as a SqlClient (closing it ends the pool). */
+export function poolClient(pool: PoolLike): SqlClient {
   return {
     query: async <R>(text: string, params?: unknown[]) => ({ rows: (await pool.query(text, params)).rows as R[] }),
     async transaction<T>(work: (tx: SqlQueryable) => Promise<T>): Promise<T> {
-      const client: PoolClient = await pool.connect();
+      const client = await pool.connect();
       let broken: Error | undefined;
       try {
         await client.query("BEGIN");
