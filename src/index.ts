@@ -18,5 +18,7 @@ export { NearDuplicateIndex, minhashSignature, encodeSignature, decodeSignature,
 export { redactPersonalData, redactDocument, type PiiCounts, type PiiKind } from "./rag/redact.js";
 export { evaluateRetrieval, parseQueries, parseQrels, recallAtK, ndcgAtK, mrrAtK, type EvalReport, type Qrels } from "./rag/eval.js";
 export { ExtractError, type Chunk, type ChunkingOptions, type ExtractedDocument, type DocumentSection, type TextTokenizer } from "./rag/types.js";
+export { openSqlBackends, PostgresChunkIndex, PostgresMetadataStore, PostgresFileBlobStore, RagStoreError } from "./rag/index/postgres.js";
+export { pgliteClient, poolClient, type SqlClient, type SqlQueryable, type PGliteLike, type PoolLike } from "./rag/index/sql-client.js";
 export * as guardrails from "./guardrails/index.js";
 export { Guardrails, loadGuardrailsFile, parseGuardrails, createRetrievalFilter } from "./guardrails/index.js";

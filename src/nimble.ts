@@ -19,6 +19,7 @@ import type { Engine } from "./engine/types.js";
 import type { DownloadProgress } from "./models/download.js";
 import { resolveModel, type ResolvedModel } from "./models/resolve.js";
 import type { Retriever } from "./rag/types.js";
+import { checkRagStore } from "./rag/open.js";
 import type { Profile } from "./models/profiles.js";
 
 export interface CreateServerOptions extends Partial<Omit<NimbleConfig, "models">> {
@@ -201,6 +202,8 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     models.push(poolingSpec(config, kind, id, async () => side, { source: side.path, preload: true, aliases: taken ? [side.name] : [] }));
   }
   models.push(...configuredSpecs(config, resolveOptions));
+  // A --rag-store that cannot be used stops the start here (a replica must not serve without its shared store).
+  if (config.ragStore) await checkRagStore(config.ragStore);
   const server = await startHttpServer({
     host: config.host,
     port: config.port,

@@ -19,14 +19,23 @@ export interface OpenRagOptions {
   processors?: ChunkProcessors;
 }
 
+async function openPostgres(storeUrl: string) {
+  if (!/^postgres(ql)?:\/\//.test(storeUrl)) throw new Error(`--rag-store must be a postgres:// URL (or unset for the embedded store), got ${storeUrl.split(":")[0]}:…`);
+  const { openPostgresBackends } = await import("./index/postgres.js");
+  return openPostgresBackends(storeUrl);
+}
+
+/** Opens and closes the store of a --rag-store URL: one clear error naming the option when it cannot be used (checked at start). */
+export async function checkRagStore(storeUrl: string): Promise<void> {
+  const { meta, index } = await openPostgres(storeUrl);
+  await index.close();
+  await meta.close();
+}
+
 export async function openRag(options: OpenRagOptions): Promise<RagService> {
   const root = join(options.home, "rag");
   const common = { filesDir: join(root, "files"), models: options.models, ...(options.processors ? { processors: options.processors } : {}) };
-  if (options.storeUrl && /^postgres(ql)?:\/\//.test(options.storeUrl)) {
-    const { openPostgresBackends } = await import("./index/postgres.js");
-    return RagService.open({ ...common, ...(await openPostgresBackends(options.storeUrl)) });
-  }
-  if (options.storeUrl) throw new Error(`--rag-store must be a postgres:// URL (or unset for the embedded store), got ${options.storeUrl.split(":")[0]}:…`);
+  if (options.storeUrl) return RagService.open({ ...common, ...(await openPostgres(options.storeUrl)) });
   const [meta, index] = await Promise.all([JsonlMetadataStore.open(join(root, "metadata.jsonl")), LanceChunkIndex.open(join(root, "lance"))]);
   return RagService.open({ ...common, meta, index });
 }

@@ -11,11 +11,10 @@
  * score_threshold applies to the score returned.
  */
 import { sigmoidScore } from "./score.js";
-import { matchesFilter } from "./filters.js";
 import type { ChunkIndex, IndexHit } from "./index/types.js";
 import type { RagModels } from "./models.js";
 import type { StoreFileRecord } from "./records.js";
-import type { RetrievalOptions, RetrievalResult, RetrievedChunk, Retriever } from "./types.js";
+import type { RetrievalOptions, RetrievalResult, RetrievedChunk, Retriever, SearchFilter } from "./types.js";
 
 export const RRF_K = 60;
 /** Candidates taken from each list, and reranked. */
@@ -24,8 +23,8 @@ export const CANDIDATES = 100;
 export interface RetrieverDeps {
   index: ChunkIndex;
   models: RagModels;
-  /** The files of a store that searches may return (completed ones), with their attributes. */
-  searchableFiles(storeId: string): Promise<StoreFileRecord[]>;
+  /** The files of a store that searches may return (completed ones passing the filter), with their attributes. */
+  searchableFiles(storeId: string, filter?: SearchFilter): Promise<StoreFileRecord[]>;
   /** Marks the store as used (for expires_after's last_active_at). */
   touch?(storeId: string): Promise<void>;
 }
@@ -88,8 +87,8 @@ export class HybridRetriever implements Retriever {
     const best = (queries.length * (textWeight + embeddingWeight)) / (RRF_K + 1);
     await Promise.all(
       vectorStoreIds.map(async (storeId) => {
-        const searchable = await this.deps.searchableFiles(storeId);
-        const allowed = new Map(searchable.filter((f) => !options.filters || matchesFilter(f.attributes, options.filters)).map((f) => [f.id, f]));
+        const searchable = await this.deps.searchableFiles(storeId, options.filters);
+        const allowed = new Map(searchable.map((f) => [f.id, f]));
         files.set(storeId, allowed);
         if (allowed.size === 0 || lists === 0) return;
         // Restrict the index to the allowed files only when some chunks there are not (filters, files being ingested).

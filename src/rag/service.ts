@@ -9,12 +9,13 @@
  */
 import { createHash } from "node:crypto";
 import { createWriteStream, mkdirSync } from "node:fs";
-import { readdir, readFile, rename, rm } from "node:fs/promises";
+import { readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
+import { matchesFilter } from "./filters.js";
 import { ingestFile, type ChunkProcessors, type IngestTimings } from "./ingest.js";
-import type { ChunkIndex, MetadataStore } from "./index/types.js";
+import type { ChunkIndex, FileBlobStore, MetadataStore } from "./index/types.js";
 import { NoEmbeddingModelError, type RagModels } from "./models.js";
 import { chunkingOptions, newRagId, resolveChunking, storeFileKey, type BatchRecord, type ChunkingStrategy, type ErrorCode, type FileRecord, type StoreFileRecord, type StoreFileStatus, type StoreRecord } from "./records.js";
 import { HybridRetriever } from "./retriever.js";
@@ -52,6 +53,8 @@ export interface RagServiceOptions {
   filesDir: string;
   meta: MetadataStore;
   index: ChunkIndex;
+  /** Shared file bytes (PostgreSQL): filesDir is then a cache of them. */
+  blobs?: FileBlobStore;
   models: RagModels;
   processors?: ChunkProcessors;
   /** Files ingested at once (default 1: embedding already uses the cores). */
@@ -85,7 +88,11 @@ export class RagService {
     this.retriever = new HybridRetriever({
       index: options.index,
       models: options.models,
-      searchableFiles: async (storeId) => (await this.storeFiles(storeId)).filter((f) => f.status === "completed"),
+      searchableFiles: async (storeId, filter) => {
+        const { meta } = this.options;
+        if (meta.listStoreFiles) return meta.listStoreFiles(storeId, { status: "completed", ...(filter ? { filter } : {}) });
+        return (await this.storeFiles(storeId)).filter((f) => f.status === "completed" && (!filter || matchesFilter(f.attributes, filter)));
+      },
       touch: async (storeId) => {
         const store = await this.options.meta.get<StoreRecord>("store", storeId);
         if (store) await this.options.meta.put("store", storeId, { ...store, last_active_at: now() });
@@ -110,13 +117,17 @@ export class RagService {
   /** Brings index and records back in line after a crash (see the module comment). */
   private async recover(): Promise<void> {
     const { meta, index } = this.options;
-    for (const name of await readdir(this.options.filesDir)) if (name.endsWith(".part")) await rm(join(this.options.filesDir, name), { force: true });
+    for (const name of await readdir(this.options.filesDir)) {
+      // Partial uploads; with shared bytes, also cached copies of files deleted through another replica.
+      if (name.endsWith(".part") || (this.options.blobs && !(await meta.get("file", name)))) await rm(join(this.options.filesDir, name), { force: true });
+    }
     for (const store of await meta.list<StoreRecord>("store")) {
       const files = await this.storeFiles(store.id);
       const known = new Set(files.map((f) => f.id));
       for (const id of (await index.fileChunkCounts(store.id)).keys()) if (!known.has(id)) await index.deleteFile(store.id, id);
       for (const f of files.filter((f) => f.status === "in_progress")) {
-        await index.deleteFile(store.id, f.id);
+        // An index whose addFile replaces keeps them meanwhile: another replica may be finishing this file.
+        if (!index.addReplaces) await index.deleteFile(store.id, f.id);
         this.enqueue(store.id, f.id);
       }
     }
@@ -155,7 +166,10 @@ export class RagService {
   /** Renames a staged upload under its id and records it. */
   async commitUpload(staged: StagedUpload, filename: string, purpose: string, mimeType?: string): Promise<FileRecord> {
     const id = newRagId("file");
-    await rename(staged.tmp, join(this.options.filesDir, id));
+    const path = join(this.options.filesDir, id);
+    await rename(staged.tmp, path);
+    // Shared bytes first: a record other replicas can see always has its bytes.
+    await this.options.blobs?.put(id, path);
     const record: FileRecord = { id, bytes: staged.bytes, created_at: now(), filename: safeFilename(filename), purpose, sha256: staged.sha256, ...(mimeType ? { mime_type: mimeType } : {}) };
     await this.options.meta.put("file", id, record);
     return record;
@@ -179,7 +193,18 @@ export class RagService {
 
   async fileBytes(id: string): Promise<Buffer> {
     await this.getFile(id);
-    return readFile(join(this.options.filesDir, id));
+    const path = join(this.options.filesDir, id);
+    try {
+      return await readFile(path);
+    } catch (err) {
+      const bytes = (err as NodeJS.ErrnoException).code === "ENOENT" ? await this.options.blobs?.get(id) : undefined;
+      if (!bytes) throw err;
+      // Uploaded through another replica: cached here (temporary file, then an atomic rename).
+      const tmp = `${path}.${newRagId("file")}.part`;
+      await writeFile(tmp, bytes);
+      await rename(tmp, path);
+      return bytes;
+    }
   }
 
   /** Deletes a file, and removes it from every vector store. */
@@ -189,6 +214,7 @@ export class RagService {
       if (await this.options.meta.get("store_file", storeFileKey(store.id, id))) await this.detachFile(store.id, id);
     }
     await this.options.meta.delete("file", id);
+    await this.options.blobs?.delete(id);
     await rm(join(this.options.filesDir, id), { force: true });
   }
 
@@ -449,8 +475,9 @@ export class RagService {
     const key = storeFileKey(job.storeId, job.fileId);
     const current = await this.options.meta.get<StoreFileRecord>("store_file", key);
     if (!current || current.status !== "in_progress" || job.abort.signal.aborted) {
-      // Detached, cancelled or re-attached meanwhile: leave no chunks behind for this run.
-      if (status === "completed" && (!current || current.status !== "in_progress")) await this.options.index.deleteFile(job.storeId, job.fileId);
+      // Detached, cancelled or re-attached meanwhile: leave no chunks behind for this run. (Completed
+      // meanwhile: another replica sharing the store ingested it too, and the chunks are the file's.)
+      if (status === "completed" && (!current || (current.status !== "in_progress" && current.status !== "completed"))) await this.options.index.deleteFile(job.storeId, job.fileId);
       return;
     }
     await this.options.meta.put("store_file", key, { ...current, status, ...fields });

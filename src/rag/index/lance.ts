@@ -5,14 +5,9 @@
  */
 import * as lancedb from "@lancedb/lancedb";
 import { Index } from "@lancedb/lancedb";
-import { sqlString, type ChunkIndex, type IndexedChunk, type IndexHit } from "./types.js";
+import { ftsWords, sqlString, type ChunkIndex, type IndexedChunk, type IndexHit } from "./types.js";
 
 type Row = Record<string, unknown>;
-
-/** Words only: LanceDB's full-text query must not see query syntax from users. */
-export function ftsQuery(text: string): string {
-  return text.replace(/[^\p{L}\p{N}]+/gu, " ").trim();
-}
 
 function fileFilter(fileIds: readonly string[] | undefined): string | undefined {
   if (!fileIds) return undefined;
@@ -108,7 +103,7 @@ export class LanceChunkIndex implements ChunkIndex {
 
   async searchText(storeId: string, query: string, limit: number, fileIds?: readonly string[]): Promise<IndexHit[]> {
     const table = await this.table(storeId);
-    const words = ftsQuery(query);
+    const words = ftsWords(query);
     if (!table || !words) return [];
     let q = table.search(words, "fts").select([...COLUMNS, "_score"]).limit(limit);
     const where = fileFilter(fileIds);

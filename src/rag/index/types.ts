@@ -4,6 +4,9 @@
  * batches). LanceDB + a JSONL log under NIMBLE_HOME by default; PostgreSQL + pgvector for replicas.
  */
 
+import type { StoreFileRecord, StoreFileStatus } from "../records.js";
+import type { SearchFilter } from "../types.js";
+
 /** One chunk as the index holds it. */
 export interface IndexedChunk {
   /** `<file id>:<chunk index>`. */
@@ -34,6 +37,8 @@ export interface ChunkIndex {
    * sees all of them or none.
    */
   addFile(storeId: string, chunks: IndexedChunk[]): Promise<void>;
+  /** True when addFile replaces the chunks the file had, in the same commit (PostgreSQL). */
+  readonly addReplaces?: boolean;
   /** Removes every chunk of a file in one commit. */
   deleteFile(storeId: string, fileId: string): Promise<void>;
   dropStore(storeId: string): Promise<void>;
@@ -64,7 +69,29 @@ export interface MetadataStore {
   list<T>(kind: MetaKind, prefix?: string): Promise<T[]>;
   put(kind: MetaKind, id: string, value: unknown): Promise<void>;
   delete(kind: MetaKind, id: string): Promise<void>;
+  /**
+   * Optional: a store's files (kind "store_file", ids `<store id>/…`) of one status and passing a
+   * filter on their attributes, selected by the store itself (SQL) instead of in memory.
+   */
+  listStoreFiles?(storeId: string, options: { status?: StoreFileStatus; filter?: SearchFilter }): Promise<StoreFileRecord[]>;
   close(): Promise<void>;
+}
+
+/**
+ * Uploaded files' bytes kept where every replica can read them (PostgreSQL). Optional: without it
+ * the bytes live only under <home>/rag/files; with it that folder is a local cache.
+ */
+export interface FileBlobStore {
+  /** Stores the bytes of a file (read from a local path); durable when it resolves. */
+  put(fileId: string, path: string): Promise<void>;
+  /** The bytes, or undefined when none are stored. */
+  get(fileId: string): Promise<Buffer | undefined>;
+  delete(fileId: string): Promise<void>;
+}
+
+/** Words only (letters and digits): full-text queries must not see query syntax from users. */
+export function ftsWords(text: string): string {
+  return text.replace(/[^\p{L}\p{N}]+/gu, " ").trim();
 }
 
 /** SQL literal of a string (single quotes doubled): for LanceDB's filters, whose API takes SQL text. */
