@@ -1,7 +1,8 @@
 /** The nimble command line, run as a user would: help, gen-model, bad input, serve with the demo model, drain on SIGTERM. */
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -108,6 +109,41 @@ describe("cli", () => {
     }
   });
 
+  it("names the path a user gave: profiles ./missing.gguf, a file that is not a GGUF", () => {
+    const dir = tempDir();
+    const bad = join(dir, "weights.safetensors");
+    writeFileSync(bad, "PK\x03\x04 not a model");
+    const cases: [string[], RegExp][] = [
+      [["profiles", "./missing.gguf", "--home", dir], /^nimble: model file not found: \S*\/missing\.gguf\n$/],
+      [["profiles", bad, "--home", dir], new RegExp(`^nimble: ${bad.replace(/[.]/g, "\\.")} is not a GGUF model file`)],
+      [["serve", "--model", bad, "--home", dir], new RegExp(`^nimble: ${bad.replace(/[.]/g, "\\.")} is not a GGUF model file`)],
+    ];
+    for (const [args, message] of cases) {
+      const r = run(args);
+      assert.notEqual(r.status, 0, args.join(" "));
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /no model .* in the store/);
+    }
+  });
+
+  it("says how to choose another port when the port is taken: one line, exit 1", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const child = spawn(process.execPath, [CLI, "serve", "--model", await tinyModelPath(), "--port", String(port), "--threads", "1", "--home", tempDir()]);
+      let stderr = "";
+      child.stderr!.on("data", (d) => (stderr += d));
+      child.stdout!.resume();
+      const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      assert.equal(code, 1);
+      assert.match(stderr, new RegExp(`^nimble: listen EADDRINUSE: .*:${port} \\(.*--port N.*--port 0.*\\)\\n$`));
+      assert.equal(stderr.split("\n").length, 2, stderr);
+    } finally {
+      taken.close();
+    }
+  });
+
   it("serves the generated demo model without --model, saying it is a demo", async () => {
     const home = tempDir();
     const { child, url, output } = await serve([], { NIMBLE_HOME: home });
@@ -119,6 +155,12 @@ describe("cli", () => {
       assert.equal(models.data[0].id, "nimble-demo");
       assert.equal(models.data[0].nimble.demo, true);
       assert.match(models.data[0].nimble.note, /random weights/);
+      // USAGE.md shows this banner: the same lines, in the same order (loading progress aside).
+      const usage = readFileSync(fileURLToPath(new URL("../../docs/USAGE.md", import.meta.url)), "utf8");
+      const documented = /The startup log says[^`]*```\n([\s\S]*?)```/.exec(usage)![1]!;
+      await waitFor(async () => /^try /m.test(output()));
+      const labels = (text: string) => text.split("\n").filter((l) => /^\S/.test(l) && !/^loading model: /.test(l)).map((l) => l.split(/\s+/)[0]);
+      assert.deepEqual(labels(output()).slice(0, labels(documented).length), labels(documented));
     } finally {
       child.kill("SIGKILL");
     }
