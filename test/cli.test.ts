@@ -6,7 +6,8 @@ import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { tempDir, tinyModelPath, waitFor } from "./helpers.js";
+import { generateModel, PRESETS } from "../src/models/generate.js";
+import { metricValue, tempDir, tinyModelPath, waitFor } from "./helpers.js";
 
 const CLI = fileURLToPath(new URL("../../bin/nimble.cjs", import.meta.url));
 
@@ -166,31 +167,35 @@ describe("cli", () => {
     }
   });
 
-  it("drains on SIGTERM: ready turns 503, the in-flight request finishes, exit 0", async () => {
-    const { child, url } = await serve(["--model", await tinyModelPath(), "--parallel", "2", "--threads", "1"]);
+  it("drains on SIGTERM: ready turns 503, new requests get 503, the requests in flight finish, exit 0", async () => {
+    // No timing: one sequence, held by a generation far longer than the test (A, ended by its
+    // client once the checks are done), and a request accepted behind it (B), which must still run
+    // to its end after the SIGTERM. Every step waits for a state the server reports.
+    const model = join(tempDir(), "long-context.gguf");
+    await generateModel(model, { shape: { ...PRESETS.tiny, contextLength: 32768 }, seed: 42 });
+    const { child, url } = await serve(["--model", model, "--parallel", "1", "--ctx-size", "32768", "--threads", "1"]);
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-    const res = await fetch(`${url}/v1/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ prompt: "hello", max_tokens: 1500, ignore_eos: true, stream: true }),
-    });
-    const reader = res.body!.getReader();
-    await reader.read();
+    const gauge = async (name: string) => metricValue(await (await fetch(`${url}/v1/metrics`)).text(), name) ?? -1;
+    const completion = (body: object, signal?: AbortSignal) =>
+      fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: "hello", stream: true, ...body }), signal });
+    const hold = new AbortController();
+    const a = await completion({ max_tokens: 32000, ignore_eos: true }, hold.signal);
+    const aReader = a.body!.getReader();
+    await aReader.read();
+    const b = completion({ max_tokens: 5, ignore_eos: true });
+    await waitFor(async () => (await gauge("num_requests_running")) === 1 && (await gauge("num_requests_waiting")) === 1, 60_000);
+
     child.kill("SIGTERM");
-    // While the request runs (1500 tokens), the server still listens: ready says 503, and a new
-    // request is refused with 503 shutting_down.
-    await waitFor(async () => (await fetch(`${url}/v1/health/ready`)).status === 503);
+    await waitFor(async () => (await fetch(`${url}/v1/health/ready`)).status === 503, 60_000);
     const refused = await fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: "hi", max_tokens: 2 }) });
     assert.equal(refused.status, 503);
     assert.equal(((await refused.json()) as any).error.code, "shutting_down");
     assert.equal(refused.headers.get("retry-after"), "5");
-    let text = "";
-    const decoder = new TextDecoder();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value);
-    }
+    // A was still generating all along (B waits for its sequence): A's client lets go, and B runs to its end.
+    assert.equal(await gauge("num_requests_waiting"), 1);
+    hold.abort();
+    await aReader.closed.catch(() => {});
+    const text = await (await b).text();
     assert.match(text, /"finish_reason":"length"/);
     assert.match(text, /data: \[DONE\]/);
     assert.equal(await exited, 0);
