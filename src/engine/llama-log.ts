@@ -3,6 +3,11 @@
  * through one sink instead (a server sets its logger: `setLlamaLogSink`), and lowers to debug what
  * llama.cpp logs as an error for a failure Nimble already reports to the client: a grammar that
  * does not parse is a 400 naming the reason (grammar.ts), not a server error.
+ *
+ * node-llama-cpp 3.21.1 loses this logger when a second Llama instance is created (each one
+ * registers its logger again, and the first registration's cleanup then unsets the new one);
+ * llama.cpp's lines are then printed by node-llama-cpp's fallback instead. grammar.ts captures
+ * them while a grammar compiles, whichever way they come.
  */
 import { LlamaLogLevel } from "node-llama-cpp";
 
