@@ -7,6 +7,10 @@
  * the 400 sent to the client and to the debug log, instead of onto the server's terminal.
  * Call both from the JavaScript thread around synchronous work only.
  */
+#ifdef __linux__
+#define _GNU_SOURCE
+#include <sys/mman.h>
+#endif
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,8 +31,21 @@ typedef struct {
 static capture_t captures[2] = { { 1, -1, NULL }, { 2, -1, NULL } };
 static bool capturing = false;
 
+/* A memory file where the system has them (no disk, works on a read-only root), else a temporary file. */
+static FILE *capture_file_open(void) {
+#if defined(__linux__) && defined(MFD_CLOEXEC)
+  int fd = memfd_create("nimble-output-capture", MFD_CLOEXEC);
+  if (fd >= 0) {
+    FILE *f = fdopen(fd, "w+");
+    if (f) return f;
+    close(fd);
+  }
+#endif
+  return tmpfile();
+}
+
 static bool start_one(capture_t *c) {
-  FILE *f = tmpfile();
+  FILE *f = capture_file_open();
   int saved = f ? dup(c->fd) : -1;
   if (f && saved >= 0 && dup2(fileno(f), c->fd) >= 0) {
     c->saved = saved;
