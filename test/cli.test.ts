@@ -191,7 +191,9 @@ describe("cli", () => {
     assert.equal(refused.status, 503);
     assert.equal(((await refused.json()) as any).error.code, "shutting_down");
     assert.equal(refused.headers.get("retry-after"), "5");
-    // A was still generating all along (B waits for its sequence): A's client lets go, and B runs to its end.
+    // A was not cut by the signal: it still streams, and B still waits for its sequence. A's client
+    // lets go, and B runs to its end.
+    assert.equal((await aReader.read()).done, false);
     assert.equal(await gauge("num_requests_waiting"), 1);
     hold.abort();
     await aReader.closed.catch(() => {});
