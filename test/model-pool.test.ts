@@ -34,7 +34,7 @@ function specs(loads: string[], over: Partial<ModelSpec<Stub>> = {}, ids = ["a",
   }));
 }
 
-const states = (pool: ModelPool<any>) => Object.fromEntries(pool.status().map((s) => [s.id, s.state]));
+const states = <M extends PooledModel>(pool: ModelPool<M>) => Object.fromEntries(pool.status().map((s) => [s.id, s.state]));
 
 describe("ModelPool", () => {
   it("loads on first use; concurrent requests during the load share it", async () => {
