@@ -15,6 +15,7 @@ import { estimateModelMemory } from "./models/memory.js";
 import { defaultEmbeddingSequences, EmbeddingEngine } from "./engine/embedding-engine.js";
 import { RerankEngine } from "./engine/rerank-engine.js";
 import { LlamaEngine } from "./engine/llama-engine.js";
+import { setLlamaLogSink } from "./engine/llama-log.js";
 import type { Engine } from "./engine/types.js";
 import type { DownloadProgress } from "./models/download.js";
 import { resolveModel, type ResolvedModel } from "./models/resolve.js";
@@ -164,6 +165,8 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
   const tls = config.tlsCert && config.tlsKey ? { cert: readPem(config.tlsCert, "certificate"), key: readPem(config.tlsKey, "key") } : undefined;
   const logger = options.logger ?? createLogger(config.logLevel);
   const warn = options.onWarning ?? ((m: string) => logger.warn(m));
+  // llama.cpp's log lines that reach node-llama-cpp's logger, as JSON lines at their level (a grammar that does not parse is a 400 and debug).
+  setLlamaLogSink((level, message) => logger[level]({ component: "llama.cpp" }, message));
   if (!isLoopback(config.host) && !keys.enabled) {
     warn(`Listening on ${config.host} WITHOUT API KEYS: anyone who can reach this address can use the model and the admin routes. Give keys with --api-key, --api-key-file or \`nimble keys create\`, or listen on 127.0.0.1.`);
   }

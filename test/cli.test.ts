@@ -1,11 +1,13 @@
 /** The nimble command line, run as a user would: help, gen-model, bad input, serve with the demo model, drain on SIGTERM. */
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { tempDir, tinyModelPath, waitFor } from "./helpers.js";
+import { generateModel, PRESETS } from "../src/models/generate.js";
+import { metricValue, tempDir, tinyModelPath, waitFor } from "./helpers.js";
 
 const CLI = fileURLToPath(new URL("../../bin/nimble.cjs", import.meta.url));
 
@@ -108,6 +110,41 @@ describe("cli", () => {
     }
   });
 
+  it("names the path a user gave: profiles ./missing.gguf, a file that is not a GGUF", () => {
+    const dir = tempDir();
+    const bad = join(dir, "weights.safetensors");
+    writeFileSync(bad, "PK\x03\x04 not a model");
+    const cases: [string[], RegExp][] = [
+      [["profiles", "./missing.gguf", "--home", dir], /^nimble: model file not found: \S*\/missing\.gguf\n$/],
+      [["profiles", bad, "--home", dir], new RegExp(`^nimble: ${bad.replace(/[.]/g, "\\.")} is not a GGUF model file`)],
+      [["serve", "--model", bad, "--home", dir], new RegExp(`^nimble: ${bad.replace(/[.]/g, "\\.")} is not a GGUF model file`)],
+    ];
+    for (const [args, message] of cases) {
+      const r = run(args);
+      assert.notEqual(r.status, 0, args.join(" "));
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /no model .* in the store/);
+    }
+  });
+
+  it("says how to choose another port when the port is taken: one line, exit 1", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const child = spawn(process.execPath, [CLI, "serve", "--model", await tinyModelPath(), "--port", String(port), "--threads", "1", "--home", tempDir()]);
+      let stderr = "";
+      child.stderr!.on("data", (d) => (stderr += d));
+      child.stdout!.resume();
+      const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      assert.equal(code, 1);
+      assert.match(stderr, new RegExp(`^nimble: listen EADDRINUSE: .*:${port} \\(.*--port N.*--port 0.*\\)\\n$`));
+      assert.equal(stderr.split("\n").length, 2, stderr);
+    } finally {
+      taken.close();
+    }
+  });
+
   it("serves the generated demo model without --model, saying it is a demo", async () => {
     const home = tempDir();
     const { child, url, output } = await serve([], { NIMBLE_HOME: home });
@@ -119,36 +156,48 @@ describe("cli", () => {
       assert.equal(models.data[0].id, "nimble-demo");
       assert.equal(models.data[0].nimble.demo, true);
       assert.match(models.data[0].nimble.note, /random weights/);
+      // USAGE.md shows this banner: the same lines, in the same order (loading progress aside).
+      const usage = readFileSync(fileURLToPath(new URL("../../docs/USAGE.md", import.meta.url)), "utf8");
+      const documented = /The startup log says[^`]*```\n([\s\S]*?)```/.exec(usage)![1]!;
+      await waitFor(async () => /^try /m.test(output()));
+      const labels = (text: string) => text.split("\n").filter((l) => /^\S/.test(l) && !/^loading model: /.test(l)).map((l) => l.split(/\s+/)[0]);
+      assert.deepEqual(labels(output()).slice(0, labels(documented).length), labels(documented));
     } finally {
       child.kill("SIGKILL");
     }
   });
 
-  it("drains on SIGTERM: ready turns 503, the in-flight request finishes, exit 0", async () => {
-    const { child, url } = await serve(["--model", await tinyModelPath(), "--parallel", "2", "--threads", "1"]);
+  it("drains on SIGTERM: ready turns 503, new requests get 503, the requests in flight finish, exit 0", async () => {
+    // No timing: one sequence, held by a generation far longer than the test (A, ended by its
+    // client once the checks are done), and a request accepted behind it (B), which must still run
+    // to its end after the SIGTERM. Every step waits for a state the server reports.
+    const model = join(tempDir(), "long-context.gguf");
+    await generateModel(model, { shape: { ...PRESETS.tiny, contextLength: 32768 }, seed: 42 });
+    const { child, url } = await serve(["--model", model, "--parallel", "1", "--ctx-size", "32768", "--threads", "1"]);
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-    const res = await fetch(`${url}/v1/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ prompt: "hello", max_tokens: 1500, ignore_eos: true, stream: true }),
-    });
-    const reader = res.body!.getReader();
-    await reader.read();
+    const gauge = async (name: string) => metricValue(await (await fetch(`${url}/v1/metrics`)).text(), name) ?? -1;
+    const completion = (body: object, signal?: AbortSignal) =>
+      fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: "hello", stream: true, ...body }), signal });
+    const hold = new AbortController();
+    const a = await completion({ max_tokens: 32000, ignore_eos: true }, hold.signal);
+    const aReader = a.body!.getReader();
+    await aReader.read();
+    const b = completion({ max_tokens: 5, ignore_eos: true });
+    await waitFor(async () => (await gauge("num_requests_running")) === 1 && (await gauge("num_requests_waiting")) === 1, 60_000);
+
     child.kill("SIGTERM");
-    // While the request runs (1500 tokens), the server still listens: ready says 503, and a new
-    // request is refused with 503 shutting_down.
-    await waitFor(async () => (await fetch(`${url}/v1/health/ready`)).status === 503);
+    await waitFor(async () => (await fetch(`${url}/v1/health/ready`)).status === 503, 60_000);
     const refused = await fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: "hi", max_tokens: 2 }) });
     assert.equal(refused.status, 503);
     assert.equal(((await refused.json()) as any).error.code, "shutting_down");
     assert.equal(refused.headers.get("retry-after"), "5");
-    let text = "";
-    const decoder = new TextDecoder();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value);
-    }
+    // A was not cut by the signal: it still streams, and B still waits for its sequence. A's client
+    // lets go, and B runs to its end.
+    assert.equal((await aReader.read()).done, false);
+    assert.equal(await gauge("num_requests_waiting"), 1);
+    hold.abort();
+    await aReader.closed.catch(() => {});
+    const text = await (await b).text();
     assert.match(text, /"finish_reason":"length"/);
     assert.match(text, /data: \[DONE\]/);
     assert.equal(await exited, 0);

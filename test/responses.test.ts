@@ -108,6 +108,26 @@ describe("Responses API", () => {
     await assert.rejects(client.responses.create({ model: "tiny", previous_response_id: "resp_nope", input: "x" }), (err: any) => err instanceof OpenAI.NotFoundError && err.param === "previous_response_id");
   });
 
+  it("serves a continued conversation from the KV cache: the whole previous prompt is cached", async () => {
+    const input = Array.from({ length: 60 }, (_, i) => `line ${i} of a long first message`).join("\n");
+    const first = await client.responses.create({ model: "tiny", input, max_output_tokens: 8, temperature: 0 });
+    const second = await client.responses.create({ model: "tiny", previous_response_id: first.id, input: "And then?", max_output_tokens: 2, temperature: 0 });
+    assert.ok(first.usage!.input_tokens > 300, `a long first turn (${first.usage!.input_tokens} tokens)`);
+    // Not prefilled again: the first turn's prompt (and what of its output tokenizes the same) comes from the cache.
+    assert.ok(second.usage!.input_tokens_details.cached_tokens >= first.usage!.input_tokens, `${second.usage!.input_tokens_details.cached_tokens} cached of ${second.usage!.input_tokens}, first turn ${first.usage!.input_tokens}`);
+    // Control: the same conversation sent whole under other instructions shares only the template's first tokens.
+    const cold = await client.responses.create({
+      model: "tiny",
+      store: false,
+      instructions: "Fresh.",
+      input: [{ role: "user", content: input }, { role: "assistant", content: first.output_text }, { role: "user", content: "And then?" }],
+      max_output_tokens: 2,
+      temperature: 0,
+    });
+    assert.ok(cold.usage!.input_tokens >= second.usage!.input_tokens);
+    assert.ok(cold.usage!.input_tokens_details.cached_tokens < 10, `${cold.usage!.input_tokens_details.cached_tokens} cached`);
+  });
+
   it("retrieves, lists input items in pages, and deletes", async () => {
     const res = await client.responses.create({ model: "tiny", input: [{ role: "developer", content: "Be terse." }, { role: "user", content: [{ type: "input_text", text: "One" }] }, { role: "user", content: "Two" }], max_output_tokens: 4, temperature: 0 });
     const got = await client.responses.retrieve(res.id);

@@ -31,7 +31,7 @@ describe("model references a new user tries", () => {
     await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
     const home = tempDir();
     try {
-      await assert.rejects(pullModel(`http://127.0.0.1:${(http.address() as AddressInfo).port}/org/repo/model.gguf`, { home, retries: 0 }));
+      await assert.rejects(pullModel(`http://127.0.0.1:${(http.address() as AddressInfo).port}/org/repo/model.gguf`, { home, retries: 0 }), /model\.gguf was not found \(HTTP 404\)/);
     } finally {
       http.close();
     }

@@ -7,6 +7,7 @@ import { getLlama, LlamaLogLevel, LlamaVocabularyType, type LlamaEmbeddingContex
 import { EmbeddingBatcher, NativeEmbeddingDecoder, type EmbeddingBatchStats } from "./embedding-batch.js";
 import type { GpuChoice } from "./llama-engine.js";
 import type { TextTokenizer } from "../rag/types.js";
+import { llamaLogger } from "./llama-log.js";
 
 export interface EmbeddingEngineOptions {
   modelPath: string;
@@ -48,7 +49,7 @@ export class EmbeddingEngine {
 
   static async load(options: EmbeddingEngineOptions): Promise<EmbeddingEngine> {
     const gpu = options.gpu ?? "auto";
-    const llama = await getLlama({ gpu: gpu === "cpu" ? false : gpu, logLevel: LlamaLogLevel.error, progressLogs: false });
+    const llama = await getLlama({ gpu: gpu === "cpu" ? false : gpu, logLevel: LlamaLogLevel.error, logger: llamaLogger, progressLogs: false });
     const model = await llama.loadModel({ modelPath: options.modelPath });
     const contextSize = options.contextSize ?? Math.min(model.trainContextSize, 8192);
     // Threads set deliberately: node-llama-cpp's default oversubscribes small machines.

@@ -3,7 +3,9 @@
  * choices among fixed strings. Sampling then only picks tokens the grammar allows, so the output
  * parses whatever the model's weights (random ones included).
  */
-import type { Llama, LlamaGrammar } from "node-llama-cpp";
+import { LlamaGrammar, LlamaLogLevel, type Llama } from "node-llama-cpp";
+import { loadAddon } from "./addon.js";
+import { llamaLogger } from "./llama-log.js";
 import { regexToGbnf } from "./regex-gbnf.js";
 import { applyExtendedRules, extractExtendedRules } from "./schema-gbnf.js";
 import { GrammarError, type GrammarSpec, type PreparedGrammar } from "./types.js";
@@ -49,6 +51,35 @@ export function tightenSchemaGrammar(gbnf: string): string {
     .replaceAll(STRING_CHAR_CLASS, UTF8_SAFE_STRING_CHAR_CLASS);
 }
 
+/**
+ * Compiles GBNF with llama.cpp. llama.cpp prints why a grammar does not parse on stderr, and
+ * node-llama-cpp may print llama.cpp's log lines on stdout (once its logger is lost to a second
+ * Llama instance); with the native addon both are captured while the grammar compiles: the reason
+ * becomes the error's message ("Undefined rule identifier 'x'") and the lines go to the debug log.
+ * What was written meanwhile by a grammar that compiled is written back. Without the addon
+ * llama.cpp's lines stay on the terminal.
+ */
+export function parseGbnf(llama: Llama, gbnf: string): LlamaGrammar {
+  const addon = loadAddon();
+  const capture = typeof addon === "string" || !addon.outputCaptureStart?.() ? undefined : addon;
+  let grammar: LlamaGrammar | undefined;
+  let failure: unknown;
+  try {
+    grammar = new LlamaGrammar(llama, { grammar: gbnf });
+  } catch (err) {
+    failure = err;
+  }
+  const [out, err] = capture?.outputCaptureEnd?.() ?? ["", ""];
+  if (grammar) {
+    if (out.length > 0) process.stdout.write(out);
+    if (err.length > 0) process.stderr.write(err);
+    return grammar;
+  }
+  for (const text of [out, err]) if (text.length > 0) llamaLogger(LlamaLogLevel.debug, text);
+  const reason = /error parsing grammar: (.*)/.exec(err)?.[1]?.trim() ?? /^(unsupported grammar.*)$/m.exec(`${out}\n${err}`)?.[1]?.trim();
+  throw reason ? new Error(`${(failure as Error).message}: ${reason}`) : failure;
+}
+
 export class GrammarCache {
   private readonly cache = new Map<string, Promise<CompiledGrammar>>();
 
@@ -70,31 +101,32 @@ export class GrammarCache {
   }
 
   private async compile(spec: GrammarSpec): Promise<CompiledGrammar> {
-    let grammar: LlamaGrammar;
     // A regex that cannot be translated says why; the translation itself is then a plain grammar.
     if (spec.kind === "regex") spec = { kind: "gbnf", grammar: regexToGbnf(spec.regex) };
+    let gbnf: string;
     try {
       switch (spec.kind) {
         case "json":
-          grammar = await this.llama.createGrammar({ grammar: JSON_GBNF });
+          gbnf = JSON_GBNF;
           break;
         case "json_schema":
-          grammar = await this.llama.createGrammar({ grammar: await this.schemaGbnf(spec.schema) });
+          gbnf = await this.schemaGbnf(spec.schema);
           break;
         case "wrapped_json":
-          grammar = await this.llama.createGrammar({ grammar: wrapGbnf(await this.schemaGbnf(spec.schema), spec) });
+          gbnf = wrapGbnf(await this.schemaGbnf(spec.schema), spec);
           break;
         case "choice":
-          grammar = await this.llama.createGrammar({ grammar: `root ::= ${spec.choices.map(gbnfLiteral).join(" | ")}` });
+          gbnf = `root ::= ${spec.choices.map(gbnfLiteral).join(" | ")}`;
           break;
         case "gbnf":
-          grammar = await this.llama.createGrammar({ grammar: spec.grammar });
+          gbnf = spec.grammar;
           break;
       }
+      const grammar = parseGbnf(this.llama, gbnf);
+      return { grammar, gbnf: grammar.grammar };
     } catch (err) {
       throw new GrammarError(`${spec.kind === "gbnf" ? "the grammar" : "the constraint"} cannot be compiled: ${(err as Error).message}`);
     }
-    return { grammar, gbnf: grammar.grammar };
   }
 
   private async schemaGbnf(schema: Record<string, unknown>): Promise<string> {

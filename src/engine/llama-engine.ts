@@ -16,6 +16,7 @@ import { attachThreadPool, type ThreadPoolStatus } from "./threadpool.js";
 import { cpuLimit } from "./contention.js";
 import { createEngineThreadTuner, type ThreadTuner } from "./threads.js";
 import type { AdapterHandle, ChatMessage, ChatTemplateOptions, Engine, EngineStats, GenerationRequest, GenerationStream, GrammarSpec, ModelInfo, PreparedGrammar } from "./types.js";
+import { llamaLogger } from "./llama-log.js";
 
 export type GpuChoice = "auto" | "cuda" | "vulkan" | "metal" | "cpu";
 
@@ -122,6 +123,7 @@ export class LlamaEngine implements Engine {
     const llama = await getLlama({
       gpu: gpu === "cpu" ? false : gpu,
       logLevel: LlamaLogLevel.error,
+      logger: llamaLogger,
       progressLogs: false,
     });
     const model = await llama.loadModel({

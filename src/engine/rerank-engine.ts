@@ -15,6 +15,7 @@
 import { getLlama, LlamaLogLevel, type LlamaContext, type LlamaModel, type LlamaRankingContext } from "node-llama-cpp";
 import type { GpuChoice } from "./llama-engine.js";
 import { nativeEmbeddingContext, type NativeEmbeddingContext } from "./native.js";
+import { llamaLogger } from "./llama-log.js";
 
 export interface RerankEngineOptions {
   modelPath: string;
@@ -78,7 +79,7 @@ export class RerankEngine {
 
   static async load(options: RerankEngineOptions): Promise<RerankEngine> {
     const gpu = options.gpu ?? "auto";
-    const llama = await getLlama({ gpu: gpu === "cpu" ? false : gpu, logLevel: LlamaLogLevel.error, progressLogs: false });
+    const llama = await getLlama({ gpu: gpu === "cpu" ? false : gpu, logLevel: LlamaLogLevel.error, logger: llamaLogger, progressLogs: false });
     const model = await llama.loadModel({ modelPath: options.modelPath });
     if (!model.fileInsights.supportsRanking) {
       await model.dispose();
