@@ -4,6 +4,7 @@
  * waiting — as a single Nimble server answers. A client that leaves while waiting leaves the queue.
  */
 import { ApiError } from "../api/errors.js";
+import type { Flight } from "./flight.js";
 
 export class Admission {
   private running = 0;
@@ -16,7 +17,7 @@ export class Admission {
   }
 
   /** Resolves with a release function once the request may go; throws the 429/503. */
-  async acquire(signal: AbortSignal): Promise<() => void> {
+  async acquire(flight: Pick<Flight, "aborted" | "onCancel" | "offCancel">): Promise<() => void> {
     let released = false;
     const release = () => {
       if (released) return;
@@ -44,10 +45,10 @@ export class Admission {
       };
       const timer = this.timeoutMs > 0 ? setTimeout(() => drop(new ApiError(503, `The request waited ${Math.round(this.timeoutMs / 1000)}s in the router's queue; retry later.`, "service_unavailable", null, "queue_timeout", { "retry-after": "5" })), this.timeoutMs) : undefined;
       const onAbort = () => drop(undefined);
-      const cleanup = () => { clearTimeout(timer); signal.removeEventListener("abort", onAbort); };
-      signal.addEventListener("abort", onAbort, { once: true });
+      const cleanup = () => { clearTimeout(timer); flight.offCancel(onAbort); };
       this.waiting.push(entry);
       this.onWaitingChange(this.waiting.length);
+      flight.onCancel(onAbort); // at once if it was cancelled already: it leaves the queue again
     });
   }
 }
