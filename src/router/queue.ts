@@ -16,17 +16,16 @@ export class Admission {
     return this.waiting.length;
   }
 
+  /** A release function at once when a slot is free (no promise, the common case), else undefined. */
+  tryAcquire(): (() => void) | undefined {
+    if (this.running >= this.maxConcurrent) return undefined;
+    this.running++;
+    return this.releaser();
+  }
+
   /** Resolves with a release function once the request may go; throws the 429/503. */
   async acquire(flight: Pick<Flight, "aborted" | "onCancel" | "offCancel">): Promise<() => void> {
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      const next = this.waiting.shift();
-      this.onWaitingChange(this.waiting.length);
-      if (next) next.resolve();
-      else this.running--;
-    };
+    const release = this.releaser();
     if (this.running < this.maxConcurrent) {
       this.running++;
       return release;
@@ -50,5 +49,19 @@ export class Admission {
       this.onWaitingChange(this.waiting.length);
       flight.onCancel(onAbort); // at once if it was cancelled already: it leaves the queue again
     });
+  }
+
+  /** Frees the slot (handing it to the first waiting request, if any); idempotent. */
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) {
+        this.onWaitingChange(this.waiting.length);
+        next.resolve();
+      } else this.running--;
+    };
   }
 }

@@ -206,15 +206,12 @@ export async function startRouter(input: RouterConfigInput | RouterConfig, optio
       sweeper.delete(flight);
       if (!reply.raw.writableFinished) flight.cancel("client");
     });
-    let release: () => void;
-    try {
-      release = await admission.acquire(flight);
-    } catch (err) {
+    const release = admission.tryAcquire() ?? (await admission.acquire(flight).catch((err: ApiError) => {
       sweeper.delete(flight);
       if (flight.reason === "timeout") throw requestTimedOut(request);
-      metrics.queueRejected.inc({ reason: (err as ApiError).code ?? "error" });
+      metrics.queueRejected.inc({ reason: err.code ?? "error" });
       throw err;
-    }
+    }));
     try {
       const sessionHeader = request.headers[config.routing.sessionHeader];
       const session = typeof sessionHeader === "string" ? sessionHeader : typeof fields.user === "string" ? fields.user : undefined;
