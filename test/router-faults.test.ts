@@ -191,6 +191,27 @@ describe("router faults (scripted upstreams)", () => {
     await waitFor(async () => a.seen[0]?.cancelled === true, 5000);
   });
 
+  it("answers 408 when the request's deadline passes before the first byte, and cancels the upstream request", async () => {
+    const r = await start({ timeouts: { request: 0.3, firstByte: 0 }, upstreams: [{ name: "a", url: a.url }] });
+    a.behaviour = () => {}; // never answers
+    const res = await postJson(`${r.url}/v1/chat/completions`, chat(), { signal: AbortSignal.timeout(10_000) }); // fails, not hangs, without a deadline
+    assert.equal(res.status, 408);
+    assert.equal(res.json.error.code, "request_timeout");
+    await waitFor(async () => a.seen[0]?.cancelled === true, 5000);
+    await waitFor(async () => r.upstreams[0]!.inFlight === 0, 5000);
+  });
+
+  it("ends a stream that goes silent for longer than the idle timeout with an error event, and cancels the upstream request", async () => {
+    const r = await start({ timeouts: { idle: 0.3 }, upstreams: [{ name: "a", url: a.url }] });
+    a.behaviour = (_req, res) => { res.writeHead(200, { "content-type": "text/event-stream" }); res.write("data: {\"n\":1}\n\n"); }; // then silence
+    const res = await fetch(`${r.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...chat(), stream: true }), signal: AbortSignal.timeout(10_000) });
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.ok(text.startsWith("data: {\"n\":1}\n\n"), text);
+    assert.match(text, /"code":"upstream_broken"/);
+    await waitFor(async () => a.seen[0]?.cancelled === true, 5000);
+  });
+
   it("bounds its queue: 429 beyond it, like the server", async () => {
     const r = await start({ maxConcurrent: 1, maxQueue: 1, upstreams: [{ name: "a", url: a.url }] });
     let unblock!: () => void;
