@@ -24,7 +24,7 @@ export class RouterMetrics {
       for (const [upstream, score] of this.lastScores) for (const term of TERMS) this.chosenScore.set({ upstream, term }, score[term]);
     },
   });
-  private readonly overhead = new Histogram({ name: "nimble_router_routing_seconds", help: "Time from a request's arrival to its forwarding (queue wait, scoring).", buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 1, 10], registers: [this.registry] });
+  private readonly overhead = new Histogram({ name: "nimble_router_routing_seconds", help: "The router's own time per attempt, from the request's arrival (its first hook) to forwarding: authentication, limits, body parsing, queue wait, scoring.", buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 1, 10], registers: [this.registry] });
   readonly queueWaiting = new Gauge({ name: "nimble_router_queue_waiting", help: "Requests waiting in the router's queue.", registers: [this.registry] });
   readonly queueRejected = new Counter({ name: "nimble_router_queue_rejected_total", help: "Requests refused because the router's queue was full (429) or the wait too long (503).", labelNames: ["reason"], registers: [this.registry] });
 

@@ -93,6 +93,8 @@ export interface StartRouterOptions {
 declare module "fastify" {
   interface FastifyRequest {
     rawBody?: Buffer;
+    /** performance.now() when the router's first hook saw the request (its routing time starts there). */
+    arrivedAt?: number;
   }
 }
 
@@ -126,6 +128,10 @@ export async function startRouter(input: RouterConfigInput | RouterConfig, optio
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
     void sendError(reply, new ApiError(404, `Unknown endpoint: ${request.method} ${request.url.split("?")[0]}`, "invalid_request_error", null, "not_found"));
+  });
+  app.addHook("onRequest", (request, _reply, done) => {
+    request.arrivedAt = performance.now();
+    done();
   });
   registerTransport(app, { corsAllowOrigins: config.corsAllowOrigins });
   registerRequestLog(app, { logPrompts: false });
@@ -186,7 +192,7 @@ export async function startRouter(input: RouterConfigInput | RouterConfig, optio
   }
 
   async function forward(request: FastifyRequest, reply: FastifyReply, path: string, errorBody: (e: ApiError) => unknown): Promise<void> {
-    const arrived = performance.now();
+    const arrived = request.arrivedAt ?? performance.now();
     if (closing) throw ApiError.shuttingDown();
     const body = request.body;
     if (typeof body !== "object" || body === null || Array.isArray(body)) throw ApiError.invalid("The request body must be a JSON object.", null, "invalid_json");
