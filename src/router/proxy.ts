@@ -51,9 +51,15 @@ export function forwardedHeaders(incoming: IncomingHttpHeaders): Record<string, 
   return out;
 }
 
-function responseHeadersOf(res: IncomingMessage): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !DROPPED_RESPONSE_HEADER.test(k)) out[k] = v;
+/** The upstream's response headers worth passing on, then the router's own (which win). */
+function responseHeadersOf(res: IncomingMessage, own: Readonly<Record<string, string | string[] | number>>): Record<string, string | string[] | number> {
+  const out: Record<string, string | string[] | number> = {};
+  const h = res.headers;
+  for (const k in h) {
+    const v = h[k];
+    if (v !== undefined && !DROPPED_RESPONSE_HEADER.test(k)) out[k] = v;
+  }
+  for (const k in own) out[k] = own[k]!;
   return out;
 }
 
@@ -179,7 +185,7 @@ export function attempt(upstream: Upstream, o: AttemptOptions): Promise<AttemptO
         );
         return;
       }
-      const headers = { ...responseHeadersOf(res), ...o.responseHeaders };
+      const headers = responseHeadersOf(res, o.responseHeaders);
       const sse = /text\/event-stream/i.test(String(res.headers["content-type"] ?? ""));
       // From here on the client owns the outcome: its disconnect or the deadline cancels the flight, which destroys the upstream request.
       const commit = () => {
@@ -189,6 +195,7 @@ export function attempt(upstream: Upstream, o: AttemptOptions): Promise<AttemptO
         o.client.cork();
         o.client.writeHead(status, headers);
         process.nextTick(uncork, o.client);
+        o.client.on("drain", () => res.resume());
       };
       const brokeMidway = () => {
         if (settled) return;
@@ -200,18 +207,16 @@ export function attempt(upstream: Upstream, o: AttemptOptions): Promise<AttemptO
         }
         finish({ kind: "committed", status, failedMidway: true });
       };
-      res.once("data", (first: Buffer) => {
+      // Passed through chunk by chunk as it comes, pausing the upstream while the client's buffer is full.
+      res.on("data", (chunk: Buffer) => {
         if (settled) return;
-        commit();
-        o.client.write(first);
-        res.pipe(o.client);
+        if (!committed) commit();
+        if (!o.client.write(chunk)) res.pause();
       });
       res.once("end", () => {
-        if (!committed) {
-          if (settled) return;
-          commit();
-          o.client.end();
-        }
+        if (settled) return;
+        if (!committed) commit();
+        o.client.end();
         finish({ kind: "committed", status, failedMidway: false });
       });
       const broke = () => (committed ? brokeMidway() : retry("reset", gatewayError(upstream.name, "connection reset before the first byte")));
