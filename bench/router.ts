@@ -18,6 +18,7 @@
  *   npx tsc -p tsconfig.json && node dist/bench/router.js [--replicas 2] [--parallel 4] [--conversations 8]
  *     [--turns 4] [--input-tokens 160] [--output-tokens 16] [--shared-requests 24] [--overhead-requests 40]
  *     [--paced-requests 10] [--paced-frames 16] [--paced-interval 20] [--skip-routing]
+ *     [--baseline-cli OTHER/bin/nimble.cjs]   (another build's router in the same run: direct, routed, baseline, baseline, routed, direct)
  */
 import http from "node:http";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -51,6 +52,7 @@ const { values: args } = parseArgs({
     "paced-frames": { type: "string", default: "16" },
     "paced-interval": { type: "string", default: "20" },
     "skip-routing": { type: "boolean", default: false },
+    "baseline-cli": { type: "string", default: "" },
     out: { type: "string", default: join(REPO, "docs", "bench-results") },
   },
 });
@@ -196,6 +198,13 @@ async function overhead(): Promise<Record<string, unknown>> {
   const rPort = await freePort();
   const router = startServer("router", `http://127.0.0.1:${rPort}`, [process.execPath, CLI, "router", "--upstream", `up=${upstream.url}`, "--port", String(rPort), "--log-level", "error", "--home", work], join(work, "router.log"));
   await waitReady(router, "/v1/health/ready", 60_000);
+  // Another build's router (e.g. the previous commit's bin/nimble.cjs), measured in the same run for a ratio.
+  let baseline: ManagedServer | undefined;
+  if (args["baseline-cli"]) {
+    const bPort = await freePort();
+    baseline = startServer("baseline-router", `http://127.0.0.1:${bPort}`, [process.execPath, resolve(args["baseline-cli"]), "router", "--upstream", `up=${upstream.url}`, "--port", String(bPort), "--log-level", "error", "--home", work], join(work, "baseline-router.log"));
+    await waitReady(baseline, "/v1/health/ready", 60_000);
+  }
   const per = n("overhead-requests");
   const scenarios: Scenario[] = [
     { name: "instant-c1", model: "m", concurrency: 1, perWorker: per * 10, spreadMs: 0 },
@@ -205,28 +214,38 @@ async function overhead(): Promise<Record<string, unknown>> {
   ];
   const result: Record<string, unknown> = { loadBefore: loadAverage(), paced: { frames, intervalMs: interval } };
   for (const sc of scenarios) {
-    await latencies(upstream.url, sc.model, sc.concurrency, 3); // warm-up both paths
-    await latencies(router.url, sc.model, sc.concurrency, 3);
-    // A B B A: direct, routed, routed, direct; CPU per request of the router over its runs, of the bare upstream over the direct ones.
-    let upCpu = cpuMs(upstream);
-    const direct = await latencies(upstream.url, sc.model, sc.concurrency, sc.perWorker, sc.spreadMs);
-    let upstreamCpu = cpuMs(upstream) - upCpu;
-    const routerCpu0 = cpuMs(router);
-    const routed = [...(await latencies(router.url, sc.model, sc.concurrency, sc.perWorker, sc.spreadMs)), ...(await latencies(router.url, sc.model, sc.concurrency, sc.perWorker, sc.spreadMs))];
-    const routerCpu = cpuMs(router) - routerCpu0;
-    upCpu = cpuMs(upstream);
-    direct.push(...(await latencies(upstream.url, sc.model, sc.concurrency, sc.perWorker, sc.spreadMs)));
-    upstreamCpu += cpuMs(upstream) - upCpu;
+    const run = async (target: ManagedServer): Promise<{ timings: Timing[]; cpuMs: number }> => {
+      const before = cpuMs(target);
+      const timings = await latencies(target.url, sc.model, sc.concurrency, sc.perWorker, sc.spreadMs);
+      return { timings, cpuMs: cpuMs(target) - before };
+    };
+    for (const target of [upstream, router, ...(baseline ? [baseline] : [])]) await latencies(target.url, sc.model, sc.concurrency, 3); // warm-up
+    // A B B A: direct, routed, routed, direct (with a baseline router: direct, routed, baseline, baseline, routed, direct).
+    // CPU per request: the router's over its runs, the bare upstream's over the direct ones.
+    const order = baseline ? [upstream, router, baseline, baseline, router, upstream] : [upstream, router, router, upstream];
+    const runs: { target: ManagedServer; timings: Timing[]; cpuMs: number }[] = [];
+    for (const target of order) runs.push({ target, ...(await run(target)) });
+    const of = (target: ManagedServer) => {
+      const rs = runs.filter((r) => r.target === target);
+      const timings = rs.flatMap((r) => r.timings);
+      return { timings, cpuPerRequest: rs.reduce((sum, r) => sum + r.cpuMs, 0) / timings.length };
+    };
+    const direct = of(upstream);
     const q = (xs: Timing[], k: keyof Timing, at: number) => p(xs.map((x) => x[k]), at);
+    const summary = (through: ReturnType<typeof of>) => ({
+      routedTtfbP50: q(through.timings, "ttfb", 0.5), addedTtfbP50: q(through.timings, "ttfb", 0.5) - q(direct.timings, "ttfb", 0.5),
+      routedP50: q(through.timings, "e2e", 0.5), addedP50: q(through.timings, "e2e", 0.5) - q(direct.timings, "e2e", 0.5), routedP90: q(through.timings, "e2e", 0.9),
+      routerCpuMsPerRequest: through.cpuPerRequest,
+    });
     const r = {
-      concurrency: sc.concurrency, model: sc.model, requests: routed.length,
-      directTtfbP50: q(direct, "ttfb", 0.5), routedTtfbP50: q(routed, "ttfb", 0.5), addedTtfbP50: q(routed, "ttfb", 0.5) - q(direct, "ttfb", 0.5),
-      directP50: q(direct, "e2e", 0.5), routedP50: q(routed, "e2e", 0.5), addedP50: q(routed, "e2e", 0.5) - q(direct, "e2e", 0.5),
-      directP90: q(direct, "e2e", 0.9), routedP90: q(routed, "e2e", 0.9),
-      routerCpuMsPerRequest: routerCpu / routed.length, upstreamCpuMsPerRequest: upstreamCpu / direct.length,
+      concurrency: sc.concurrency, model: sc.model, requests: of(router).timings.length,
+      directTtfbP50: q(direct.timings, "ttfb", 0.5), directP50: q(direct.timings, "e2e", 0.5), directP90: q(direct.timings, "e2e", 0.9),
+      ...summary(of(router)),
+      upstreamCpuMsPerRequest: direct.cpuPerRequest,
+      ...(baseline ? { baseline: summary(of(baseline)) } : {}),
       load: loadAverage(),
     };
-    log(`${sc.name}: e2e p50 direct ${fmt(r.directP50, 2)} ms, routed ${fmt(r.routedP50, 2)} ms (+${fmt(r.addedP50, 2)}); first byte p50 direct ${fmt(r.directTtfbP50, 2)}, routed ${fmt(r.routedTtfbP50, 2)} (+${fmt(r.addedTtfbP50, 2)}); router CPU ${fmt(r.routerCpuMsPerRequest, 3)} ms/request (bare upstream ${fmt(r.upstreamCpuMsPerRequest, 3)}); load ${r.load}`);
+    log(`${sc.name}: e2e p50 direct ${fmt(r.directP50, 2)} ms, routed ${fmt(r.routedP50, 2)} ms (+${fmt(r.addedP50, 2)}); first byte p50 direct ${fmt(r.directTtfbP50, 2)}, routed ${fmt(r.routedTtfbP50, 2)} (+${fmt(r.addedTtfbP50, 2)}); router CPU ${fmt(r.routerCpuMsPerRequest, 3)} ms/request (bare upstream ${fmt(r.upstreamCpuMsPerRequest, 3)})${r.baseline ? `; baseline router: +${fmt(r.baseline.addedP50, 2)} ms, CPU ${fmt(r.baseline.routerCpuMsPerRequest, 3)} ms/request` : ""}; load ${r.load}`);
     result[sc.name] = r;
   }
   result.routingTime = await routingTime(router.url);
@@ -268,7 +287,12 @@ async function main(): Promise<void> {
   out.summary = summary;
   if (rows.length > 0) process.stdout.write(`${markdownTable(["workload", "prefix-aware out tok/s", "round-robin out tok/s", "throughput ×", "prefix-aware TTFT p50 ms", "round-robin TTFT p50 ms", "TTFT better ×"], rows)}\n`);
   const o = out.overhead as Record<string, any>;
-  process.stdout.write(`\n${markdownTable(["upstream", "streams", "direct p50 ms", "routed p50 ms", "added p50 ms", "added first-byte p50 ms", "router CPU / request ms", "bare upstream CPU / request ms", "load"], ["instant-c1", "instant-c64", "paced-c1", "paced-c64"].map((k) => [o[k].model === "m" ? "instant" : `paced (${o.paced.frames} frames × ${o.paced.intervalMs} ms)`, String(o[k].concurrency), fmt(o[k].directP50, 2), fmt(o[k].routedP50, 2), `+${fmt(o[k].addedP50, 2)}`, `+${fmt(o[k].addedTtfbP50, 2)}`, fmt(o[k].routerCpuMsPerRequest, 3), fmt(o[k].upstreamCpuMsPerRequest, 3), o[k].load]))}\n`);
+  const keys = ["instant-c1", "instant-c64", "paced-c1", "paced-c64"];
+  const withBaseline = o[keys[0]!].baseline !== undefined;
+  process.stdout.write(`\n${markdownTable(
+    ["upstream", "streams", "direct p50 ms", "routed p50 ms", "added p50 ms", "added first-byte p50 ms", "router CPU / request ms", ...(withBaseline ? ["baseline added p50 ms", "baseline CPU / request ms"] : []), "bare upstream CPU / request ms", "load"],
+    keys.map((k) => [o[k].model === "m" ? "instant" : `paced (${o.paced.frames} frames × ${o.paced.intervalMs} ms)`, String(o[k].concurrency), fmt(o[k].directP50, 2), fmt(o[k].routedP50, 2), `+${fmt(o[k].addedP50, 2)}`, `+${fmt(o[k].addedTtfbP50, 2)}`, fmt(o[k].routerCpuMsPerRequest, 3), ...(withBaseline ? [`+${fmt(o[k].baseline.addedP50, 2)}`, fmt(o[k].baseline.routerCpuMsPerRequest, 3)] : []), fmt(o[k].upstreamCpuMsPerRequest, 3), o[k].load]),
+  )}\n`);
   process.stdout.write(`router's own time per request: p50 ${o.routingTime.p50}, p90 ${o.routingTime.p90} (${o.routingTime.requests} requests)\n`);
   mkdirSync(args.out!, { recursive: true });
   const file = join(args.out!, `router-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
