@@ -4,11 +4,13 @@
  * Nothing reaches the client until the upstream's first byte of body has arrived: until then a
  * failure (connection refused or reset, a timeout, a 5xx, a 429, a 503 "shutting down", the upstream
  * refusing the router's credentials) is reported back as retryable, and the caller tries another
- * upstream. From the first byte on, the response is committed: the status and headers are sent and the
- * body is piped through untouched and unbuffered (SSE included); a failure after that is never retried
+ * upstream. From the first byte on, the response is committed: the status and headers are sent (in one
+ * write with the first chunk) and the body is passed through chunk by chunk, untouched and unbuffered
+ * (SSE included), pausing the upstream while the client's buffer is full; a failure after that is never retried
  * (it would duplicate output) — the client's stream ends with an error event (SSE) or is cut.
  * Error responses that are not in OpenAI's shape (plain text from some engines) are wrapped into it.
- * A client that disconnects aborts the upstream request.
+ * A client that disconnects, or the request's deadline, cancels the upstream request. The attempt's
+ * deadlines (connect, first byte, idle) are checked by the router's sweeper (flight.ts): no timers here.
  */
 import type { IncomingMessage, IncomingHttpHeaders, ServerResponse } from "node:http";
 import { ApiError } from "../api/errors.js";
