@@ -25,14 +25,12 @@ export class Admission {
 
   /** Resolves with a release function once the request may go; throws the 429/503. */
   async acquire(flight: Pick<Flight, "aborted" | "onCancel" | "offCancel">): Promise<() => void> {
-    const release = this.releaser();
-    if (this.running < this.maxConcurrent) {
-      this.running++;
-      return release;
-    }
+    const now = this.tryAcquire();
+    if (now) return now;
     if (this.waiting.length >= this.maxQueue) {
       throw new ApiError(429, `The router's queue is full (${this.maxQueue} requests waiting); retry shortly.`, "rate_limit_error", null, "queue_full", { "retry-after": "1" });
     }
+    const release = this.releaser();
     return new Promise<() => void>((resolve, reject) => {
       const entry = { resolve: () => { cleanup(); resolve(release); } };
       const drop = (err: ApiError | undefined) => {
