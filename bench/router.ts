@@ -10,8 +10,9 @@
  *    router (another process), order direct, routed, routed, direct, at 1 and 64 concurrent streams,
  *    two kinds of answers: "instant" (3 SSE frames at once: the closed loop then measures how many
  *    requests per second the router can proxy, i.e. its CPU cost, as queueing) and "paced" (16 frames
- *    20 ms apart, as an engine streams tokens: the router is then not saturated and the added p50 is
- *    its own latency). Reports the added p50 (end of stream and first byte), the router's CPU time per
+ *    20 ms apart, as an engine streams tokens: the router is then not saturated, and the added
+ *    first-byte p50 is its latency — on a loaded machine including the wait for a core at each of the
+ *    two extra process hops). Reports the added p50 (end of stream and first byte), the router's CPU time per
  *    request (/proc/<pid>/schedstat over the routed requests) beside the bare upstream's, its own
  *    routing-time histogram, and the load average before, during and after.
  *
