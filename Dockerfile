@@ -26,6 +26,7 @@ ENV NODE_ENV=production \
     NIMBLE_HOME=/data \
     NIMBLE_HOST=0.0.0.0 \
     NIMBLE_PORT=8000 \
+    NIMBLE_ROUTER_HOST=0.0.0.0 \
     NIMBLE_GPU=cpu
 RUN groupadd --system --gid 10001 nimble \
  && useradd --system --uid 10001 --gid nimble --home-dir /data --shell /usr/sbin/nologin nimble \
@@ -39,8 +40,9 @@ COPY --from=build /app/node_modules ./node_modules
 USER 10001:10001
 VOLUME ["/data"]
 EXPOSE 8000 8080
-# Liveness of whichever command runs: the router listens on NIMBLE_ROUTER_PORT, the server on NIMBLE_PORT.
+# Liveness of whichever command runs: the server on NIMBLE_PORT (8000), the router on NIMBLE_ROUTER_PORT or its
+# default 8080 (a router.yaml that sets another port needs NIMBLE_ROUTER_PORT too, as deploy/ does).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20m --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:'+(process.env.NIMBLE_ROUTER_PORT||process.env.NIMBLE_PORT||8000)+'/v1/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+  CMD node -e "Promise.any([process.env.NIMBLE_PORT||8000,process.env.NIMBLE_ROUTER_PORT||8080].map(p=>fetch('http://127.0.0.1:'+p+'/v1/health/live').then(r=>{if(!r.ok)throw new Error(r.status)}))).then(()=>process.exit(0),()=>process.exit(1))"
 ENTRYPOINT ["node", "bin/nimble.cjs"]
 CMD ["serve"]

@@ -6,12 +6,20 @@
  *    `score` strategy (prefix-aware + load) and with `round-robin`, in the order A B B A (each run with
  *    its own seed: distinct texts, so no run reuses another's cache). Reports throughput and TTFT p50
  *    and their ratios.
- * 2. Routing overhead: 64 concurrent streams against a scripted upstream that answers at once
- *    (a separate process), directly and through the router (another process); the difference of the
- *    per-request latency p50s is what the router adds.
+ * 2. Routing overhead: a scripted upstream (a separate process) requested directly and through the
+ *    router (another process), order direct, routed, routed, direct, at 1 and 64 concurrent streams,
+ *    two kinds of answers: "instant" (3 SSE frames at once: the closed loop then measures how many
+ *    requests per second the router can proxy, i.e. its CPU cost, as queueing) and "paced" (16 frames
+ *    20 ms apart, as an engine streams tokens: the router is then not saturated, and the added
+ *    first-byte p50 is its latency — on a loaded machine including the wait for a core at each of the
+ *    two extra process hops). Reports the added p50 (end of stream and first byte), the router's CPU time per
+ *    request (/proc/<pid>/schedstat over the routed requests) beside the bare upstream's, its own
+ *    routing-time histogram, and the load average before, during and after.
  *
  *   npx tsc -p tsconfig.json && node dist/bench/router.js [--replicas 2] [--parallel 4] [--conversations 8]
- *     [--turns 4] [--input-tokens 160] [--output-tokens 16] [--shared-requests 24] [--overhead-requests 40] [--skip-routing]
+ *     [--turns 4] [--input-tokens 160] [--output-tokens 16] [--shared-requests 24] [--overhead-requests 40]
+ *     [--paced-requests 10] [--paced-frames 16] [--paced-interval 20] [--skip-routing]
+ *     [--baseline-cli OTHER/bin/nimble.cjs]   (another build's router in the same run: direct, routed, baseline, baseline, routed, direct)
  */
 import http from "node:http";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -41,7 +49,11 @@ const { values: args } = parseArgs({
     "shared-requests": { type: "string", default: "24" },
     "prefix-tokens": { type: "string", default: "600" },
     "overhead-requests": { type: "string", default: "40" },
+    "paced-requests": { type: "string", default: "10" },
+    "paced-frames": { type: "string", default: "16" },
+    "paced-interval": { type: "string", default: "20" },
     "skip-routing": { type: "boolean", default: false },
+    "baseline-cli": { type: "string", default: "" },
     out: { type: "string", default: join(REPO, "docs", "bench-results") },
   },
 });
@@ -88,90 +100,158 @@ async function routedRun(replicas: ManagedServer[], strategy: "score" | "round-r
   }
 }
 
-/** The scripted instant upstream, as a separate process: lists model "m", answers each chat request with a 3-frame SSE at once. */
-const INSTANT_UPSTREAM = `
+/**
+ * The scripted upstream, as a separate process: lists models "m" and "paced"; a chat request for "m"
+ * is answered at once with a 3-frame SSE (one write), one for "paced" streams `frames` frames
+ * `interval` ms apart, as an engine generating tokens does.
+ */
+const SCRIPTED_UPSTREAM = `
 const http = require("node:http");
-const frames = 'data: {"choices":[{"delta":{"content":"a"}}]}\\n\\ndata: {"choices":[{"delta":{"content":"b"}}]}\\n\\ndata: [DONE]\\n\\n';
+const [port, frames, interval] = process.argv.slice(1).map(Number);
+const instant = 'data: {"choices":[{"delta":{"content":"a"}}]}\\n\\ndata: {"choices":[{"delta":{"content":"b"}}]}\\n\\ndata: [DONE]\\n\\n';
+const frame = 'data: {"choices":[{"delta":{"content":"tok"}}]}\\n\\n';
 http.createServer((req, res) => {
   if (req.method === "GET") {
     res.writeHead(req.url === "/v1/models" || req.url === "/v1/health/ready" ? 200 : 404, { "content-type": "application/json" });
-    return res.end(req.url === "/v1/models" ? '{"object":"list","data":[{"id":"m","object":"model"}]}' : "{}");
+    return res.end(req.url === "/v1/models" ? '{"object":"list","data":[{"id":"m","object":"model"},{"id":"paced","object":"model"}]}' : "{}");
   }
-  req.resume();
-  req.on("end", () => { res.writeHead(200, { "content-type": "text/event-stream" }); res.end(frames); });
-}).listen(Number(process.argv[1]), "127.0.0.1");
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", () => {
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    if (!Buffer.concat(chunks).includes('"paced"')) return res.end(instant);
+    let n = 0;
+    const next = () => { if (++n < frames) { res.write(frame); setTimeout(next, interval); } else res.end(frame + "data: [DONE]\\n\\n"); };
+    next();
+  });
+}).listen(port, "127.0.0.1");
 `;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
-/** Closed loop: `concurrency` workers, each sending `perWorker` streamed requests one after another; per-request latency to the end of the stream, sorted. */
-async function latencies(url: string, concurrency: number, perWorker: number): Promise<number[]> {
-  const body = JSON.stringify({ model: "m", messages: [{ role: "user", content: "x".repeat(400) }], stream: true });
+interface Timing { ttfb: number; e2e: number }
+
+/** Closed loop: `concurrency` workers, each sending `perWorker` streamed requests one after another; per request, the time to the first byte of body and to the end of the stream. */
+async function latencies(url: string, model: string, concurrency: number, perWorker: number, spreadMs = 0): Promise<Timing[]> {
+  const body = JSON.stringify({ model, messages: [{ role: "user", content: "x".repeat(400) }], stream: true });
   const target = new URL(`${url}/v1/chat/completions`);
-  const one = () => new Promise<number>((resolve, reject) => {
+  const one = () => new Promise<Timing>((resolve, reject) => {
     const t = performance.now();
+    let ttfb = NaN;
     const req = http.request(target, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+      res.once("data", () => (ttfb = performance.now() - t));
       res.resume();
-      res.on("end", () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`HTTP ${res.statusCode}`))));
+      res.on("end", () => (res.statusCode === 200 ? resolve({ ttfb, e2e: performance.now() - t }) : reject(new Error(`HTTP ${res.statusCode}`))));
     });
     req.on("error", reject);
     req.end(body);
   });
-  const out: number[] = [];
-  await Promise.all(Array.from({ length: concurrency }, async () => {
+  const out: Timing[] = [];
+  // Worker w starts w/concurrency of `spreadMs` late: streams of equal length would otherwise stay in lockstep, all arriving in the same millisecond every round.
+  await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
+    if (spreadMs > 0) await new Promise((r) => setTimeout(r, (w * spreadMs) / concurrency));
     for (let i = 0; i < perWorker; i++) out.push(await one());
   }));
-  return out.sort((a, b) => a - b);
+  return out;
 }
 
-/** The router's own time per request (arrival to forwarding), as the bucket its histogram puts the median in. */
-async function routingP50Bucket(url: string): Promise<string> {
+/** The router's own time per request (arrival at its handler to forwarding: queue wait, scoring), from its histogram: the buckets holding the p50 and the p90. */
+async function routingTime(url: string): Promise<{ requests: number; p50: string; p90: string }> {
   const text = await (await fetch(`${url}/v1/metrics`)).text();
   const buckets = [...text.matchAll(/^nimble_router_routing_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)].map((m) => ({ le: m[1]!, n: Number(m[2]) }));
   const total = buckets.at(-1)?.n ?? 0;
-  const b = buckets.find((x) => x.n >= total / 2);
-  return b ? `<= ${b.le === "+Inf" ? "inf" : `${Number(b.le) * 1000} ms`} (${total} requests)` : "n/a";
+  const at = (q: number) => {
+    const b = buckets.find((x) => x.n >= total * q);
+    return b ? `<= ${b.le === "+Inf" ? "inf" : `${Number((Number(b.le) * 1000).toPrecision(3))} ms`}` : "n/a";
+  };
+  return { requests: total, p50: at(0.5), p90: at(0.9) };
 }
-const p = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+const p = (xs: number[], q: number) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+};
 
-/** CPU time (user + system) a process has used, in ms, from /proc (Linux). */
+/** CPU time a process has spent running, in ms, from /proc/<pid>/schedstat (Linux; nanoseconds, unlike the 10 ms ticks of /proc/<pid>/stat). */
 function cpuMs(server: ManagedServer): number {
   try {
-    const fields = readFileSync(`/proc/${server.child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
+    return Number(readFileSync(`/proc/${server.child.pid}/schedstat`, "utf8").split(" ")[0]) / 1e6;
   } catch {
     return NaN;
   }
 }
 
+function loadAverage(): string {
+  try {
+    return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "n/a";
+  }
+}
+
+interface Scenario { name: string; model: string; concurrency: number; perWorker: number; spreadMs: number }
+
 async function overhead(): Promise<Record<string, unknown>> {
+  const frames = n("paced-frames");
+  const interval = n("paced-interval");
   const upPort = await freePort();
-  const upstream = startServer("instant-upstream", `http://127.0.0.1:${upPort}`, [process.execPath, "-e", INSTANT_UPSTREAM, String(upPort)], join(work, "upstream.log"));
+  const upstream = startServer("scripted-upstream", `http://127.0.0.1:${upPort}`, [process.execPath, "-e", SCRIPTED_UPSTREAM, String(upPort), String(frames), String(interval)], join(work, "upstream.log"));
   await waitReady(upstream, "/v1/health/ready", 30_000);
   const rPort = await freePort();
   const router = startServer("router", `http://127.0.0.1:${rPort}`, [process.execPath, CLI, "router", "--upstream", `up=${upstream.url}`, "--port", String(rPort), "--log-level", "error", "--home", work], join(work, "router.log"));
   await waitReady(router, "/v1/health/ready", 60_000);
-  const per = n("overhead-requests");
-  const result: Record<string, unknown> = {};
-  for (const concurrency of [1, 64]) {
-    const count = concurrency === 1 ? per * 10 : per;
-    await latencies(upstream.url, concurrency, 5); // warm-up both paths
-    await latencies(router.url, concurrency, 5);
-    // A B B A: direct, routed, routed, direct.
-    const upCpu0 = cpuMs(upstream);
-    const direct = await latencies(upstream.url, concurrency, count);
-    const upstreamCpuPerRequestMs = (cpuMs(upstream) - upCpu0) / direct.length;
-    const cpuBefore = cpuMs(router);
-    const routed = [...(await latencies(router.url, concurrency, count)), ...(await latencies(router.url, concurrency, count))].sort((a, b) => a - b);
-    const cpuPerRequestMs = (cpuMs(router) - cpuBefore) / routed.length;
-    direct.push(...(await latencies(upstream.url, concurrency, count)));
-    direct.sort((a, b) => a - b);
-    const r = { concurrency, requests: routed.length, directP50: p(direct, 0.5), routedP50: p(routed, 0.5), directP90: p(direct, 0.9), routedP90: p(routed, 0.9), overheadP50: p(routed, 0.5) - p(direct, 0.5), routerCpuMsPerRequest: cpuPerRequestMs, upstreamCpuMsPerRequest: upstreamCpuPerRequestMs };
-    log(`${concurrency} stream(s): direct p50 ${fmt(r.directP50, 2)} ms, routed p50 ${fmt(r.routedP50, 2)} ms: +${fmt(r.overheadP50, 2)} ms; router CPU ${fmt(cpuPerRequestMs, 3)} ms per request (the bare scripted upstream: ${fmt(upstreamCpuPerRequestMs, 3)} ms)`);
-    result[`c${concurrency}`] = r;
+  // Another build's router (e.g. the previous commit's bin/nimble.cjs), measured in the same run for a ratio.
+  let baseline: ManagedServer | undefined;
+  if (args["baseline-cli"]) {
+    const bPort = await freePort();
+    baseline = startServer("baseline-router", `http://127.0.0.1:${bPort}`, [process.execPath, resolve(args["baseline-cli"]), "router", "--upstream", `up=${upstream.url}`, "--port", String(bPort), "--log-level", "error", "--home", work], join(work, "baseline-router.log"));
+    await waitReady(baseline, "/v1/health/ready", 60_000);
   }
-  result.routingTimeP50 = await routingP50Bucket(router.url);
-  log(`router's own time per request (arrival to forwarding), p50 ${String(result.routingTimeP50)}`);
+  const per = n("overhead-requests");
+  const scenarios: Scenario[] = [
+    { name: "instant-c1", model: "m", concurrency: 1, perWorker: per * 10, spreadMs: 0 },
+    { name: "instant-c64", model: "m", concurrency: 64, perWorker: per, spreadMs: 0 },
+    { name: "paced-c1", model: "paced", concurrency: 1, perWorker: n("paced-requests") * 2, spreadMs: 0 },
+    { name: "paced-c64", model: "paced", concurrency: 64, perWorker: n("paced-requests"), spreadMs: frames * interval },
+  ];
+  const result: Record<string, unknown> = { loadBefore: loadAverage(), paced: { frames, intervalMs: interval } };
+  for (const sc of scenarios) {
+    const run = async (target: ManagedServer): Promise<{ timings: Timing[]; cpuMs: number }> => {
+      const before = cpuMs(target);
+      const timings = await latencies(target.url, sc.model, sc.concurrency, sc.perWorker, sc.spreadMs);
+      return { timings, cpuMs: cpuMs(target) - before };
+    };
+    for (const target of [upstream, router, ...(baseline ? [baseline] : [])]) await latencies(target.url, sc.model, sc.concurrency, 3); // warm-up
+    // A B B A: direct, routed, routed, direct (with a baseline router: direct, routed, baseline, baseline, routed, direct).
+    // CPU per request: the router's over its runs, the bare upstream's over the direct ones.
+    const order = baseline ? [upstream, router, baseline, baseline, router, upstream] : [upstream, router, router, upstream];
+    const runs: { target: ManagedServer; timings: Timing[]; cpuMs: number }[] = [];
+    for (const target of order) runs.push({ target, ...(await run(target)) });
+    const of = (target: ManagedServer) => {
+      const rs = runs.filter((r) => r.target === target);
+      const timings = rs.flatMap((r) => r.timings);
+      return { timings, cpuPerRequest: rs.reduce((sum, r) => sum + r.cpuMs, 0) / timings.length };
+    };
+    const direct = of(upstream);
+    const q = (xs: Timing[], k: keyof Timing, at: number) => p(xs.map((x) => x[k]), at);
+    const summary = (through: ReturnType<typeof of>) => ({
+      routedTtfbP50: q(through.timings, "ttfb", 0.5), addedTtfbP50: q(through.timings, "ttfb", 0.5) - q(direct.timings, "ttfb", 0.5),
+      routedP50: q(through.timings, "e2e", 0.5), addedP50: q(through.timings, "e2e", 0.5) - q(direct.timings, "e2e", 0.5), routedP90: q(through.timings, "e2e", 0.9),
+      routerCpuMsPerRequest: through.cpuPerRequest,
+    });
+    const r = {
+      concurrency: sc.concurrency, model: sc.model, requests: of(router).timings.length,
+      directTtfbP50: q(direct.timings, "ttfb", 0.5), directP50: q(direct.timings, "e2e", 0.5), directP90: q(direct.timings, "e2e", 0.9),
+      ...summary(of(router)),
+      upstreamCpuMsPerRequest: direct.cpuPerRequest,
+      ...(baseline ? { baseline: summary(of(baseline)) } : {}),
+      load: loadAverage(),
+    };
+    log(`${sc.name}: e2e p50 direct ${fmt(r.directP50, 2)} ms, routed ${fmt(r.routedP50, 2)} ms (+${fmt(r.addedP50, 2)}); first byte p50 direct ${fmt(r.directTtfbP50, 2)}, routed ${fmt(r.routedTtfbP50, 2)} (+${fmt(r.addedTtfbP50, 2)}); router CPU ${fmt(r.routerCpuMsPerRequest, 3)} ms/request (bare upstream ${fmt(r.upstreamCpuMsPerRequest, 3)})${r.baseline ? `; baseline router: +${fmt(r.baseline.addedP50, 2)} ms, CPU ${fmt(r.baseline.routerCpuMsPerRequest, 3)} ms/request` : ""}; load ${r.load}`);
+    result[sc.name] = r;
+  }
+  result.routingTime = await routingTime(router.url);
+  result.loadAfter = loadAverage();
+  log(`router's own time per request (arrival to forwarding): ${JSON.stringify(result.routingTime)}`);
   return result;
 }
 
@@ -208,8 +288,13 @@ async function main(): Promise<void> {
   out.summary = summary;
   if (rows.length > 0) process.stdout.write(`${markdownTable(["workload", "prefix-aware out tok/s", "round-robin out tok/s", "throughput ×", "prefix-aware TTFT p50 ms", "round-robin TTFT p50 ms", "TTFT better ×"], rows)}\n`);
   const o = out.overhead as Record<string, any>;
-  for (const c of ["c1", "c64"]) process.stdout.write(`\nrouting overhead at ${o[c].concurrency} stream(s): direct p50 ${fmt(o[c].directP50, 2)} ms, through the router ${fmt(o[c].routedP50, 2)} ms (+${fmt(o[c].overheadP50, 2)} ms); router CPU ${fmt(o[c].routerCpuMsPerRequest, 3)} ms per request (bare upstream: ${fmt(o[c].upstreamCpuMsPerRequest, 3)} ms)`);
-  process.stdout.write(`\nrouter's own time per request, p50 ${o.routingTimeP50}\n`);
+  const keys = ["instant-c1", "instant-c64", "paced-c1", "paced-c64"];
+  const withBaseline = o[keys[0]!].baseline !== undefined;
+  process.stdout.write(`\n${markdownTable(
+    ["upstream", "streams", "direct p50 ms", "routed p50 ms", "added p50 ms", "added first-byte p50 ms", "router CPU / request ms", ...(withBaseline ? ["baseline added p50 ms", "baseline CPU / request ms"] : []), "bare upstream CPU / request ms", "load"],
+    keys.map((k) => [o[k].model === "m" ? "instant" : `paced (${o.paced.frames} frames × ${o.paced.intervalMs} ms)`, String(o[k].concurrency), fmt(o[k].directP50, 2), fmt(o[k].routedP50, 2), `+${fmt(o[k].addedP50, 2)}`, `+${fmt(o[k].addedTtfbP50, 2)}`, fmt(o[k].routerCpuMsPerRequest, 3), ...(withBaseline ? [`+${fmt(o[k].baseline.addedP50, 2)}`, fmt(o[k].baseline.routerCpuMsPerRequest, 3)] : []), fmt(o[k].upstreamCpuMsPerRequest, 3), o[k].load]),
+  )}\n`);
+  process.stdout.write(`router's own time per request: p50 ${o.routingTime.p50}, p90 ${o.routingTime.p90} (${o.routingTime.requests} requests)\n`);
   mkdirSync(args.out!, { recursive: true });
   const file = join(args.out!, `router-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
   writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);

@@ -119,6 +119,11 @@ describe("Dockerfiles", () => {
       assert.match(text, /NIMBLE_HOME=\/data/);
       assert.match(text, /^VOLUME \["\/data"\]/m);
       assert.match(text, /^HEALTHCHECK .*\n.*\/v1\/health\/live/m);
+      assert.match(text, /NIMBLE_ROUTER_HOST=0\.0\.0\.0/, "`docker run … router` must listen beyond the container's loopback");
+      // The health check finds whichever of the two commands runs: the server's port or the router's (default 8080).
+      const check = /^HEALTHCHECK .*\n\s*CMD (.*)$/m.exec(text)![1]!;
+      assert.match(check, /NIMBLE_PORT\|\|8000/);
+      assert.match(check, /NIMBLE_ROUTER_PORT\|\|8080/);
       if (file.endsWith("cuda")) assert.match(text, /^FROM nvidia\/cuda:[\d.]+-runtime-ubuntu22\.04/m);
     });
   }

@@ -191,6 +191,27 @@ describe("router faults (scripted upstreams)", () => {
     await waitFor(async () => a.seen[0]?.cancelled === true, 5000);
   });
 
+  it("answers 408 when the request's deadline passes before the first byte, and cancels the upstream request", async () => {
+    const r = await start({ timeouts: { request: 0.3, firstByte: 0 }, upstreams: [{ name: "a", url: a.url }] });
+    a.behaviour = () => {}; // never answers
+    const res = await postJson(`${r.url}/v1/chat/completions`, chat(), { signal: AbortSignal.timeout(10_000) }); // fails, not hangs, without a deadline
+    assert.equal(res.status, 408);
+    assert.equal(res.json.error.code, "request_timeout");
+    await waitFor(async () => a.seen[0]?.cancelled === true, 5000);
+    await waitFor(async () => r.upstreams[0]!.inFlight === 0, 5000);
+  });
+
+  it("ends a stream that goes silent for longer than the idle timeout with an error event, and cancels the upstream request", async () => {
+    const r = await start({ timeouts: { idle: 0.3 }, upstreams: [{ name: "a", url: a.url }] });
+    a.behaviour = (_req, res) => { res.writeHead(200, { "content-type": "text/event-stream" }); res.write("data: {\"n\":1}\n\n"); }; // then silence
+    const res = await fetch(`${r.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...chat(), stream: true }), signal: AbortSignal.timeout(10_000) });
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.ok(text.startsWith("data: {\"n\":1}\n\n"), text);
+    assert.match(text, /"code":"upstream_broken"/);
+    await waitFor(async () => a.seen[0]?.cancelled === true, 5000);
+  });
+
   it("bounds its queue: 429 beyond it, like the server", async () => {
     const r = await start({ maxConcurrent: 1, maxQueue: 1, upstreams: [{ name: "a", url: a.url }] });
     let unblock!: () => void;
@@ -307,3 +328,48 @@ describe("router faults (scripted upstreams)", () => {
 // Keeps the unused-import checker quiet about helpers used only in some tests.
 void http;
 void chatAnswer;
+
+describe("router building blocks", () => {
+  it("hashes at most the first blockChars × matchBlocks characters of a prompt, in chained blocks", async () => {
+    const { blockHashes, promptText } = await import("../src/router/prefix-index.js");
+    const long = { messages: [{ role: "system", content: "s".repeat(5000) }, { role: "user", content: "u".repeat(5000) }] };
+    const text = promptText(long, 64 * 10);
+    assert.equal(text.length, 640);
+    assert.ok(text.startsWith("system:sss"));
+    assert.equal(blockHashes("m", text, 64).length, 10);
+    // Chained: the same first block under a different model, or after a different start, hashes differently.
+    const [h1] = blockHashes("m", "a".repeat(64), 64);
+    assert.notEqual(h1, blockHashes("other", "a".repeat(64), 64)[0]);
+    assert.equal(blockHashes("m", "a".repeat(128), 64)[0], h1);
+    assert.equal(promptText(long).length, "system:".length + 5000 + 1 + "user:".length + 5000, "unbounded by default");
+  });
+
+  it("cancels a flight at its deadline from the sweeper, and lets its attempt watch the rest", async () => {
+    const { Flight, Sweeper } = await import("../src/router/flight.js");
+    let now = 0;
+    const sweeper = new Sweeper(10, () => now);
+    const expiring = new Flight(100);
+    const open = new Flight(Infinity);
+    const cancelled: string[] = [];
+    expiring.onCancel(() => cancelled.push("expiring"));
+    const watched: number[] = [];
+    open.watch = (t) => watched.push(t);
+    sweeper.add(expiring);
+    sweeper.add(open);
+    now = 50;
+    sweeper.sweep();
+    assert.deepEqual(cancelled, []);
+    now = 100;
+    sweeper.sweep();
+    assert.deepEqual(cancelled, ["expiring"]);
+    assert.equal(expiring.reason, "timeout");
+    assert.deepEqual(watched, [50, 100]);
+    open.cancel("client");
+    let late = false;
+    open.onCancel(() => (late = true));
+    assert.ok(late, "a listener added after the cancel runs at once");
+    sweeper.close();
+    assert.equal(Sweeper.periodFor([5000, 200, 0]), 20);
+    assert.equal(Sweeper.periodFor([0, 0]), 1000);
+  });
+});

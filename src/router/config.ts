@@ -54,6 +54,8 @@ export const routerConfigSchema = z
           .default({}),
         /** Characters per prefix block (about 16 tokens of English at 64). */
         blockChars: z.coerce.number().int().min(8).max(4096).default(64),
+        /** Most leading blocks of a prompt hashed and matched (llm-d's maxPrefixBlocksToMatch): bounds the router's work on long prompts. */
+        matchBlocks: z.coerce.number().int().positive().max(65_536).default(256),
         /** How long a prefix is assumed to stay in an upstream's cache. */
         prefixTtl: seconds.default(600),
         /** Most block hashes remembered per upstream (least recently used dropped). */

@@ -8,6 +8,7 @@ import type { UpstreamScore } from "./scoring.js";
 import type { Upstream } from "./upstream.js";
 
 const BREAKER_VALUE = { closed: 0, "half-open": 1, open: 2 } as const;
+const TERMS = ["total", "prefix", "load", "session", "lora"] as const;
 
 export class RouterMetrics {
   readonly registry = new Registry();
@@ -15,8 +16,15 @@ export class RouterMetrics {
   private readonly retries = new Counter({ name: "nimble_router_retries_total", help: "Attempts that failed before their first byte and were retried elsewhere, by upstream and reason.", labelNames: ["upstream", "reason"], registers: [this.registry] });
   private readonly decisions = new Counter({ name: "nimble_router_routing_decisions_total", help: "Upstreams chosen, by strategy.", labelNames: ["upstream", "strategy"], registers: [this.registry] });
   private readonly prefixMatch = new Histogram({ name: "nimble_router_prefix_match_ratio", help: "Share of the prompt's blocks the chosen upstream was thought to hold.", buckets: [0, 0.1, 0.25, 0.5, 0.75, 0.9, 1], registers: [this.registry] });
-  private readonly chosenScore = new Gauge({ name: "nimble_router_last_score", help: "The last chosen upstream's score terms (total, prefix, load, session, lora).", labelNames: ["upstream", "term"], registers: [this.registry] });
-  private readonly overhead = new Histogram({ name: "nimble_router_routing_seconds", help: "Time from a request's arrival to its forwarding (queue wait, scoring).", buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 1, 10], registers: [this.registry] });
+  /** The last chosen score per upstream, turned into gauges only when scraped (not five label lookups per request). */
+  private readonly lastScores = new Map<string, UpstreamScore>();
+  private readonly chosenScore = new Gauge({
+    name: "nimble_router_last_score", help: "The last chosen upstream's score terms (total, prefix, load, session, lora).", labelNames: ["upstream", "term"], registers: [this.registry],
+    collect: () => {
+      for (const [upstream, score] of this.lastScores) for (const term of TERMS) this.chosenScore.set({ upstream, term }, score[term]);
+    },
+  });
+  private readonly overhead = new Histogram({ name: "nimble_router_routing_seconds", help: "The router's own time per attempt, from the request's arrival (its first hook) to forwarding: authentication, limits, body parsing, queue wait, scoring.", buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 1, 10], registers: [this.registry] });
   readonly queueWaiting = new Gauge({ name: "nimble_router_queue_waiting", help: "Requests waiting in the router's queue.", registers: [this.registry] });
   readonly queueRejected = new Counter({ name: "nimble_router_queue_rejected_total", help: "Requests refused because the router's queue was full (429) or the wait too long (503).", labelNames: ["reason"], registers: [this.registry] });
 
@@ -47,7 +55,7 @@ export class RouterMetrics {
     this.overhead.observe(overheadMs / 1000);
     if (!score) return;
     this.prefixMatch.observe(score.prefix);
-    for (const term of ["total", "prefix", "load", "session", "lora"] as const) this.chosenScore.set({ upstream, term }, score[term]);
+    this.lastScores.set(upstream, score);
   }
 
   finished(upstream: string, outcome: string): void {

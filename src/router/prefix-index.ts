@@ -72,17 +72,30 @@ export class PrefixIndex {
   }
 }
 
-/** The text a request's prompt starts with, as the upstream will see it (tools first, then messages in order). */
-export function promptText(body: Record<string, unknown>): string {
+/**
+ * The text a request's prompt starts with, as the upstream will see it (tools first, then messages
+ * in order), up to about `maxChars` characters: parts after that are not looked at.
+ */
+export function promptText(body: Record<string, unknown>, maxChars = Infinity): string {
   const parts: string[] = [];
+  let length = 0;
+  const push = (part: string) => {
+    parts.push(part);
+    length += part.length + 1;
+    return length >= maxChars;
+  };
   const content = (c: unknown): string =>
     typeof c === "string" ? c : Array.isArray(c) ? c.map((p) => (typeof p === "string" ? p : typeof (p as { text?: unknown })?.text === "string" ? (p as { text: string }).text : JSON.stringify(p))).join("") : c == null ? "" : JSON.stringify(c);
-  if (Array.isArray(body.tools)) parts.push(JSON.stringify(body.tools));
-  if (body.system !== undefined) parts.push(`system:${content(body.system)}`);
+  const text = () => {
+    const joined = parts.join("\n");
+    return joined.length > maxChars ? joined.slice(0, maxChars) : joined;
+  };
+  if (Array.isArray(body.tools) && push(JSON.stringify(body.tools))) return text();
+  if (body.system !== undefined && push(`system:${content(body.system)}`)) return text();
   if (Array.isArray(body.messages)) {
-    for (const m of body.messages as { role?: unknown; content?: unknown }[]) parts.push(`${String(m?.role)}:${content(m?.content)}`);
+    for (const m of body.messages as { role?: unknown; content?: unknown }[]) if (push(`${String(m?.role)}:${content(m?.content)}`)) break;
   } else if (body.prompt !== undefined) {
-    parts.push(Array.isArray(body.prompt) ? body.prompt.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join("\n") : content(body.prompt));
+    push(Array.isArray(body.prompt) ? body.prompt.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join("\n") : content(body.prompt));
   }
-  return parts.join("\n");
+  return text();
 }

@@ -4,15 +4,17 @@
  * Nothing reaches the client until the upstream's first byte of body has arrived: until then a
  * failure (connection refused or reset, a timeout, a 5xx, a 429, a 503 "shutting down", the upstream
  * refusing the router's credentials) is reported back as retryable, and the caller tries another
- * upstream. From the first byte on, the response is committed: the status and headers are sent and the
- * body is piped through untouched and unbuffered (SSE included); a failure after that is never retried
+ * upstream. From the first byte on, the response is committed: the status and headers are sent (in one
+ * write with the first chunk) and the body is passed through chunk by chunk, untouched and unbuffered
+ * (SSE included), pausing the upstream while the client's buffer is full; a failure after that is never retried
  * (it would duplicate output) — the client's stream ends with an error event (SSE) or is cut.
  * Error responses that are not in OpenAI's shape (plain text from some engines) are wrapped into it.
- * A client that disconnects aborts the upstream request.
+ * A client that disconnects, or the request's deadline, cancels the upstream request. The attempt's
+ * deadlines (connect, first byte, idle) are checked by the router's sweeper (flight.ts): no timers here.
  */
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
-import https from "node:https";
+import type { IncomingMessage, IncomingHttpHeaders, ServerResponse } from "node:http";
 import { ApiError } from "../api/errors.js";
+import type { Flight } from "./flight.js";
 import type { Upstream } from "./upstream.js";
 
 export type AttemptOutcome =
@@ -28,8 +30,8 @@ export interface AttemptOptions {
   /** Headers the router adds to the client's response. */
   responseHeaders: Record<string, string | string[] | number>;
   client: ServerResponse;
-  /** Aborts when the client goes away or the request's deadline passes. */
-  signal: AbortSignal;
+  /** Cancelled when the client goes away or the request's deadline passes; its sweeper checks the attempt's deadlines. */
+  flight: Flight;
   connectTimeoutMs: number;
   firstByteTimeoutMs: number;
   idleTimeoutMs: number;
@@ -42,7 +44,7 @@ const FORWARDED_REQUEST_HEADERS = ["content-type", "accept", "x-request-id", "an
 /** Upstream response headers not passed back: hop-by-hop, the upstream's own rate limits and security headers (the router sets its own). */
 const DROPPED_RESPONSE_HEADER = /^(connection|keep-alive|transfer-encoding|upgrade|proxy-.*|te|trailer|x-ratelimit-.*|www-authenticate|set-cookie|x-content-type-options|x-frame-options|content-security-policy|referrer-policy|strict-transport-security|access-control-.*|vary|x-request-id)$/i;
 
-export function forwardedHeaders(incoming: http.IncomingHttpHeaders): Record<string, string> {
+export function forwardedHeaders(incoming: IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const v = incoming[name];
@@ -51,9 +53,15 @@ export function forwardedHeaders(incoming: http.IncomingHttpHeaders): Record<str
   return out;
 }
 
-function responseHeadersOf(res: IncomingMessage): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !DROPPED_RESPONSE_HEADER.test(k)) out[k] = v;
+/** The upstream's response headers worth passing on, then the router's own (which win). */
+function responseHeadersOf(res: IncomingMessage, own: Readonly<Record<string, string | string[] | number>>): Record<string, string | string[] | number> {
+  const out: Record<string, string | string[] | number> = {};
+  const h = res.headers;
+  for (const k in h) {
+    const v = h[k];
+    if (v !== undefined && !DROPPED_RESPONSE_HEADER.test(k)) out[k] = v;
+  }
+  for (const k in own) out[k] = own[k]!;
   return out;
 }
 
@@ -100,43 +108,51 @@ const gatewayError = (upstream: string, what: string, code = "upstream_unavailab
 
 export function attempt(upstream: Upstream, o: AttemptOptions): Promise<AttemptOutcome> {
   return new Promise((resolve) => {
+    const flight = o.flight;
     let settled = false;
     let committed = false;
-    const url = upstream.url(o.path);
-    const lib = url.protocol === "https:" ? https : http;
-    const req = lib.request(url, {
-      method: "POST",
-      agent: upstream.agent,
-      headers: { ...o.headers, ...upstream.credentials(), "content-length": String(o.body.length) },
-    });
-    const timers: NodeJS.Timeout[] = [];
-    const clear = () => { for (const t of timers) clearTimeout(t); o.signal.removeEventListener("abort", onAbort); };
     const finish = (outcome: AttemptOutcome) => {
       if (settled) return;
       settled = true;
-      clear();
+      flight.watch = undefined;
+      flight.offCancel(onCancel);
       resolve(outcome);
     };
+    const onCancel = () => {
+      req.destroy();
+      if (!committed) finish({ kind: "client-gone" });
+    };
+    if (flight.aborted) return resolve({ kind: "client-gone" });
+    const req = upstream.post(o.path, o.headers, o.body.length);
     const retry = (reason: string, error: ApiError, fault = true, drain = false) => {
       req.destroy();
       finish({ kind: "retry", reason, fault, drain, error });
     };
-    const onAbort = () => {
-      req.destroy();
-      if (!committed) finish({ kind: "client-gone" });
-    };
-    if (o.signal.aborted) return onAbort();
-    o.signal.addEventListener("abort", onAbort, { once: true });
+    flight.onCancel(onCancel);
 
-    // Connect timeout: the socket must connect in time (a reused keep-alive socket is connected already).
+    // Deadlines, checked by the router's sweeper (no timers of its own): connecting (a new socket
+    // only), the first byte, then silence after it (the socket's bytes read not moving).
+    let connectBy = Infinity;
+    const firstByteBy = o.firstByteTimeoutMs > 0 ? performance.now() + o.firstByteTimeoutMs : Infinity;
+    let streaming: IncomingMessage | undefined;
+    let lastBytes = -1;
+    let lastMoved = 0;
+    flight.watch = (now) => {
+      if (!committed) {
+        if (now >= connectBy) retry("connect-timeout", gatewayError(upstream.name, "connection timed out", "upstream_timeout"));
+        else if (now >= firstByteBy) retry("first-byte-timeout", new ApiError(504, `Upstream ${upstream.name} sent nothing in ${Math.round(o.firstByteTimeoutMs / 1000)}s.`, "server_error", null, "upstream_timeout"));
+      } else if (streaming && o.idleTimeoutMs > 0) {
+        const bytes = streaming.socket?.bytesRead ?? lastBytes;
+        if (bytes !== lastBytes) [lastBytes, lastMoved] = [bytes, now];
+        else if (now - lastMoved >= o.idleTimeoutMs) streaming.destroy(new Error("idle"));
+      }
+    };
     req.on("socket", (socket) => {
       if ((socket as { connecting?: boolean }).connecting) {
-        const t = setTimeout(() => retry("connect-timeout", gatewayError(upstream.name, "connection timed out", "upstream_timeout")), o.connectTimeoutMs);
-        timers.push(t);
-        socket.once("connect", () => clearTimeout(t));
+        connectBy = performance.now() + o.connectTimeoutMs;
+        socket.once("connect", () => (connectBy = Infinity));
       }
     });
-    if (o.firstByteTimeoutMs > 0) timers.push(setTimeout(() => { if (!committed) retry("first-byte-timeout", new ApiError(504, `Upstream ${upstream.name} sent nothing in ${Math.round(o.firstByteTimeoutMs / 1000)}s.`, "server_error", null, "upstream_timeout")); }, o.firstByteTimeoutMs));
     let responded = false;
     req.on("error", (err) => {
       if (committed) return;
@@ -171,23 +187,19 @@ export function attempt(upstream: Upstream, o: AttemptOptions): Promise<AttemptO
         );
         return;
       }
-      const headers = { ...responseHeadersOf(res), ...o.responseHeaders };
+      const headers = responseHeadersOf(res, o.responseHeaders);
       const sse = /text\/event-stream/i.test(String(res.headers["content-type"] ?? ""));
-      let idle: NodeJS.Timeout | undefined;
+      // From here on the client owns the outcome: its disconnect or the deadline cancels the flight, which destroys the upstream request.
       const commit = () => {
         committed = true;
-        for (const t of timers) clearTimeout(t); // the abort listener stays: a deadline or a client leaving still cancels
+        streaming = res;
+        // Headers and the first chunk (and the end, when it follows at once) leave in one write.
+        o.client.cork();
         o.client.writeHead(status, headers);
-        o.client.flushHeaders();
-        if (o.idleTimeoutMs > 0) {
-          idle = setTimeout(() => res.destroy(new Error("idle")), o.idleTimeoutMs);
-          res.on("data", () => idle?.refresh());
-        }
-        // After the first byte the client owns the outcome: its disconnect aborts the upstream.
-        o.client.once("close", () => { if (!res.complete) req.destroy(); });
+        process.nextTick(uncork, o.client);
+        o.client.on("drain", () => res.resume());
       };
       const brokeMidway = () => {
-        clearTimeout(idle);
         if (settled) return;
         if (!o.client.destroyed && !o.client.writableEnded) {
           if (sse) {
@@ -197,28 +209,28 @@ export function attempt(upstream: Upstream, o: AttemptOptions): Promise<AttemptO
         }
         finish({ kind: "committed", status, failedMidway: true });
       };
-      res.once("data", (first: Buffer) => {
+      // Passed through chunk by chunk as it comes, pausing the upstream while the client's buffer is full.
+      res.on("data", (chunk: Buffer) => {
         if (settled) return;
-        commit();
-        o.client.write(first);
-        res.pipe(o.client);
+        if (!committed) commit();
+        if (!o.client.write(chunk)) res.pause();
       });
       res.once("end", () => {
-        clearTimeout(idle);
-        if (!committed) {
-          if (settled) return;
-          commit();
-          o.client.end();
-        }
+        if (settled) return;
+        if (!committed) commit();
+        o.client.end();
         finish({ kind: "committed", status, failedMidway: false });
       });
-      res.on("aborted", () => (committed ? brokeMidway() : retry("reset", gatewayError(upstream.name, "connection reset before the first byte"))));
-      res.on("error", () => (committed ? brokeMidway() : retry("reset", gatewayError(upstream.name, "connection reset before the first byte"))));
+      const broke = () => (committed ? brokeMidway() : retry("reset", gatewayError(upstream.name, "connection reset before the first byte")));
+      res.on("aborted", broke);
+      res.on("error", broke);
       res.on("close", () => { if (committed && !res.complete) brokeMidway(); });
     });
     req.end(o.body);
   });
 }
+
+const uncork = (client: ServerResponse) => client.uncork();
 
 function withRetryAfter(err: ApiError, res: IncomingMessage): ApiError {
   const ra = res.headers["retry-after"];

@@ -11,7 +11,6 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import type { Logger } from "pino";
 import { registerAuth } from "../api/auth.js";
 import { ApiError, errorHandler, errorHandlerWith, sendError } from "../api/errors.js";
-import { registerRequestLifetime } from "../api/limits.js";
 import { anthropicError } from "../api/messages.js";
 import { Metrics } from "../api/metrics.js";
 import { RateLimiter, registerRateLimits } from "../api/rate-limit.js";
@@ -22,6 +21,7 @@ import { NIMBLE_VERSION } from "../version.js";
 import { parseRouterConfig, type RouterConfig, type RouterConfigInput } from "./config.js";
 import { RouterMetrics } from "./metrics.js";
 import { blockHashes, promptText } from "./prefix-index.js";
+import { Flight, Sweeper } from "./flight.js";
 import { attempt, forwardedHeaders } from "./proxy.js";
 import { Admission } from "./queue.js";
 import { describeScores, Picker, type RequestFeatures } from "./scoring.js";
@@ -50,6 +50,12 @@ async function discover(config: RouterConfig, upstreams: Upstream[]): Promise<vo
       if (!current.some((u) => u.base.hostname.replace(/^\[|\]$/g, "") === address)) upstreams.push(new Upstream(entry, config, address));
     }
   }
+}
+
+/** The 408 of a request whose deadline (`timeouts.request`) passed before its first byte; its log line says so. */
+function requestTimedOut(request: FastifyRequest): ApiError {
+  request.logFields = { ...request.logFields, expired: "timeout" };
+  return new ApiError(408, "The request took longer than this server allows and was cancelled.", "invalid_request_error", null, "request_timeout");
 }
 
 /** The POST routes forwarded to upstreams (each names its model in the body). */
@@ -87,6 +93,8 @@ export interface StartRouterOptions {
 declare module "fastify" {
   interface FastifyRequest {
     rawBody?: Buffer;
+    /** performance.now() when the router's first hook saw the request (its routing time starts there). */
+    arrivedAt?: number;
   }
 }
 
@@ -121,13 +129,21 @@ export async function startRouter(input: RouterConfigInput | RouterConfig, optio
   app.setNotFoundHandler((request, reply) => {
     void sendError(reply, new ApiError(404, `Unknown endpoint: ${request.method} ${request.url.split("?")[0]}`, "invalid_request_error", null, "not_found"));
   });
+  app.addHook("onRequest", (request, _reply, done) => {
+    request.arrivedAt = performance.now();
+    done();
+  });
   registerTransport(app, { corsAllowOrigins: config.corsAllowOrigins });
   registerRequestLog(app, { logPrompts: false });
   registerAuth(app, keys);
   // The front door's key limits (requests per minute, in flight) are Nimble's; the token budget is the upstreams' to count.
   const keyMetrics = new Metrics();
   registerRateLimits(app, new RateLimiter(config.rateLimit), keyMetrics);
-  registerRequestLifetime(app, { requestTimeoutMs: config.timeouts.request * 1000, streamIdleTimeoutMs: 0 });
+  // The request deadline and the upstream timeouts are checked by one sweeper (flight.ts), not a timer per request.
+  const requestTimeoutMs = config.timeouts.request * 1000;
+  const sweeper = new Sweeper(Sweeper.periodFor([config.timeouts.connect, config.timeouts.firstByte, config.timeouts.request, config.timeouts.idle].map((s) => s * 1000)));
+  const prefixRouting = config.routing.strategy === "score" && config.routing.weights.prefix > 0;
+  const maxPrefixChars = config.routing.blockChars * config.routing.matchBlocks;
 
   // Refresh: every upstream in parallel, every refreshInterval; a request for an unknown model refreshes at most once a second.
   let refreshing: Promise<void> | undefined;
@@ -176,10 +192,8 @@ export async function startRouter(input: RouterConfigInput | RouterConfig, optio
   }
 
   async function forward(request: FastifyRequest, reply: FastifyReply, path: string, errorBody: (e: ApiError) => unknown): Promise<void> {
-    const arrived = performance.now();
+    const arrived = request.arrivedAt ?? performance.now();
     if (closing) throw ApiError.shuttingDown();
-    active++;
-    reply.raw.once("close", () => active--);
     const body = request.body;
     if (typeof body !== "object" || body === null || Array.isArray(body)) throw ApiError.invalid("The request body must be a JSON object.", null, "invalid_json");
     const fields = body as Record<string, unknown>;
@@ -189,25 +203,34 @@ export async function startRouter(input: RouterConfigInput | RouterConfig, optio
     const serving = upstreams.filter((u) => u.models.has(model));
     if (serving.length === 0) throw ApiError.modelNotFound(model);
 
-    // Cancelled when the client leaves or the request's deadline passes.
-    const controller = new AbortController();
-    const onClose = () => { if (!reply.raw.writableFinished) controller.abort(); };
-    reply.raw.once("close", onClose);
-    request.lifetime?.signal.addEventListener("abort", () => controller.abort(), { once: true });
-    const release = await admission.acquire(controller.signal).catch((err: ApiError) => {
+    // Cancelled when the client leaves or the request's deadline passes (the sweeper checks it).
+    const flight = new Flight(requestTimeoutMs > 0 ? arrived + requestTimeoutMs : Infinity);
+    active++;
+    sweeper.add(flight);
+    reply.raw.once("close", () => {
+      active--;
+      sweeper.delete(flight);
+      if (!reply.raw.writableFinished) flight.cancel("client");
+    });
+    const release = admission.tryAcquire() ?? (await admission.acquire(flight).catch((err: ApiError) => {
+      sweeper.delete(flight);
+      if (flight.reason === "timeout") throw requestTimedOut(request);
       metrics.queueRejected.inc({ reason: err.code ?? "error" });
       throw err;
-    });
+    }));
     try {
-      const session = typeof request.headers[config.routing.sessionHeader] === "string" ? (request.headers[config.routing.sessionHeader] as string) : typeof fields.user === "string" ? fields.user : undefined;
+      const sessionHeader = request.headers[config.routing.sessionHeader];
+      const session = typeof sessionHeader === "string" ? sessionHeader : typeof fields.user === "string" ? fields.user : undefined;
       const card = serving.find((u) => u.models.get(model)?.parent)?.models.get(model);
       const features: RequestFeatures = {
-        blocks: config.routing.strategy === "score" && config.routing.weights.prefix > 0 ? blockHashes(model, promptText(fields), config.routing.blockChars) : [],
+        blocks: prefixRouting ? blockHashes(model, promptText(fields, maxPrefixChars), config.routing.blockChars) : [],
         session,
         adapter: card?.parent ? model : undefined,
       };
       const headers = forwardedHeaders(request.headers);
       headers["x-request-id"] = request.id;
+      const forwardedBody = request.rawBody ?? Buffer.from(JSON.stringify(body));
+      const ownHeaders = reply.getHeaders() as Record<string, string>;
       const tried = new Set<Upstream>();
       let lastError: ApiError | undefined;
       let staleRetried = false;
@@ -228,9 +251,9 @@ export async function startRouter(input: RouterConfigInput | RouterConfig, optio
         let outcome;
         try {
           outcome = await attempt(u, {
-            path, body: request.rawBody ?? Buffer.from(JSON.stringify(body)), headers,
-            responseHeaders: { ...(reply.getHeaders() as Record<string, string>), "x-nimble-upstream": u.name, "x-nimble-route": route, "x-nimble-attempts": String(n + 1) },
-            client: reply.raw, signal: controller.signal,
+            path, body: forwardedBody, headers,
+            responseHeaders: { ...ownHeaders, "x-nimble-upstream": u.name, "x-nimble-route": route, "x-nimble-attempts": String(n + 1) },
+            client: reply.raw, flight,
             connectTimeoutMs: config.timeouts.connect * 1000, firstByteTimeoutMs: config.timeouts.firstByte * 1000, idleTimeoutMs: config.timeouts.idle * 1000,
             errorBody,
           });
@@ -239,15 +262,20 @@ export async function startRouter(input: RouterConfigInput | RouterConfig, optio
         }
         if (outcome.kind === "committed") {
           reply.hijack();
-          if (outcome.failedMidway && !controller.signal.aborted) u.breaker.failure();
+          if (outcome.failedMidway && !flight.aborted) u.breaker.failure();
           else if (outcome.status >= 500) u.breaker.failure();
-          else if (controller.signal.aborted) u.breaker.neutral(probe);
+          else if (flight.aborted) u.breaker.neutral(probe);
           else u.breaker.success();
-          metrics.finished(u.name, controller.signal.aborted ? "aborted" : outcome.failedMidway ? "failed" : `${Math.floor(outcome.status / 100)}xx`);
+          metrics.finished(u.name, flight.aborted ? "aborted" : outcome.failedMidway ? "failed" : `${Math.floor(outcome.status / 100)}xx`);
           return;
         }
         if (outcome.kind === "client-gone") {
           u.breaker.neutral(probe);
+          // The deadline passed before the first byte: the client is still there and gets the 408.
+          if (flight.reason === "timeout") {
+            metrics.finished(u.name, "timeout");
+            throw requestTimedOut(request);
+          }
           metrics.finished(u.name, "aborted");
           reply.hijack();
           if (!reply.raw.destroyed) reply.raw.destroy();
@@ -269,12 +297,11 @@ export async function startRouter(input: RouterConfigInput | RouterConfig, optio
         metrics.retried(u.name, outcome.reason);
         request.log.warn({ upstream: u.name, reason: outcome.reason }, "upstream attempt failed before its first byte");
       }
-      if (controller.signal.aborted && request.lifetime?.reason) throw request.lifetime.error();
       if (lastError) throw lastError;
       throw new ApiError(503, `No upstream serving '${model}' is available now (${serving.map((u) => `${u.name}: ${u.draining ? "draining" : !u.ready ? "not ready" : `circuit ${u.breaker.state}`}`).join("; ")}).`, "service_unavailable", null, "no_upstream_available", { "retry-after": "1" });
     } finally {
       release();
-      reply.raw.off("close", onClose);
+      sweeper.delete(flight);
     }
   }
 
@@ -295,6 +322,7 @@ export async function startRouter(input: RouterConfigInput | RouterConfig, optio
       // Idle keep-alive sockets (and ones that never sent a request) would hold close() until their timeouts.
       app.server.closeAllConnections();
       await app.close();
+      sweeper.close();
       for (const u of upstreams) u.close();
     },
   };

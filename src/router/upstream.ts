@@ -62,6 +62,8 @@ export class Upstream {
   /** The config entry it comes from (several upstreams share one with DNS discovery). */
   readonly config: UpstreamConfig;
   private readonly authHeader: string | undefined;
+  /** What every forwarded request's options share (parsed once, not per request). */
+  private readonly target: { lib: typeof http | typeof https; options: http.RequestOptions; prefix: string };
   private readonly staticModels: string[] | undefined;
   private readonly capacityDefault: number;
   private healthPath: string | undefined;
@@ -81,6 +83,11 @@ export class Upstream {
     this.capacityDefault = config.capacity;
     const Agent = url.protocol === "https:" ? https.Agent : http.Agent;
     this.agent = new Agent({ keepAlive: true, maxSockets: Infinity, timeout: 0 });
+    this.target = {
+      lib: url.protocol === "https:" ? https : http,
+      options: { protocol: url.protocol, hostname: url.hostname.replace(/^\[|\]$/g, ""), port: url.port === "" ? undefined : Number(url.port), agent: this.agent },
+      prefix: url.pathname.replace(/\/+$/, ""),
+    };
     this.breaker = new CircuitBreaker(routerConfig.breaker.failureThreshold, routerConfig.breaker.cooldown * 1000);
     this.prefixes = new PrefixIndex(routerConfig.routing.prefixBlocks, routerConfig.routing.prefixTtl * 1000);
     if (this.staticModels) for (const id of this.staticModels) this.models.set(id, { id, object: "model", owned_by: this.name });
@@ -89,6 +96,13 @@ export class Upstream {
   /** Headers every request to it carries (its credential, never the client's). */
   credentials(): Record<string, string> {
     return this.authHeader ? { authorization: this.authHeader } : {};
+  }
+
+  /** A POST of `contentLength` bytes to `path` here, over the keep-alive agent, with this upstream's credential. */
+  post(path: string, headers: Readonly<Record<string, string>>, contentLength: number): http.ClientRequest {
+    const h: Record<string, string> = { ...headers, "content-length": String(contentLength) };
+    if (this.authHeader) h.authorization = this.authHeader;
+    return this.target.lib.request({ ...this.target.options, path: this.target.prefix + path, method: "POST", headers: h });
   }
 
   url(path: string): URL {
