@@ -39,6 +39,15 @@ export const tool = <S extends z.ZodTypeAny>(t: Tool<S>): Tool<S> => t;
 /** A bounded string for `parameters`. */
 export const str = (maxLength: number, extra: Record<string, unknown> = {}) => ({ type: "string", minLength: 1, maxLength, ...extra });
 
+/** The serving settings that nimble.yaml and the Kubernetes overlay both carry, as tool parameters. */
+export const servingProperties = () => ({
+  model: str(512),
+  served_model_name: str(128),
+  embedding_model: str(512),
+  parallel: { type: "integer", minimum: 1, maximum: 256 },
+  ctx_size: { type: "integer", minimum: 1, maximum: 1048576 },
+});
+
 /** The file's text, or null when there is none. */
 export function readIfExists(path: string): string | null {
   return existsSync(path) ? readFileSync(path, "utf8") : null;

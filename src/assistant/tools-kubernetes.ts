@@ -9,7 +9,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { z } from "zod";
-import { str, tool } from "./tool.js";
+import { servingProperties, str, tool } from "./tool.js";
 
 /** deploy/base of this Nimble (from dist/src/assistant/ or src/assistant/). */
 function baseDir(): string {
@@ -100,11 +100,7 @@ export const writeKubernetes = tool({
     type: "object",
     properties: {
       dir: str(512),
-      model: str(512),
-      served_model_name: str(128),
-      embedding_model: str(512),
-      parallel: { type: "integer", minimum: 1, maximum: 256 },
-      ctx_size: { type: "integer", minimum: 1, maximum: 1048576 },
+      ...servingProperties(),
       gpu: { type: "boolean" },
       image: { type: "string", pattern: "^[a-z0-9][a-z0-9._/:-]{0,254}$" },
       namespace: { type: "string", pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$" },

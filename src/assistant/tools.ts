@@ -11,7 +11,7 @@ import { z } from "zod";
 import { resolveConfig } from "../config.js";
 import { neededBytes, recommend } from "./catalog.js";
 import type { NimbleClient } from "./client.js";
-import { readIfExists, restoreFile, str, tool, writeChecked, type Tool } from "./tool.js";
+import { readIfExists, restoreFile, servingProperties, str, tool, writeChecked, type Tool } from "./tool.js";
 import { runBenchmark } from "./tools-bench.js";
 import { writeGuardrails, restoreGuardrails } from "./tools-guardrails.js";
 import { writeKubernetes } from "./tools-kubernetes.js";
@@ -209,11 +209,7 @@ const writeConfig = tool({
     type: "object",
     properties: {
       path: str(512),
-      model: str(512),
-      served_model_name: str(128),
-      embedding_model: str(512),
-      parallel: { type: "integer", minimum: 1, maximum: 256 },
-      ctx_size: { type: "integer", minimum: 1, maximum: 1048576 },
+      ...servingProperties(),
       host: str(256),
       port: { type: "integer", minimum: 0, maximum: 65535 },
       guardrails: str(512),
