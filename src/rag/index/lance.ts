@@ -5,7 +5,7 @@
  */
 import * as lancedb from "@lancedb/lancedb";
 import { Index } from "@lancedb/lancedb";
-import { sqlString, type ChunkIndex, type IndexedChunk, type IndexHit } from "./types.js";
+import { sqlString, type ChunkIndex, type IndexedChunk, type IndexHit, type StoredSignature } from "./types.js";
 
 type Row = Record<string, unknown>;
 
@@ -44,6 +44,8 @@ export class LanceChunkIndex implements ChunkIndex {
   private readonly queues = new Map<string, Promise<unknown>>();
   /** Rows added since the full-text index was last rebuilt, per store. */
   private readonly unindexed = new Map<string, number>();
+  /** Tables known to have the `minhash` column (tables written before it existed get it on first write). */
+  private readonly withSignatures = new Set<string>();
 
   private constructor(private readonly db: lancedb.Connection) {}
 
@@ -80,13 +82,19 @@ export class LanceChunkIndex implements ChunkIndex {
         char_start: c.charStart,
         char_end: c.charEnd,
         vector: Array.from(c.vector),
+        minhash: c.signature ?? "",
       }));
       const table = await this.table(storeId);
       if (!table) {
         const created = await this.db.createTable(storeId, rows);
         await created.createIndex("text", { config: Index.fts() });
         this.tables.set(storeId, created);
+        this.withSignatures.add(storeId);
         return;
+      }
+      if (!(await this.hasSignatures(storeId, table))) {
+        await table.addColumns([{ name: "minhash", valueSql: "''" }]);
+        this.withSignatures.add(storeId);
       }
       await table.add(rows);
       this.unindexed.set(storeId, (this.unindexed.get(storeId) ?? 0) + rows.length);
@@ -102,6 +110,7 @@ export class LanceChunkIndex implements ChunkIndex {
   dropStore(storeId: string): Promise<void> {
     return this.serial(storeId, async () => {
       this.tables.delete(storeId);
+      this.withSignatures.delete(storeId);
       if ((await this.db.tableNames()).includes(storeId)) await this.db.dropTable(storeId);
     });
   }
@@ -125,6 +134,24 @@ export class LanceChunkIndex implements ChunkIndex {
     if (where) q = q.where(where);
     const rows = (await q.toArray()) as Row[];
     return rows.map((r) => toHit(r, 1 - Number(r._distance)));
+  }
+
+  private async hasSignatures(storeId: string, table: lancedb.Table): Promise<boolean> {
+    if (this.withSignatures.has(storeId)) return true;
+    const has = (await table.schema()).fields.some((f) => f.name === "minhash");
+    if (has) this.withSignatures.add(storeId);
+    return has;
+  }
+
+  async signatures(storeId: string): Promise<StoredSignature[]> {
+    const table = await this.table(storeId);
+    if (!table) return [];
+    if (!(await this.hasSignatures(storeId, table))) {
+      return ((await table.query().select(["id", "file_id", "text"]).toArray()) as Row[]).map((r) => ({ id: String(r.id), fileId: String(r.file_id), signature: null, text: String(r.text) }));
+    }
+    const stored = ((await table.query().where("minhash <> ''").select(["id", "file_id", "minhash"]).toArray()) as Row[]).map((r) => ({ id: String(r.id), fileId: String(r.file_id), signature: String(r.minhash) }));
+    const missing = ((await table.query().where("minhash = '' OR minhash IS NULL").select(["id", "file_id", "text"]).toArray()) as Row[]).map((r) => ({ id: String(r.id), fileId: String(r.file_id), signature: null, text: String(r.text) }));
+    return [...stored, ...missing];
   }
 
   async fileChunkCounts(storeId: string): Promise<Map<string, number>> {
