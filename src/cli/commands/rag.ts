@@ -139,6 +139,12 @@ function retrievalMode(value: string): RetrievalMode {
   return value as RetrievalMode;
 }
 
+/** A search result's document id for qrels: its doc_id attribute, else its file name when the qrels use it, else the name without extension. */
+export function docId(result: { filename: string; attributes?: Record<string, unknown> }, judged: ReadonlySet<string>): string {
+  if (result.attributes?.doc_id !== undefined) return String(result.attributes.doc_id);
+  return judged.has(result.filename) ? result.filename : result.filename.replace(/\.[^.]+$/, "");
+}
+
 function rate(n: number, seconds: number): string {
   return `${(seconds > 0 ? n / seconds : 0).toFixed(1)}/s`;
 }
@@ -278,7 +284,7 @@ export function registerRag(program: Command): void {
     });
 
   withConn(rag.command("eval").requiredOption("--store <name>", "vector store name or id").requiredOption("--queries <file>", "BEIR queries JSONL ({\"_id\", \"text\"} per line)").requiredOption("--qrels <file>", "BEIR qrels TSV (query-id, corpus-id, score)"))
-    .description("Measure retrieval on labelled queries: recall@k, nDCG@10 and MRR (BEIR's definitions). A chunk's document id is its file's doc_id attribute, else its file name without extension.")
+    .description("Measure retrieval on labelled queries: recall@k, nDCG@10 and MRR (BEIR's definitions). A chunk's document id is its file's doc_id attribute, else its file name (as the qrels use it, with or without extension).")
     .option("-k <n>", "k of recall@k", positive, 5)
     .option("--ranker <ranker>", "rerank stage: auto (when a rerank model is served) or none", "auto")
     .option("--retrieval <mode>", "lists fused: bm25 (BM25 only), dense (embeddings only) or hybrid (both, weights 1 and 1)", retrievalMode)
@@ -294,11 +300,12 @@ export function registerRag(program: Command): void {
       const qrels = parseQrels(readFileSync(opts.qrels, "utf8"));
       const judged = queries.filter((q) => qrels.has(q.id));
       if (judged.length === 0) throw new Error("no query has judgements in --qrels");
+      const judgedIds = new Set([...qrels.values()].flatMap((m) => [...m.keys()]));
       const sums = { recall: 0, ndcg: 0, mrr: 0 };
       const run: Record<string, string[]> = {};
       for (const q of judged) {
         const page = await call(opts, "POST", `/v1/vector_stores/${store.id}/search`, { query: q.text, max_num_results: 50, ranking_options: { ranker: opts.ranker, hybrid_search: weights } });
-        const ranked = [...new Set((page.data as any[]).map((r) => String(r.attributes?.doc_id ?? r.filename.replace(/\.[^.]+$/, ""))))];
+        const ranked = [...new Set((page.data as any[]).map((r) => docId(r, judgedIds)))];
         run[q.id] = ranked;
         const rel = qrels.get(q.id)!;
         sums.recall += recallAtK(ranked, rel, opts.k);
