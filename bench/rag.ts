@@ -21,7 +21,7 @@ import { Index } from "@lancedb/lancedb";
 import { EmbeddingEngine } from "../src/engine/embedding-engine.js";
 import { RerankEngine } from "../src/engine/rerank-engine.js";
 import { generateModel, PRESETS } from "../src/models/generate.js";
-import { LanceChunkIndex } from "../src/rag/index/lance.js";
+import { LanceChunkIndex, REFINE_FACTOR } from "../src/rag/index/lance.js";
 import type { ChunkIndex, IndexedChunk } from "../src/rag/index/types.js";
 import { engineModels, type RagModels } from "../src/rag/models.js";
 import { INGEST_STAGES } from "../src/rag/ingest.js";
@@ -108,7 +108,8 @@ const f = (xs: number[]) => (xs.length ? `p50 ${pct(xs, 50).toFixed(1)} ms, p99 
 
 for (const size of sizes) {
   const lanceDir = join(dir, `lance-${size}`);
-  let index = await LanceChunkIndex.open(lanceDir);
+  // The product builds its vector index at VECTOR_INDEX_MIN_ROWS; here --vector-index decides.
+  let index = await LanceChunkIndex.open(lanceDir, { vectorIndexMinRows: Number.MAX_SAFE_INTEGER });
   const storeId = `vs_bench${size}`;
   const perFile = 1000;
   const files: StoreFileRecord[] = [];
@@ -134,7 +135,20 @@ for (const size of sizes) {
     table.close();
     db.close();
     indexSeconds = (performance.now() - s) / 1000;
-    index = await LanceChunkIndex.open(lanceDir);
+    index = await LanceChunkIndex.open(lanceDir, { vectorIndexMinRows: Number.MAX_SAFE_INTEGER });
+    // Recall of the index's top 100 against the exact top 100 (random vectors: a hard case).
+    const exactDb = await lancedb.connect(lanceDir);
+    const exact = await exactDb.openTable(storeId);
+    let overlap = 0;
+    const probes = 20;
+    for (let q = 0; q < probes; q++) {
+      const v = Float32Array.from({ length: dims }, () => Math.random() - 0.5);
+      const truth = new Set(((await exact.vectorSearch(Array.from(v)).distanceType("cosine").bypassVectorIndex().select(["id"]).limit(100).toArray()) as { id: string }[]).map((r) => r.id));
+      overlap += (await index.searchVector(storeId, v, 100)).filter((h) => truth.has(h.chunk.id)).length;
+    }
+    exact.close();
+    exactDb.close();
+    console.log(`  ${vectorIndex} recall@100 against the exact scan: ${(overlap / (probes * 100)).toFixed(3)} (refine factor ${REFINE_FACTOR})`);
   }
   console.log(`loaded ${size} synthetic chunks in ${loadSeconds.toFixed(1)} s${vectorIndex !== "none" ? `; ${vectorIndex} vector index built in ${indexSeconds.toFixed(1)} s` : ""}`);
   const measure = async (ranker: "none" | "auto", n: number) => {

@@ -175,4 +175,32 @@ describe("the LanceDB index's minhash column", () => {
     assert.equal(await index.count("vs_old"), 2);
     await index.close();
   });
+
+  it("builds the vector index once a store reaches vectorIndexMinRows, and still finds a stored vector first", async () => {
+    const dir = tempDir();
+    const index = await LanceChunkIndex.open(dir, { vectorIndexMinRows: 600 });
+    let seed = 7;
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) - 0.5;
+    const file = (f: number) => Array.from({ length: 300 }, (_, i) => ({ id: `file_${f}:${i}`, fileId: `file_${f}`, chunkIndex: i, text: `chunk ${f} ${i}`, tokens: 3, page: 0, headingPath: [], charStart: 0, charEnd: 0, vector: Float32Array.from({ length: 16 }, rand) }));
+    const vectorIndexed = async () => {
+      const db = await lancedb.connect(dir);
+      const table = await db.openTable("vs_big");
+      const has = (await table.listIndices()).some((i) => i.columns.includes("vector"));
+      table.close();
+      db.close();
+      return has;
+    };
+    const [a, b] = [file(0), file(1)];
+    await index.addFile("vs_big", a);
+    await index.addFile("vs_big", b.slice(0, 200));
+    await index.optimize("vs_big");
+    assert.equal(await vectorIndexed(), false, "500 rows: exact scan");
+    await index.addFile("vs_big", b.slice(200));
+    await index.optimize("vs_big");
+    assert.equal(await vectorIndexed(), true, "600 rows: indexed");
+    const target = b[250]!;
+    const hits = await index.searchVector("vs_big", target.vector, 10);
+    assert.equal(hits[0]!.chunk.id, target.id);
+    await index.close();
+  });
 });
