@@ -313,6 +313,7 @@ export class RagService {
       this.cancelJob(store.id, fileId);
       await this.removeChunks(store.id, fileId);
     }
+    const reattached = previous !== undefined;
     const record: StoreFileRecord = {
       id: fileId,
       vector_store_id: store.id,
@@ -328,6 +329,7 @@ export class RagService {
       ...(batchId ? { batch_id: batchId } : {}),
     };
     await this.options.meta.put("store_file", key, record);
+    if (reattached) await this.reingestDuplicatesOf(store.id, fileId);
     this.enqueue(store.id, fileId);
     return record;
   }
@@ -357,9 +359,14 @@ export class RagService {
     this.cancelJob(store, fileId);
     await this.options.meta.delete("store_file", storeFileKey(store, fileId));
     await this.removeChunks(store, fileId);
+    await this.reingestDuplicatesOf(store, fileId);
+  }
+
+  /** Ingests again the completed files whose chunks were dropped as near-duplicates of this file's (which are leaving). */
+  private async reingestDuplicatesOf(storeId: string, fileId: string): Promise<void> {
     if (!this.options.models.hasEmbedding()) return;
-    for (const f of await this.storeFiles(store)) {
-      if (f.status === "completed" && f.duplicate_of?.includes(fileId)) await this.attachFile(store, f.id, f.attributes, f.chunking_strategy, f.batch_id);
+    for (const f of await this.storeFiles(storeId)) {
+      if (f.status === "completed" && f.duplicate_of?.includes(fileId)) await this.attachFile(storeId, f.id, f.attributes, f.chunking_strategy, f.batch_id);
     }
   }
 
