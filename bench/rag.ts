@@ -10,7 +10,7 @@
  * --dims N writes N-dimensional chunk vectors and maps the model's query vector to N dimensions with
  * a fixed random projection (to see the dense list at a real model's size; the tiny model has 64).
  * --vector-index auto (default) does what the product does: an IVF_HNSW_SQ index from
- * VECTOR_INDEX_MIN_ROWS chunks, the exact scan below; the others force one choice at every size.
+ * VECTOR_INDEX_MIN_VALUES chunks × dimensions, the exact scan below; the others force one choice at every size.
  * Random-weight models: the numbers say how fast, never how good.
  */
 import { mkdtempSync } from "node:fs";
@@ -23,7 +23,7 @@ import { Index } from "@lancedb/lancedb";
 import { EmbeddingEngine } from "../src/engine/embedding-engine.js";
 import { RerankEngine } from "../src/engine/rerank-engine.js";
 import { generateModel, PRESETS } from "../src/models/generate.js";
-import { LanceChunkIndex, REFINE_FACTOR, VECTOR_INDEX_MIN_ROWS } from "../src/rag/index/lance.js";
+import { LanceChunkIndex, REFINE_FACTOR, VECTOR_INDEX_MIN_VALUES } from "../src/rag/index/lance.js";
 import type { ChunkIndex, IndexedChunk } from "../src/rag/index/types.js";
 import { engineModels, type RagModels } from "../src/rag/models.js";
 import { INGEST_STAGES } from "../src/rag/ingest.js";
@@ -109,10 +109,10 @@ function timed(index: ChunkIndex, calls: Record<"text" | "vector" | "count", num
 const f = (xs: number[]) => (xs.length ? `p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms` : "n/a");
 
 for (const size of sizes) {
-  const vectorIndex = vectorIndexArg === "auto" ? (size >= VECTOR_INDEX_MIN_ROWS ? "hnsw" : "none") : vectorIndexArg;
+  const vectorIndex = vectorIndexArg === "auto" ? (size * dims >= VECTOR_INDEX_MIN_VALUES ? "hnsw" : "none") : vectorIndexArg;
   const lanceDir = join(dir, `lance-${size}`);
-  // The product builds its vector index at VECTOR_INDEX_MIN_ROWS; here --vector-index decides.
-  let index = await LanceChunkIndex.open(lanceDir, { vectorIndexMinRows: Number.MAX_SAFE_INTEGER });
+  // The product builds its vector index at VECTOR_INDEX_MIN_VALUES; here --vector-index decides.
+  let index = await LanceChunkIndex.open(lanceDir, { vectorIndexMinValues: Number.MAX_SAFE_INTEGER });
   const storeId = `vs_bench${size}`;
   const perFile = 1000;
   const files: StoreFileRecord[] = [];
@@ -138,7 +138,7 @@ for (const size of sizes) {
     table.close();
     db.close();
     indexSeconds = (performance.now() - s) / 1000;
-    index = await LanceChunkIndex.open(lanceDir, { vectorIndexMinRows: Number.MAX_SAFE_INTEGER });
+    index = await LanceChunkIndex.open(lanceDir, { vectorIndexMinValues: Number.MAX_SAFE_INTEGER });
     // Recall of the index's top 100 against the exact top 100 (random vectors: a hard case).
     const exactDb = await lancedb.connect(lanceDir);
     const exact = await exactDb.openTable(storeId);

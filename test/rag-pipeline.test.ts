@@ -176,9 +176,9 @@ describe("the LanceDB index's minhash column", () => {
     await index.close();
   });
 
-  it("builds the vector index once a store reaches vectorIndexMinRows, and still finds a stored vector first", async () => {
+  it("builds the vector index once chunks × dimensions reaches vectorIndexMinValues, and still finds a stored vector first", async () => {
     const dir = tempDir();
-    const index = await LanceChunkIndex.open(dir, { vectorIndexMinRows: 600 });
+    const index = await LanceChunkIndex.open(dir, { vectorIndexMinValues: 600 * 16 });
     let seed = 7;
     const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) - 0.5;
     const file = (f: number) => Array.from({ length: 300 }, (_, i) => ({ id: `file_${f}:${i}`, fileId: `file_${f}`, chunkIndex: i, text: `chunk ${f} ${i}`, tokens: 3, page: 0, headingPath: [], charStart: 0, charEnd: 0, vector: Float32Array.from({ length: 16 }, rand) }));

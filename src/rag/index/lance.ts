@@ -49,12 +49,13 @@ export function lanceThreads(): void {
 }
 
 /**
- * A store's vectors get an approximate index (IVF_HNSW_SQ, cosine) once it holds this many chunks:
- * below it the exact scan is fast enough (≈ 12 ms at 10k chunks of 64 dimensions on a shared 2-core
- * machine), above it the scan grows linearly (≈ 60 ms at 100k) while the index stays ≈ 10 ms. Rows
- * added after the index was built are scanned exactly until optimize() folds them in.
+ * A store's vectors get an approximate index (IVF_HNSW_SQ, cosine) once chunks × dimensions reaches
+ * this (50k chunks of 64 dimensions, ~4,200 of 768): the exact scan's cost is proportional to it
+ * (on the shared 2-core machine ≈ 18 ms at 10k × 64, ≈ 55 ms at 100k × 64, ≈ 49 ms at 10k × 768),
+ * while the indexed search stayed ≈ 14 ms at 100k × 64. Rows added after the index was built are
+ * scanned exactly until optimize() folds them in.
  */
-export const VECTOR_INDEX_MIN_ROWS = 50_000;
+export const VECTOR_INDEX_MIN_VALUES = 50_000 * 64;
 /** Candidates re-scored with the exact vectors per result wanted (the index's vectors are 8-bit). */
 export const REFINE_FACTOR = 2;
 
@@ -72,12 +73,15 @@ export class LanceChunkIndex implements ChunkIndex {
   /** Tables known to have a vector index. */
   private readonly vectorIndexed = new Set<string>();
 
-  private constructor(private readonly db: lancedb.Connection, private readonly vectorIndexMinRows: number) {}
+  /** Vector dimensions per store (from the rows written). */
+  private readonly dims = new Map<string, number>();
 
-  /** `vectorIndexMinRows`: chunks from which a store's vectors are indexed (default VECTOR_INDEX_MIN_ROWS). */
-  static async open(dir: string, options: { vectorIndexMinRows?: number } = {}): Promise<LanceChunkIndex> {
+  private constructor(private readonly db: lancedb.Connection, private readonly vectorIndexMinValues: number) {}
+
+  /** `vectorIndexMinValues`: chunks × dimensions from which a store's vectors are indexed (default VECTOR_INDEX_MIN_VALUES). */
+  static async open(dir: string, options: { vectorIndexMinValues?: number } = {}): Promise<LanceChunkIndex> {
     lanceThreads();
-    return new LanceChunkIndex(await lancedb.connect(dir), options.vectorIndexMinRows ?? VECTOR_INDEX_MIN_ROWS);
+    return new LanceChunkIndex(await lancedb.connect(dir), options.vectorIndexMinValues ?? VECTOR_INDEX_MIN_VALUES);
   }
 
   private serial<T>(storeId: string, work: () => Promise<T>): Promise<T> {
@@ -97,6 +101,7 @@ export class LanceChunkIndex implements ChunkIndex {
 
   addFile(storeId: string, chunks: IndexedChunk[]): Promise<void> {
     if (chunks.length === 0) return Promise.resolve();
+    this.dims.set(storeId, chunks[0]!.vector.length);
     return this.serial(storeId, async () => {
       const rows = chunks.map((c) => ({
         id: c.id,
@@ -207,14 +212,14 @@ export class LanceChunkIndex implements ChunkIndex {
     return has;
   }
 
-  /** Folds new rows into the indexes; builds the vector index when the store has grown to vectorIndexMinRows. */
+  /** Folds new rows into the indexes; builds the vector index when chunks × dimensions has grown to vectorIndexMinValues. */
   optimize(storeId: string): Promise<void> {
     return this.serial(storeId, async () => {
       const table = await this.table(storeId);
       if (!table || !this.unindexed.get(storeId)) return;
       this.unindexed.set(storeId, 0);
       await table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
-      if (!(await this.hasVectorIndex(storeId, table)) && (await table.countRows()) >= this.vectorIndexMinRows) {
+      if (!(await this.hasVectorIndex(storeId, table)) && (await table.countRows()) * (this.dims.get(storeId) ?? 0) >= this.vectorIndexMinValues) {
         await table.createIndex("vector", { config: Index.hnswSq({ distanceType: "cosine" }) });
         this.vectorIndexed.add(storeId);
       }
