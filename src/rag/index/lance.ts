@@ -70,8 +70,8 @@ export class LanceChunkIndex implements ChunkIndex {
   /** Tables known to have the `minhash` column (tables written before it existed get it on first write). */
   private readonly withSignatures = new Set<string>();
 
-  /** Tables known to have a vector index. */
-  private readonly vectorIndexed = new Set<string>();
+  /** Whether a table has a vector index (this process builds the ones it gets; cached per store). */
+  private readonly vectorIndexed = new Map<string, boolean>();
 
   /** Vector dimensions per store (from the rows written). */
   private readonly dims = new Map<string, number>();
@@ -144,6 +144,7 @@ export class LanceChunkIndex implements ChunkIndex {
       this.tables.delete(storeId);
       this.withSignatures.delete(storeId);
       this.vectorIndexed.delete(storeId);
+      this.dims.delete(storeId);
       if ((await this.db.tableNames()).includes(storeId)) await this.db.dropTable(storeId);
     });
   }
@@ -206,9 +207,8 @@ export class LanceChunkIndex implements ChunkIndex {
   }
 
   private async hasVectorIndex(storeId: string, table: lancedb.Table): Promise<boolean> {
-    if (this.vectorIndexed.has(storeId)) return true;
-    const has = (await table.listIndices()).some((i) => i.columns.includes("vector"));
-    if (has) this.vectorIndexed.add(storeId);
+    let has = this.vectorIndexed.get(storeId);
+    if (has === undefined) this.vectorIndexed.set(storeId, (has = (await table.listIndices()).some((i) => i.columns.includes("vector"))));
     return has;
   }
 
@@ -221,7 +221,7 @@ export class LanceChunkIndex implements ChunkIndex {
       await table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
       if (!(await this.hasVectorIndex(storeId, table)) && (await table.countRows()) * (this.dims.get(storeId) ?? 0) >= this.vectorIndexMinValues) {
         await table.createIndex("vector", { config: Index.hnswSq({ distanceType: "cosine" }) });
-        this.vectorIndexed.add(storeId);
+        this.vectorIndexed.set(storeId, true);
       }
     });
   }
