@@ -167,6 +167,7 @@ describe("the LanceDB index's minhash column", () => {
     (await db.createTable("vs_old", [row])).close();
     db.close();
     const index = await LanceChunkIndex.open(dir);
+    assert.ok(Number(process.env.LANCE_CPU_THREADS) >= 4, "LanceDB gets at least 4 compute threads (2 stall its FTS optimize at ~100k chunks)");
     const signature = encodeSignature(minhashSignature(OTHER));
     await index.addFile("vs_old", [{ id: "file_b:0", fileId: "file_b", chunkIndex: 0, text: OTHER, tokens: 5, page: 0, headingPath: [], charStart: 0, charEnd: OTHER.length, vector: Float32Array.from([0.4, 0.3, 0.2, 0.1]), signature }]);
     const rows = (await index.signatures("vs_old")).sort((x, y) => x.id.localeCompare(y.id));
