@@ -12,6 +12,7 @@ import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { generateModel, PRESETS } from "../src/models/generate.js";
 import { createServer, type NimbleServer } from "../src/nimble.js";
+import { docId } from "../src/cli/commands/rag.js";
 import { mrrAtK, ndcgAtK, recallAtK } from "../src/rag/eval.js";
 import { postJson, tempDir, tinyModelPath } from "./helpers.js";
 
@@ -141,5 +142,12 @@ describe("retrieval metrics (BEIR definitions)", () => {
     assert.ok(Math.abs(ndcgAtK(["x", "a", "b"], qrels, 10) - dcg / ideal) < 1e-12);
     assert.equal(ndcgAtK(["b", "a"], qrels, 10), 1);
     assert.equal(ndcgAtK(["a", "a", "b"], qrels, 2), ndcgAtK(["a", "b"], qrels, 2), "a duplicate counts once");
+  });
+
+  it("names a result's document as the qrels do: doc_id, else the file name, else the name without extension", () => {
+    const judged = new Set(["parental-leave.md", "leave"]);
+    assert.equal(docId({ filename: "parental-leave.md" }, judged), "parental-leave.md");
+    assert.equal(docId({ filename: "leave.md" }, judged), "leave");
+    assert.equal(docId({ filename: "x.md", attributes: { doc_id: 7 } }, judged), "7");
   });
 });
