@@ -12,6 +12,7 @@ import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { generateModel, PRESETS } from "../src/models/generate.js";
 import { createServer, type NimbleServer } from "../src/nimble.js";
+import { docId } from "../src/cli/commands/rag.js";
 import { mrrAtK, ndcgAtK, recallAtK } from "../src/rag/eval.js";
 import { postJson, tempDir, tinyModelPath } from "./helpers.js";
 
@@ -76,6 +77,46 @@ describe("nimble rag", () => {
     assert.equal(result["mrr@10"], 1, "BM25 alone puts the document with the words first");
   });
 
+  it("--retrieval bm25|dense|hybrid chooses the lists: the runs differ and match the API's hybrid_search weights", async () => {
+    const evalRun = async (mode: string) => {
+      const out = await rag("eval", "--store", "kb", "--queries", "q.jsonl", "--qrels", "qrels.tsv", "--ranker", "none", "--retrieval", mode, "--json");
+      assert.equal(out.code, 0, out.stderr);
+      return JSON.parse(out.stdout);
+    };
+    const [bm25, dense, hybrid] = [await evalRun("bm25"), await evalRun("dense"), await evalRun("hybrid")];
+    assert.deepEqual(bm25.hybrid_search, { embedding_weight: 0, text_weight: 1 });
+    assert.deepEqual(dense.hybrid_search, { embedding_weight: 1, text_weight: 0 });
+    assert.deepEqual(hybrid.hybrid_search, { embedding_weight: 1, text_weight: 1 });
+    assert.notDeepEqual(bm25.run, dense.run, "BM25 alone and dense alone retrieve differently");
+    assert.deepEqual(bm25.run.q1, ["leave"], "BM25 returns only the document with the words");
+    assert.equal(dense.run.q1.length, 3, "dense ranks every document");
+    const stores = await fetch(`${server.url}/v1/vector_stores`).then((r) => r.json());
+    const kb = stores.data.find((st: any) => st.name === "kb");
+    const api = await postJson(`${server.url}/v1/vector_stores/${kb.id}/search`, { query: "expense reports reimbursed", max_num_results: 50, ranking_options: { ranker: "none", hybrid_search: { embedding_weight: 1, text_weight: 0 } } });
+    assert.deepEqual(dense.run.q2, [...new Set(api.json.data.map((r: any) => r.filename.replace(/\.[^.]+$/, "")))]);
+    const both = await rag("eval", "--store", "kb", "--queries", "q.jsonl", "--qrels", "qrels.tsv", "--retrieval", "bm25", "--text-weight", "1");
+    assert.equal(both.code, 1);
+    assert.match(both.stderr, /not both/);
+    const bad = await rag("search", "kb", "leave", "--retrieval", "sparse");
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /bm25, dense or hybrid/);
+  });
+
+  it("ingest --redact-pii creates a redacting store; it refuses a store that exists without it", async () => {
+    writeFileSync(join(docs, "contact.md"), "# Contact\n\nWrite to jane.doe@quokkamail.example or call +1 415 555 0199 for a badge.\n");
+    const out = await rag("ingest", "contact.md", "--store", "pii", "--redact-pii");
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /pii: 1 indexed.*PII redacted/);
+    const search = await rag("search", "pii", "badge", "--retrieval", "dense", "--ranker", "none");
+    assert.match(search.stdout, /Write to \[EMAIL\] or call \[PHONE\] for a badge/);
+    assert.doesNotMatch(search.stdout, /quokkamail|0199/);
+    const refused = await rag("ingest", "contact.md", "--store", "kb", "--redact-pii");
+    assert.equal(refused.code, 1);
+    assert.equal(refused.stderr.trim().split("\n").length, 1);
+    assert.match(refused.stderr, /exists without PII redaction/);
+    await rag("rm", "pii");
+  });
+
   it("removes a file, then the store; errors are one line", async () => {
     const rm = await rag("rm", "kb", "travel.txt");
     assert.match(rm.stdout, /removed travel\.txt/);
@@ -101,5 +142,12 @@ describe("retrieval metrics (BEIR definitions)", () => {
     assert.ok(Math.abs(ndcgAtK(["x", "a", "b"], qrels, 10) - dcg / ideal) < 1e-12);
     assert.equal(ndcgAtK(["b", "a"], qrels, 10), 1);
     assert.equal(ndcgAtK(["a", "a", "b"], qrels, 2), ndcgAtK(["a", "b"], qrels, 2), "a duplicate counts once");
+  });
+
+  it("names a result's document as the qrels do: doc_id, else the file name, else the name without extension", () => {
+    const judged = new Set(["parental-leave.md", "leave"]);
+    assert.equal(docId({ filename: "parental-leave.md" }, judged), "parental-leave.md");
+    assert.equal(docId({ filename: "leave.md" }, judged), "leave");
+    assert.equal(docId({ filename: "x.md", attributes: { doc_id: 7 } }, judged), "7");
   });
 });

@@ -62,7 +62,7 @@ it("kill -9 during ingest leaves every file fully indexed or absent; reopening r
 
   // Reopen: interrupted files are cleaned and ingested again; nothing is lost or doubled.
   const embedding = await EmbeddingEngine.load({ modelPath, servedName: "embed", gpu: "cpu", threads: 1, contextSize: 128 });
-  const service = await openRag({ home, models: engineModels({ embedding }) });
+  const service = await openRag({ home, models: engineModels({ embedding }), dedupe: false });
   try {
     await service.waitIdle();
     const after = await service.storeFiles(storeId);

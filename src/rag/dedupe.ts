@@ -13,6 +13,8 @@
  * chunk and rebuild a NearDuplicateIndex with `addSignature` when it opens.
  */
 
+import type { StoredSignature } from "./index/types.js";
+
 export const MINHASH_PERMUTATIONS = 128;
 export const LSH_BANDS = 32;
 export const LSH_ROWS = MINHASH_PERMUTATIONS / LSH_BANDS;
@@ -151,5 +153,105 @@ export class NearDuplicateIndex {
       if (bucket?.size === 0) this.buckets.delete(key);
     }
     return this.signatures.delete(id);
+  }
+}
+
+export interface DedupeResult<C> {
+  /** The chunks kept, in order. */
+  kept: C[];
+  /** The signature of each kept chunk (encodeSignature), for the index to store. */
+  signatures: string[];
+  /** Chunks dropped as near-duplicates. */
+  dropped: number;
+  /** Other files of the store holding the chunks the dropped ones duplicate. */
+  duplicateOf: string[];
+}
+
+interface StoreState {
+  index: NearDuplicateIndex;
+  files: Map<string, string[]>;
+}
+
+/**
+ * Near-duplicate detection per vector store, for the ingestion pipeline: one NearDuplicateIndex per
+ * store, loaded on first use from the signatures the chunk index keeps (so it survives restarts),
+ * updated as files are ingested and forgotten as they leave. A file's chunk i is `<file id>:<i>`.
+ */
+export class StoreDeduplicator {
+  private readonly stores = new Map<string, Promise<StoreState>>();
+
+  /** `load` gives the chunks already in a store (an index without stored signatures: resolve to []). */
+  constructor(private readonly load: (storeId: string) => Promise<StoredSignature[]>, readonly threshold = DEFAULT_DUPLICATE_THRESHOLD) {}
+
+  private state(storeId: string): Promise<StoreState> {
+    let state = this.stores.get(storeId);
+    if (!state) {
+      state = this.load(storeId).then((rows) => {
+        const s: StoreState = { index: new NearDuplicateIndex(this.threshold), files: new Map() };
+        for (const r of rows) {
+          let sig: MinHashSignature;
+          try {
+            sig = r.signature ? decodeSignature(r.signature) : minhashSignature(r.text ?? "");
+          } catch {
+            sig = minhashSignature(r.text ?? "");
+          }
+          s.index.insert(r.id, sig);
+          const ids = s.files.get(r.fileId) ?? [];
+          ids.push(r.id);
+          s.files.set(r.fileId, ids);
+        }
+        return s;
+      });
+      state.catch(() => this.stores.delete(storeId));
+      this.stores.set(storeId, state);
+    }
+    return state;
+  }
+
+  /**
+   * Keeps the chunks of a file that are not near-duplicates of a chunk already in the store or
+   * earlier in the same file, and reserves the kept ones (`<fileId>:<kept index>`) at once, so a
+   * file ingested next sees them. Call forgetFile when the file does not reach the index.
+   */
+  async filter<C extends { text: string }>(storeId: string, fileId: string, chunks: readonly C[]): Promise<DedupeResult<C>> {
+    const s = await this.state(storeId);
+    this.forgetIn(s, fileId);
+    const out: DedupeResult<C> = { kept: [], signatures: [], dropped: 0, duplicateOf: [] };
+    const of = new Set<string>();
+    const ids: string[] = [];
+    for (const c of chunks) {
+      const sig = minhashSignature(c.text);
+      const dup = s.index.findDuplicate(sig);
+      if (dup !== undefined) {
+        out.dropped++;
+        const owner = dup.slice(0, dup.lastIndexOf(":"));
+        if (owner !== fileId) of.add(owner);
+        continue;
+      }
+      const id = `${fileId}:${out.kept.length}`;
+      s.index.insert(id, sig);
+      ids.push(id);
+      out.kept.push(c);
+      out.signatures.push(encodeSignature(sig));
+    }
+    s.files.set(fileId, ids);
+    out.duplicateOf = [...of];
+    return out;
+  }
+
+  private forgetIn(s: StoreState, fileId: string): void {
+    for (const id of s.files.get(fileId) ?? []) s.index.remove(id);
+    s.files.delete(fileId);
+  }
+
+  /** Forgets a file's chunks (detached, re-attached, failed or cancelled). */
+  async forgetFile(storeId: string, fileId: string): Promise<void> {
+    const state = this.stores.get(storeId);
+    if (state) this.forgetIn(await state.catch(() => ({ index: new NearDuplicateIndex(), files: new Map() })), fileId);
+  }
+
+  /** Forgets a whole store (deleted). */
+  dropStore(storeId: string): void {
+    this.stores.delete(storeId);
   }
 }

@@ -1,30 +1,34 @@
 /**
- * The ingestion pipeline of one file into one vector store (no HTTP): extract → chunk with the
- * embedding model's tokenizer → drop near-duplicates → redact (optional) → embed in batches →
- * index. The chunks reach the index in one commit at the end, so a file is searchable whole or
+ * The ingestion pipeline of one file into one vector store (no HTTP): extract → redact PII
+ * (stores with redact_pii; before chunking, so offsets and citations refer to the redacted text) →
+ * chunk with the embedding model's tokenizer → drop near-duplicates (of chunks in the store or
+ * earlier in the file) → embed in batches → index. The chunks reach the index in one commit at the end, so a file is searchable whole or
  * not at all. Each stage is timed (bench/rag.ts reports where the time goes).
  */
 import type { EmbeddingEngine } from "../engine/embedding-engine.js";
 import { chunkDocument } from "./chunk.js";
 import { extractDocument } from "./extract.js";
+import type { DedupeResult } from "./dedupe.js";
 import type { ChunkIndex, IndexedChunk } from "./index/types.js";
 import type { RagModels } from "./models.js";
+import { redactDocument, type PiiCounts } from "./redact.js";
 import type { Chunk, ChunkingOptions, ExtractedDocument, TextTokenizer } from "./types.js";
 
-/** Steps a deployment can plug in (document processing provides them). */
-export interface ChunkProcessors {
-  /** Drops near-duplicate chunks (within the store); default: keeps all. */
-  dedupe?(storeId: string, chunks: Chunk[]): Chunk[] | Promise<Chunk[]>;
-  /** Redacts PII from a chunk's text (stores with redact_pii); default: none. */
-  redact?(text: string): string;
-}
+/** Drops near-duplicate chunks (src/rag/dedupe.ts StoreDeduplicator.filter, bound to a store and file). */
+export type ChunkDeduper = (chunks: readonly Chunk[]) => Promise<DedupeResult<Chunk>>;
 
 export interface IngestTimings {
   extractMs: number;
+  /** PII redaction (0 unless the store redacts). */
+  redactMs: number;
   chunkMs: number;
+  /** Near-duplicate detection (MinHash of every chunk). */
+  dedupeMs: number;
   embedMs: number;
   indexMs: number;
 }
+
+export const INGEST_STAGES = ["extractMs", "redactMs", "chunkMs", "dedupeMs", "embedMs", "indexMs"] as const;
 
 export interface IngestInput {
   storeId: string;
@@ -33,10 +37,12 @@ export interface IngestInput {
   bytes: Uint8Array;
   mimeType?: string;
   chunking: ChunkingOptions;
+  /** Redact PII from the extracted text before chunking (the store's redact_pii). */
   redact?: boolean;
+  /** Near-duplicate filter; without it every chunk is kept. */
+  dedupe?: ChunkDeduper;
   models: RagModels;
   index: ChunkIndex;
-  processors?: ChunkProcessors;
   /** Inputs embedded together per call. */
   embedBatch?: number;
   signal?: AbortSignal;
@@ -45,6 +51,12 @@ export interface IngestInput {
 
 export interface IngestResult {
   chunks: number;
+  /** Chunks dropped as near-duplicates. */
+  duplicates: number;
+  /** Other files of the store whose chunks the dropped ones duplicate. */
+  duplicateOf: string[];
+  /** What redaction replaced (undefined when the store does not redact). */
+  redacted?: PiiCounts;
   /** The extracted text (sections joined by blank lines), for /content. */
   document: ExtractedDocument;
   timings: IngestTimings;
@@ -78,25 +90,31 @@ export async function embedTexts(engine: EmbeddingEngine, texts: readonly string
 }
 
 export async function ingestFile(input: IngestInput): Promise<IngestResult> {
-  const timings: IngestTimings = { extractMs: 0, chunkMs: 0, embedMs: 0, indexMs: 0 };
+  const timings: IngestTimings = { extractMs: 0, redactMs: 0, chunkMs: 0, dedupeMs: 0, embedMs: 0, indexMs: 0 };
   let t = performance.now();
   const lap = (key: keyof IngestTimings) => {
     const now = performance.now();
     timings[key] += now - t;
     t = now;
   };
-  const document = await extractDocument(input.bytes, input.filename, input.mimeType);
+  let document = await extractDocument(input.bytes, input.filename, input.mimeType);
   lap("extractMs");
+  let redacted: PiiCounts | undefined;
+  if (input.redact) {
+    ({ doc: document, counts: redacted } = redactDocument(document));
+    lap("redactMs");
+  }
   const lease = await input.models.embedding();
   try {
     const engine = lease.model;
     const prefix = input.models.prefixes.passage;
     const chunking = fitChunking(input.chunking, engine.info.maxInputTokens, prefix ? engine.tokenize(prefix).length : 0);
-    let chunks = chunkDocument(document, engineTokenizer(engine), chunking);
-    if (input.processors?.dedupe) chunks = await input.processors.dedupe(input.storeId, chunks);
-    if (input.redact && input.processors?.redact) chunks = chunks.map((c) => ({ ...c, text: input.processors!.redact!(c.text) }));
-    chunks = chunks.filter((c) => c.text.trim().length > 0);
+    let chunks = chunkDocument(document, engineTokenizer(engine), chunking).filter((c) => c.text.trim().length > 0);
     lap("chunkMs");
+    input.signal?.throwIfAborted();
+    const deduped: DedupeResult<Chunk> = input.dedupe ? await input.dedupe(chunks) : { kept: chunks, signatures: [], dropped: 0, duplicateOf: [] };
+    chunks = deduped.kept;
+    lap("dedupeMs");
     input.onProgress?.({ chunks: chunks.length, embedded: 0 });
     const vectors = await embedTexts(engine, chunks.map((c) => c.text), prefix, input.embedBatch ?? 32, (embedded) => input.onProgress?.({ chunks: chunks.length, embedded }), input.signal);
     lap("embedMs");
@@ -111,11 +129,12 @@ export async function ingestFile(input: IngestInput): Promise<IngestResult> {
       charStart: c.charStart,
       charEnd: c.charEnd,
       vector: vectors[i]!,
+      ...(deduped.signatures[i] ? { signature: deduped.signatures[i] } : {}),
     }));
     input.signal?.throwIfAborted();
     await input.index.addFile(input.storeId, rows);
     lap("indexMs");
-    return { chunks: rows.length, document, timings };
+    return { chunks: rows.length, duplicates: deduped.dropped, duplicateOf: deduped.duplicateOf, ...(redacted ? { redacted } : {}), document, timings };
   } finally {
     lease.release();
   }

@@ -6,9 +6,8 @@
 import { join } from "node:path";
 import { JsonlMetadataStore } from "./index/jsonl-metadata.js";
 import { LanceChunkIndex } from "./index/lance.js";
-import type { ChunkProcessors } from "./ingest.js";
 import type { RagModels } from "./models.js";
-import { RagService } from "./service.js";
+import { RagService, type RagServiceOptions } from "./service.js";
 
 export interface OpenRagOptions {
   /** NIMBLE_HOME: files, index and records go under <home>/rag. */
@@ -16,7 +15,8 @@ export interface OpenRagOptions {
   /** postgres://… to keep index and records in PostgreSQL (pgvector); default: embedded. */
   storeUrl?: string;
   models: RagModels;
-  processors?: ChunkProcessors;
+  /** Near-duplicate detection at ingest (default: threshold 0.8); see RagServiceOptions. */
+  dedupe?: RagServiceOptions["dedupe"];
 }
 
 async function openPostgres(storeUrl: string) {
@@ -34,7 +34,7 @@ export async function checkRagStore(storeUrl: string): Promise<void> {
 
 export async function openRag(options: OpenRagOptions): Promise<RagService> {
   const root = join(options.home, "rag");
-  const common = { filesDir: join(root, "files"), models: options.models, ...(options.processors ? { processors: options.processors } : {}) };
+  const common = { filesDir: join(root, "files"), models: options.models, ...(options.dedupe !== undefined ? { dedupe: options.dedupe } : {}) };
   if (options.storeUrl) return RagService.open({ ...common, ...(await openPostgres(options.storeUrl)) });
   const [meta, index] = await Promise.all([JsonlMetadataStore.open(join(root, "metadata.jsonl")), LanceChunkIndex.open(join(root, "lance"))]);
   return RagService.open({ ...common, meta, index });

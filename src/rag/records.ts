@@ -50,6 +50,12 @@ export interface StoreFileRecord {
   /** The file's content hash: a store does not index the same bytes twice. */
   sha256: string;
   batch_id?: string;
+  /** Chunks dropped at ingest as near-duplicates of chunks already in the store (or earlier in the file). */
+  duplicate_chunks?: number;
+  /** The other files of the store holding what those chunks duplicate (detaching one re-ingests this file). */
+  duplicate_of?: string[];
+  /** PII replaced by placeholders at ingest (stores with redact_pii). */
+  pii_redacted?: number;
 }
 
 export interface BatchRecord {

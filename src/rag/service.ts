@@ -14,11 +14,13 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
 import { matchesFilter } from "./filters.js";
-import { ingestFile, type ChunkProcessors, type IngestTimings } from "./ingest.js";
+import { DEFAULT_DUPLICATE_THRESHOLD, StoreDeduplicator } from "./dedupe.js";
+import { INGEST_STAGES, ingestFile, type IngestTimings } from "./ingest.js";
 import type { ChunkIndex, FileBlobStore, MetadataStore } from "./index/types.js";
 import { NoEmbeddingModelError, type RagModels } from "./models.js";
 import { chunkingOptions, newRagId, resolveChunking, storeFileKey, type BatchRecord, type ChunkingStrategy, type ErrorCode, type FileRecord, type StoreFileRecord, type StoreFileStatus, type StoreRecord } from "./records.js";
 import { HybridRetriever } from "./retriever.js";
+import { redactDocument } from "./redact.js";
 import { ExtractError, type Attributes, type ExtractedDocument } from "./types.js";
 
 export class RagNotFoundError extends Error {
@@ -56,7 +58,11 @@ export interface RagServiceOptions {
   /** Shared file bytes (PostgreSQL): filesDir is then a cache of them. */
   blobs?: FileBlobStore;
   models: RagModels;
-  processors?: ChunkProcessors;
+  /**
+   * Near-duplicate chunks within a store are dropped at ingest: estimated Jaccard similarity of
+   * their character 5-gram sets ≥ threshold (default 0.8, src/rag/dedupe.ts). `false` keeps all.
+   */
+  dedupe?: false | { threshold?: number };
   /** Files ingested at once (default 1: embedding already uses the cores). */
   concurrency?: number;
 }
@@ -76,7 +82,8 @@ interface Job {
 export class RagService {
   readonly retriever: HybridRetriever;
   /** Totals of the ingestion stages since start (bench/rag.ts). */
-  readonly timings: IngestTimings & { chunks: number; files: number } = { extractMs: 0, chunkMs: 0, embedMs: 0, indexMs: 0, chunks: 0, files: 0 };
+  readonly timings: IngestTimings & { chunks: number; duplicates: number; files: number } = { extractMs: 0, redactMs: 0, chunkMs: 0, dedupeMs: 0, embedMs: 0, indexMs: 0, chunks: 0, duplicates: 0, files: 0 };
+  private readonly duplicates: StoreDeduplicator | undefined;
   private readonly queue: Job[] = [];
   private readonly running = new Map<string, Job>();
   private readonly touched = new Set<string>();
@@ -85,6 +92,8 @@ export class RagService {
 
   private constructor(private readonly options: RagServiceOptions) {
     mkdirSync(options.filesDir, { recursive: true });
+    const { index } = options;
+    if (options.dedupe !== false) this.duplicates = new StoreDeduplicator(async (storeId) => (index.signatures ? index.signatures(storeId) : []), options.dedupe?.threshold ?? DEFAULT_DUPLICATE_THRESHOLD);
     this.retriever = new HybridRetriever({
       index: options.index,
       models: options.models,
@@ -124,13 +133,19 @@ export class RagService {
     for (const store of await meta.list<StoreRecord>("store")) {
       const files = await this.storeFiles(store.id);
       const known = new Set(files.map((f) => f.id));
-      for (const id of (await index.fileChunkCounts(store.id)).keys()) if (!known.has(id)) await index.deleteFile(store.id, id);
+      for (const id of (await index.fileChunkCounts(store.id)).keys()) if (!known.has(id)) await this.removeChunks(store.id, id);
       for (const f of files.filter((f) => f.status === "in_progress")) {
         // An index whose addFile replaces keeps them meanwhile: another replica may be finishing this file.
-        if (!index.addReplaces) await index.deleteFile(store.id, f.id);
+        if (!index.addReplaces) await this.removeChunks(store.id, f.id);
         this.enqueue(store.id, f.id);
       }
     }
+  }
+
+  /** Removes a file's chunks from the index and from the store's near-duplicate index. */
+  private async removeChunks(storeId: string, fileId: string): Promise<void> {
+    await this.duplicates?.forgetFile(storeId, fileId);
+    await this.options.index.deleteFile(storeId, fileId);
   }
 
   // ---- Files ----
@@ -275,6 +290,7 @@ export class RagService {
       await this.options.meta.delete("store_file", storeFileKey(store.id, f.id));
     }
     for (const b of await this.options.meta.list<BatchRecord>("batch", `${store.id}/`)) await this.options.meta.delete("batch", `${store.id}/${b.id}`);
+    this.duplicates?.dropStore(store.id);
     await this.options.index.dropStore(store.id);
     return store.id;
   }
@@ -301,6 +317,8 @@ export class RagService {
       expires_at: expiresAt,
       last_active_at: store.last_active_at,
       metadata: store.metadata,
+      /** Nimble: PII is redacted from this store's chunks before indexing. */
+      redact_pii: store.redact_pii === true,
     };
   }
 
@@ -319,8 +337,9 @@ export class RagService {
     const previous = await this.options.meta.get<StoreFileRecord>("store_file", key);
     if (previous) {
       this.cancelJob(store.id, fileId);
-      await this.options.index.deleteFile(store.id, fileId);
+      await this.removeChunks(store.id, fileId);
     }
+    const reattached = previous !== undefined;
     const record: StoreFileRecord = {
       id: fileId,
       vector_store_id: store.id,
@@ -336,6 +355,7 @@ export class RagService {
       ...(batchId ? { batch_id: batchId } : {}),
     };
     await this.options.meta.put("store_file", key, record);
+    if (reattached) await this.reingestDuplicatesOf(store.id, fileId);
     this.enqueue(store.id, fileId);
     return record;
   }
@@ -354,21 +374,36 @@ export class RagService {
     return updated;
   }
 
-  /** Detaches a file from a store: its chunks leave search results at once (the record goes first). */
+  /**
+   * Detaches a file from a store: its chunks leave search results at once (the record goes first).
+   * Files whose chunks were dropped as near-duplicates of this file's are ingested again, so their
+   * text stays findable.
+   */
   async detachFile(storeId: string, fileId: string): Promise<void> {
     const record = await this.getStoreFile(storeId, fileId);
-    this.cancelJob(record.vector_store_id, fileId);
-    await this.options.meta.delete("store_file", storeFileKey(record.vector_store_id, fileId));
-    await this.options.index.deleteFile(record.vector_store_id, fileId);
+    const store = record.vector_store_id;
+    this.cancelJob(store, fileId);
+    await this.options.meta.delete("store_file", storeFileKey(store, fileId));
+    await this.removeChunks(store, fileId);
+    await this.reingestDuplicatesOf(store, fileId);
+  }
+
+  /** Ingests again the completed files whose chunks were dropped as near-duplicates of this file's (which are leaving). */
+  private async reingestDuplicatesOf(storeId: string, fileId: string): Promise<void> {
+    if (!this.options.models.hasEmbedding()) return;
+    for (const f of await this.storeFiles(storeId)) {
+      if (f.status === "completed" && f.duplicate_of?.includes(fileId)) await this.attachFile(storeId, f.id, f.attributes, f.chunking_strategy, f.batch_id);
+    }
   }
 
   /** The parsed text of a store's file (extracted again from the stored bytes). */
   async storeFileContent(storeId: string, fileId: string): Promise<ExtractedDocument> {
     const record = await this.getStoreFile(storeId, fileId);
+    const store = await this.getStore(record.vector_store_id);
     const file = await this.getFile(fileId);
     const { extractDocument } = await import("./extract.js");
-    void record;
-    return extractDocument(await this.fileBytes(fileId), file.filename, file.mime_type);
+    const doc = await extractDocument(await this.fileBytes(fileId), file.filename, file.mime_type);
+    return store.redact_pii ? redactDocument(doc).doc : doc;
   }
 
   // ---- Batches ----
@@ -401,7 +436,7 @@ export class RagService {
       if (f.status !== "in_progress") continue;
       this.cancelJob(batch.vector_store_id, f.id);
       await this.options.meta.put("store_file", storeFileKey(batch.vector_store_id, f.id), { ...f, status: "cancelled" });
-      await this.options.index.deleteFile(batch.vector_store_id, f.id);
+      await this.removeChunks(batch.vector_store_id, f.id);
     }
     const updated = { ...batch, cancelled: true };
     await this.options.meta.put("batch", `${batch.vector_store_id}/${batch.id}`, updated);
@@ -477,7 +512,7 @@ export class RagService {
     if (!current || current.status !== "in_progress" || job.abort.signal.aborted) {
       // Detached, cancelled or re-attached meanwhile: leave no chunks behind for this run. (Completed
       // meanwhile: another replica sharing the store ingested it too, and the chunks are the file's.)
-      if (status === "completed" && (!current || (current.status !== "in_progress" && current.status !== "completed"))) await this.options.index.deleteFile(job.storeId, job.fileId);
+      if (status === "completed" && (!current || (current.status !== "in_progress" && current.status !== "completed"))) await this.removeChunks(job.storeId, job.fileId);
       return;
     }
     await this.options.meta.put("store_file", key, { ...current, status, ...fields });
@@ -498,26 +533,34 @@ export class RagService {
         ...(file.mime_type ? { mimeType: file.mime_type } : {}),
         chunking: chunkingOptions(record.chunking_strategy),
         redact: store.redact_pii === true,
+        ...(this.duplicates ? { dedupe: (chunks) => this.duplicates!.filter(job.storeId, job.fileId, chunks) } : {}),
         models: this.options.models,
         index: this.options.index,
-        ...(this.options.processors ? { processors: this.options.processors } : {}),
         signal: job.abort.signal,
       });
       this.touched.add(job.storeId);
       await this.foldIndex(job.storeId);
-      for (const k of ["extractMs", "chunkMs", "embedMs", "indexMs"] as const) this.timings[k] += result.timings[k];
+      for (const k of INGEST_STAGES) this.timings[k] += result.timings[k];
       this.timings.chunks += result.chunks;
+      this.timings.duplicates += result.duplicates;
       this.timings.files++;
       const usage = result.document.sections.reduce((n, s) => n + Buffer.byteLength(s.text), 0);
-      await this.finish(job, "completed", { chunks: result.chunks, usage_bytes: usage, last_error: null });
+      await this.finish(job, "completed", {
+        chunks: result.chunks,
+        usage_bytes: usage,
+        last_error: null,
+        duplicate_chunks: result.duplicates,
+        duplicate_of: result.duplicateOf,
+        ...(result.redacted ? { pii_redacted: Object.values(result.redacted).reduce((a, b) => a + b, 0) } : {}),
+      });
     } catch (err) {
       if (job.abort.signal.aborted) {
-        await this.options.index.deleteFile(job.storeId, job.fileId).catch(() => {});
+        await this.removeChunks(job.storeId, job.fileId).catch(() => {});
         return;
       }
       const code: ErrorCode = err instanceof ExtractError ? err.code : "server_error";
       const message = err instanceof ExtractError || err instanceof NoEmbeddingModelError || err instanceof RagNotFoundError ? err.message : `Ingestion failed: ${(err as Error).message ?? String(err)}`;
-      await this.options.index.deleteFile(job.storeId, job.fileId).catch(() => {});
+      await this.removeChunks(job.storeId, job.fileId).catch(() => {});
       await this.finish(job, "failed", { last_error: { code, message } });
     }
   }

@@ -30,6 +30,10 @@ export function storeFileObject(f: StoreFileRecord) {
     chunking_strategy: f.chunking_strategy,
     /** Nimble: chunks indexed (each one embedding). */
     chunks: f.chunks,
+    /** Nimble: chunks dropped at ingest as near-duplicates of chunks already in the store. */
+    duplicate_chunks: f.duplicate_chunks ?? 0,
+    /** Nimble: PII replaced by placeholders (stores with redact_pii). */
+    ...(f.pii_redacted !== undefined ? { pii_redacted: f.pii_redacted } : {}),
   };
 }
 

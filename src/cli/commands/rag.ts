@@ -126,6 +126,25 @@ export function expandPaths(paths: readonly string[]): string[] {
   return [...new Set(out.map((f) => resolve(f)))].sort();
 }
 
+/** Which lists the hybrid search fuses: OpenAI's hybrid_search weights for each choice. */
+export const RETRIEVAL_WEIGHTS = {
+  bm25: { embedding_weight: 0, text_weight: 1 },
+  dense: { embedding_weight: 1, text_weight: 0 },
+  hybrid: { embedding_weight: 1, text_weight: 1 },
+} as const;
+export type RetrievalMode = keyof typeof RETRIEVAL_WEIGHTS;
+
+function retrievalMode(value: string): RetrievalMode {
+  if (!(value in RETRIEVAL_WEIGHTS)) throw new InvalidArgumentError("expected bm25, dense or hybrid");
+  return value as RetrievalMode;
+}
+
+/** A search result's document id for qrels: its doc_id attribute, else its file name when the qrels use it, else the name without extension. */
+export function docId(result: { filename: string; attributes?: Record<string, unknown> }, judged: ReadonlySet<string>): string {
+  if (result.attributes?.doc_id !== undefined) return String(result.attributes.doc_id);
+  return judged.has(result.filename) ? result.filename : result.filename.replace(/\.[^.]+$/, "");
+}
+
 function rate(n: number, seconds: number): string {
   return `${(seconds > 0 ? n / seconds : 0).toFixed(1)}/s`;
 }
@@ -141,10 +160,13 @@ export function registerRag(program: Command): void {
     .description("Upload files into a vector store and wait until they are indexed; files already indexed with the same content are skipped.")
     .option("--chunk-size <tokens>", "static chunking: most tokens per chunk (100–4096; default auto: 800)", positive)
     .option("--chunk-overlap <tokens>", "static chunking: tokens shared by consecutive chunks (≤ half the size; default 400)", (v) => Number(v))
-    .action(async (paths: string[], opts: Conn & { store: string; chunkSize?: number; chunkOverlap?: number }) => {
+    .option("--redact-pii", "create the store with PII redaction: e-mails, phones, cards, IBANs and SSNs become placeholders before indexing (a store setting, fixed at creation)")
+    .action(async (paths: string[], opts: Conn & { store: string; chunkSize?: number; chunkOverlap?: number; redactPii?: boolean }) => {
       const files = expandPaths(paths);
       if (files.length === 0) throw new Error("no files match");
-      const store = (await findStore(opts, opts.store)) ?? (await call(opts, "POST", "/v1/vector_stores", { name: opts.store }));
+      const found = await findStore(opts, opts.store);
+      if (found && opts.redactPii && found.redact_pii !== true) throw new Error(`vector store "${opts.store}" exists without PII redaction (a setting fixed at creation); ingest into a new store to redact`);
+      const store = found ?? (await call(opts, "POST", "/v1/vector_stores", { name: opts.store, ...(opts.redactPii ? { redact_pii: true } : {}) }));
       const chunking = opts.chunkSize ? { type: "static", static: { max_chunk_size_tokens: opts.chunkSize, chunk_overlap_tokens: opts.chunkOverlap ?? Math.floor(opts.chunkSize / 2) } } : undefined;
       const existing = await listAll<any>(opts, `/v1/vector_stores/${store.id}/files`);
       const indexed = new Set(existing.filter((f) => f.status === "completed").map((f) => `${f.attributes?.path}\u0000${f.attributes?.sha256}`));
@@ -176,12 +198,14 @@ export function registerRag(program: Command): void {
       }
       const failed: string[] = [];
       let chunks = 0;
+      let duplicates = 0;
       let done = skipped;
       draw(done, chunks);
       while (pending.size > 0) {
         await new Promise((r) => setTimeout(r, 250));
         const list = await listAll<any>(opts, `/v1/vector_stores/${store.id}/files`);
         chunks = 0;
+        duplicates = 0;
         for (const f of list) {
           if (!pending.has(f.id)) continue;
           if (f.status !== "in_progress") {
@@ -190,11 +214,15 @@ export function registerRag(program: Command): void {
             if (f.status === "failed") failed.push(`${f.attributes?.path ?? f.id}: ${f.last_error?.code} ${f.last_error?.message}`);
           }
         }
-        for (const f of list) if (f.status === "completed" && !indexed.has(`${f.attributes?.path}\u0000${f.attributes?.sha256}`)) chunks += f.chunks ?? 0;
+        for (const f of list) {
+          if (f.status !== "completed" || indexed.has(`${f.attributes?.path}\u0000${f.attributes?.sha256}`)) continue;
+          chunks += f.chunks ?? 0;
+          duplicates += f.duplicate_chunks ?? 0;
+        }
         draw(done, chunks);
       }
       if (stderr.isTTY) stderr.write("\n");
-      say(`${store.name || store.id}: ${total - skipped - failed.length} indexed, ${skipped} already indexed, ${failed.length} failed (${chunks} chunks in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      say(`${store.name || store.id}: ${total - skipped - failed.length} indexed, ${skipped} already indexed, ${failed.length} failed (${chunks} chunks, ${duplicates} near-duplicate chunks dropped, in ${((Date.now() - started) / 1000).toFixed(1)} s)${store.redact_pii ? " · PII redacted" : ""}`);
       for (const f of failed) say(`failed ${f}`);
       if (failed.length > 0) process.exitCode = 1;
     });
@@ -221,10 +249,11 @@ export function registerRag(program: Command): void {
     .description("Search a vector store: ranked chunks with file, page/heading and score.")
     .option("-k, --max-results <n>", "results (1–50)", positive, 5)
     .option("--ranker <ranker>", "auto (rerank when a rerank model is served) or none", "auto")
+    .option("--retrieval <mode>", "lists fused: bm25, dense or hybrid", retrievalMode, "hybrid" as RetrievalMode)
     .option("--json", "print the API's JSON")
-    .action(async (storeName: string, query: string[], opts: Conn & { maxResults: number; ranker: string; json?: boolean }) => {
+    .action(async (storeName: string, query: string[], opts: Conn & { maxResults: number; ranker: string; retrieval: RetrievalMode; json?: boolean }) => {
       const store = await requireStore(opts, storeName);
-      const page = await call(opts, "POST", `/v1/vector_stores/${store.id}/search`, { query: query.join(" "), max_num_results: opts.maxResults, ranking_options: { ranker: opts.ranker } });
+      const page = await call(opts, "POST", `/v1/vector_stores/${store.id}/search`, { query: query.join(" "), max_num_results: opts.maxResults, ranking_options: { ranker: opts.ranker, hybrid_search: RETRIEVAL_WEIGHTS[opts.retrieval] } });
       if (opts.json) return say(JSON.stringify(page, null, 2));
       if (page.query_truncated) say(`(query cut to the embedding model's context: "${page.search_query[0]}")`);
       if (page.data.length === 0) return say("no results");
@@ -255,34 +284,37 @@ export function registerRag(program: Command): void {
     });
 
   withConn(rag.command("eval").requiredOption("--store <name>", "vector store name or id").requiredOption("--queries <file>", "BEIR queries JSONL ({\"_id\", \"text\"} per line)").requiredOption("--qrels <file>", "BEIR qrels TSV (query-id, corpus-id, score)"))
-    .description("Measure retrieval on labelled queries: recall@k, nDCG@10 and MRR (BEIR's definitions). A chunk's document id is its file's doc_id attribute, else its file name without extension.")
+    .description("Measure retrieval on labelled queries: recall@k, nDCG@10 and MRR (BEIR's definitions). A chunk's document id is its file's doc_id attribute, else its file name (as the qrels use it, with or without extension).")
     .option("-k <n>", "k of recall@k", positive, 5)
-    .option("--ranker <ranker>", "auto or none", "auto")
-    .option("--text-weight <w>", "weight of the BM25 list in the fusion (0: dense only)", Number, 1)
-    .option("--embedding-weight <w>", "weight of the dense list in the fusion (0: BM25 only)", Number, 1)
-    .option("--json", "print JSON")
-    .action(async (opts: Conn & { store: string; queries: string; qrels: string; k: number; ranker: string; textWeight: number; embeddingWeight: number; json?: boolean }) => {
+    .option("--ranker <ranker>", "rerank stage: auto (when a rerank model is served) or none", "auto")
+    .option("--retrieval <mode>", "lists fused: bm25 (BM25 only), dense (embeddings only) or hybrid (both, weights 1 and 1)", retrievalMode)
+    .option("--text-weight <w>", "weight of the BM25 list in the fusion (0: dense only; not with --retrieval)", Number)
+    .option("--embedding-weight <w>", "weight of the dense list in the fusion (0: BM25 only; not with --retrieval)", Number)
+    .option("--json", "print JSON (with the run: each query's ranked document ids)")
+    .action(async (opts: Conn & { store: string; queries: string; qrels: string; k: number; ranker: string; retrieval?: RetrievalMode; textWeight?: number; embeddingWeight?: number; json?: boolean }) => {
+      if (opts.retrieval && (opts.textWeight !== undefined || opts.embeddingWeight !== undefined)) throw new Error("give --retrieval or --text-weight/--embedding-weight, not both");
+      for (const w of [opts.textWeight, opts.embeddingWeight]) if (w !== undefined && !(Number.isFinite(w) && w >= 0)) throw new Error("--text-weight and --embedding-weight must be numbers ≥ 0");
+      const weights = opts.retrieval ? RETRIEVAL_WEIGHTS[opts.retrieval] : { embedding_weight: opts.embeddingWeight ?? 1, text_weight: opts.textWeight ?? 1 };
       const store = await requireStore(opts, opts.store);
       const queries = parseQueries(readFileSync(opts.queries, "utf8"));
       const qrels = parseQrels(readFileSync(opts.qrels, "utf8"));
       const judged = queries.filter((q) => qrels.has(q.id));
       if (judged.length === 0) throw new Error("no query has judgements in --qrels");
+      const judgedIds = new Set([...qrels.values()].flatMap((m) => [...m.keys()]));
       const sums = { recall: 0, ndcg: 0, mrr: 0 };
+      const run: Record<string, string[]> = {};
       for (const q of judged) {
-        const page = await call(opts, "POST", `/v1/vector_stores/${store.id}/search`, {
-          query: q.text,
-          max_num_results: 50,
-          ranking_options: { ranker: opts.ranker, hybrid_search: { embedding_weight: opts.embeddingWeight, text_weight: opts.textWeight } },
-        });
-        const ranked = (page.data as any[]).map((r) => String(r.attributes?.doc_id ?? r.filename.replace(/\.[^.]+$/, "")));
+        const page = await call(opts, "POST", `/v1/vector_stores/${store.id}/search`, { query: q.text, max_num_results: 50, ranking_options: { ranker: opts.ranker, hybrid_search: weights } });
+        const ranked = [...new Set((page.data as any[]).map((r) => docId(r, judgedIds)))];
+        run[q.id] = ranked;
         const rel = qrels.get(q.id)!;
         sums.recall += recallAtK(ranked, rel, opts.k);
         sums.ndcg += ndcgAtK(ranked, rel, 10);
         sums.mrr += mrrAtK(ranked, rel, 10);
       }
       const n = judged.length;
-      const result = { queries: n, [`recall@${opts.k}`]: sums.recall / n, "ndcg@10": sums.ndcg / n, "mrr@10": sums.mrr / n };
-      if (opts.json) return say(JSON.stringify(result));
-      say(`${n} queries  recall@${opts.k} ${(sums.recall / n).toFixed(4)}  nDCG@10 ${(sums.ndcg / n).toFixed(4)}  MRR@10 ${(sums.mrr / n).toFixed(4)}`);
+      const result = { queries: n, [`recall@${opts.k}`]: sums.recall / n, "ndcg@10": sums.ndcg / n, "mrr@10": sums.mrr / n, ranker: opts.ranker, hybrid_search: weights };
+      if (opts.json) return say(JSON.stringify({ ...result, run }));
+      say(`${n} queries  (BM25 weight ${weights.text_weight}, dense weight ${weights.embedding_weight}, rerank ${opts.ranker})  recall@${opts.k} ${(sums.recall / n).toFixed(4)}  nDCG@10 ${(sums.ndcg / n).toFixed(4)}  MRR@10 ${(sums.mrr / n).toFixed(4)}`);
     });
 }

@@ -5,7 +5,8 @@
  */
 import * as lancedb from "@lancedb/lancedb";
 import { Index } from "@lancedb/lancedb";
-import { ftsWords, sqlString, type ChunkIndex, type IndexedChunk, type IndexHit } from "./types.js";
+import { availableParallelism } from "node:os";
+import { ftsWords, sqlString, type ChunkIndex, type IndexedChunk, type IndexHit, type StoredSignature } from "./types.js";
 
 type Row = Record<string, unknown>;
 
@@ -31,6 +32,28 @@ function toHit(row: Row, raw: number): IndexHit {
   };
 }
 
+/**
+ * LanceDB sizes its compute pool to the cores (LANCE_CPU_THREADS). With 2 cores, optimize() on a
+ * table of ~100k chunks stalls forever while writing the full-text posting lists (measured with
+ * @lancedb/lancedb 0.31.0: 30k chunks fold in 3.5 s, 100k never finish; with 4 threads 100k fold
+ * in 8–14 s on the same 2-core machine), so Nimble asks for at least 4 unless the variable is set.
+ * It must be set before LanceDB's runtime starts (the first connect in the process).
+ */
+export function lanceThreads(): void {
+  if (process.env.LANCE_CPU_THREADS === undefined) process.env.LANCE_CPU_THREADS = String(Math.max(4, availableParallelism()));
+}
+
+/**
+ * A store's vectors get an approximate index (IVF_HNSW_SQ, cosine) once chunks × dimensions reaches
+ * this (50k chunks of 64 dimensions, ~4,200 of 768): the exact scan's cost is proportional to it
+ * (on the shared 2-core machine ≈ 18 ms at 10k × 64, ≈ 55 ms at 100k × 64, ≈ 49 ms at 10k × 768),
+ * while the indexed search stayed ≈ 14 ms at 100k × 64. Rows added after the index was built are
+ * scanned exactly until optimize() folds them in.
+ */
+export const VECTOR_INDEX_MIN_VALUES = 50_000 * 64;
+/** Candidates re-scored with the exact vectors per result wanted (the index's vectors are 8-bit). */
+export const REFINE_FACTOR = 2;
+
 const COLUMNS = ["id", "file_id", "chunk_index", "text", "tokens", "page", "heading_path", "char_start", "char_end"];
 
 export class LanceChunkIndex implements ChunkIndex {
@@ -39,11 +62,21 @@ export class LanceChunkIndex implements ChunkIndex {
   private readonly queues = new Map<string, Promise<unknown>>();
   /** Rows added since the full-text index was last rebuilt, per store. */
   private readonly unindexed = new Map<string, number>();
+  /** Tables known to have the `minhash` column (tables written before it existed get it on first write). */
+  private readonly withSignatures = new Set<string>();
 
-  private constructor(private readonly db: lancedb.Connection) {}
+  /** Whether a table has a vector index (this process builds the ones it gets; cached per store). */
+  private readonly vectorIndexed = new Map<string, boolean>();
 
-  static async open(dir: string): Promise<LanceChunkIndex> {
-    return new LanceChunkIndex(await lancedb.connect(dir));
+  /** Vector dimensions per store (from the rows written). */
+  private readonly dims = new Map<string, number>();
+
+  private constructor(private readonly db: lancedb.Connection, private readonly vectorIndexMinValues: number) {}
+
+  /** `vectorIndexMinValues`: chunks × dimensions from which a store's vectors are indexed (default VECTOR_INDEX_MIN_VALUES). */
+  static async open(dir: string, options: { vectorIndexMinValues?: number } = {}): Promise<LanceChunkIndex> {
+    lanceThreads();
+    return new LanceChunkIndex(await lancedb.connect(dir), options.vectorIndexMinValues ?? VECTOR_INDEX_MIN_VALUES);
   }
 
   private serial<T>(storeId: string, work: () => Promise<T>): Promise<T> {
@@ -63,6 +96,7 @@ export class LanceChunkIndex implements ChunkIndex {
 
   addFile(storeId: string, chunks: IndexedChunk[]): Promise<void> {
     if (chunks.length === 0) return Promise.resolve();
+    this.dims.set(storeId, chunks[0]!.vector.length);
     return this.serial(storeId, async () => {
       const rows = chunks.map((c) => ({
         id: c.id,
@@ -75,13 +109,19 @@ export class LanceChunkIndex implements ChunkIndex {
         char_start: c.charStart,
         char_end: c.charEnd,
         vector: Array.from(c.vector),
+        minhash: c.signature ?? "",
       }));
       const table = await this.table(storeId);
       if (!table) {
         const created = await this.db.createTable(storeId, rows);
         await created.createIndex("text", { config: Index.fts() });
         this.tables.set(storeId, created);
+        this.withSignatures.add(storeId);
         return;
+      }
+      if (!(await this.hasSignatures(storeId, table))) {
+        await table.addColumns([{ name: "minhash", valueSql: "''" }]);
+        this.withSignatures.add(storeId);
       }
       await table.add(rows);
       this.unindexed.set(storeId, (this.unindexed.get(storeId) ?? 0) + rows.length);
@@ -97,6 +137,9 @@ export class LanceChunkIndex implements ChunkIndex {
   dropStore(storeId: string): Promise<void> {
     return this.serial(storeId, async () => {
       this.tables.delete(storeId);
+      this.withSignatures.delete(storeId);
+      this.vectorIndexed.delete(storeId);
+      this.dims.delete(storeId);
       if ((await this.db.tableNames()).includes(storeId)) await this.db.dropTable(storeId);
     });
   }
@@ -116,10 +159,29 @@ export class LanceChunkIndex implements ChunkIndex {
     const table = await this.table(storeId);
     if (!table) return [];
     let q = table.vectorSearch(Array.from(vector)).distanceType("cosine").select([...COLUMNS, "_distance"]).limit(limit);
+    if (await this.hasVectorIndex(storeId, table)) q = q.refineFactor(REFINE_FACTOR);
     const where = fileFilter(fileIds);
     if (where) q = q.where(where);
     const rows = (await q.toArray()) as Row[];
     return rows.map((r) => toHit(r, 1 - Number(r._distance)));
+  }
+
+  private async hasSignatures(storeId: string, table: lancedb.Table): Promise<boolean> {
+    if (this.withSignatures.has(storeId)) return true;
+    const has = (await table.schema()).fields.some((f) => f.name === "minhash");
+    if (has) this.withSignatures.add(storeId);
+    return has;
+  }
+
+  async signatures(storeId: string): Promise<StoredSignature[]> {
+    const table = await this.table(storeId);
+    if (!table) return [];
+    if (!(await this.hasSignatures(storeId, table))) {
+      return ((await table.query().select(["id", "file_id", "text"]).toArray()) as Row[]).map((r) => ({ id: String(r.id), fileId: String(r.file_id), signature: null, text: String(r.text) }));
+    }
+    const stored = ((await table.query().where("minhash <> ''").select(["id", "file_id", "minhash"]).toArray()) as Row[]).map((r) => ({ id: String(r.id), fileId: String(r.file_id), signature: String(r.minhash) }));
+    const missing = ((await table.query().where("minhash = '' OR minhash IS NULL").select(["id", "file_id", "text"]).toArray()) as Row[]).map((r) => ({ id: String(r.id), fileId: String(r.file_id), signature: null, text: String(r.text) }));
+    return [...stored, ...missing];
   }
 
   async fileChunkCounts(storeId: string): Promise<Map<string, number>> {
@@ -139,12 +201,23 @@ export class LanceChunkIndex implements ChunkIndex {
     return (await (await this.table(storeId))?.countRows()) ?? 0;
   }
 
+  private async hasVectorIndex(storeId: string, table: lancedb.Table): Promise<boolean> {
+    let has = this.vectorIndexed.get(storeId);
+    if (has === undefined) this.vectorIndexed.set(storeId, (has = (await table.listIndices()).some((i) => i.columns.includes("vector"))));
+    return has;
+  }
+
+  /** Folds new rows into the indexes; builds the vector index when chunks × dimensions has grown to vectorIndexMinValues. */
   optimize(storeId: string): Promise<void> {
     return this.serial(storeId, async () => {
       const table = await this.table(storeId);
       if (!table || !this.unindexed.get(storeId)) return;
       this.unindexed.set(storeId, 0);
       await table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
+      if (!(await this.hasVectorIndex(storeId, table)) && (await table.countRows()) * (this.dims.get(storeId) ?? 0) >= this.vectorIndexMinValues) {
+        await table.createIndex("vector", { config: Index.hnswSq({ distanceType: "cosine" }) });
+        this.vectorIndexed.set(storeId, true);
+      }
     });
   }
 

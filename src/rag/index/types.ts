@@ -22,11 +22,22 @@ export interface IndexedChunk {
   charStart: number;
   charEnd: number;
   vector: Float32Array;
+  /** The chunk's MinHash signature (src/rag/dedupe.ts encodeSignature), kept for near-duplicate detection. */
+  signature?: string;
+}
+
+/** A chunk's stored MinHash signature (`null`: none stored, e.g. a row from an older build). */
+export interface StoredSignature {
+  id: string;
+  fileId: string;
+  signature: string | null;
+  /** The chunk's text, given when `signature` is null (the signature is then computed from it). */
+  text?: string;
 }
 
 /** A hit of one search list, best first. */
 export interface IndexHit {
-  chunk: Omit<IndexedChunk, "vector">;
+  chunk: Omit<IndexedChunk, "vector" | "signature">;
   /** The list's own score (BM25, or cosine similarity); only the rank is used for fusion. */
   raw: number;
 }
@@ -46,6 +57,11 @@ export interface ChunkIndex {
   searchText(storeId: string, query: string, limit: number, fileIds?: readonly string[]): Promise<IndexHit[]>;
   /** Nearest chunks by cosine similarity. */
   searchVector(storeId: string, vector: Float32Array, limit: number, fileIds?: readonly string[]): Promise<IndexHit[]>;
+  /**
+   * Every chunk's MinHash signature, to rebuild a store's near-duplicate index after a restart. An
+   * index without it starts each store's near-duplicate detection empty when the process starts.
+   */
+  signatures?(storeId: string): Promise<StoredSignature[]>;
   /** Chunks per file id in the store (crash recovery compares them with the metadata). */
   fileChunkCounts(storeId: string): Promise<Map<string, number>>;
   /** Number of chunks in the store. */
