@@ -13,10 +13,11 @@ export const MODULES = {
   scheduler: { mutate: ["src/engine/scheduler.ts:229-336"], tests: ["scheduler"] },
   "scheduler-all": { mutate: ["src/engine/scheduler.ts"], tests: ["scheduler"] },
   // These modules' tests start a real server (tens of seconds a run here): slow, run them alone.
-  "json-schema": { mutate: ["src/api/json-schema.ts"], tests: ["api-structured"] },
+  "json-schema": { mutate: ["src/api/json-schema.ts"], tests: ["json-schema-unit"] },
   grammar: { mutate: ["src/engine/grammar.ts"], tests: ["api-structured"] },
-  "regex-gbnf": { mutate: ["src/engine/regex-gbnf.ts"], tests: ["regex-gbnf"] },
-  "rate-limit": { mutate: ["src/api/rate-limit.ts"], tests: ["rate-limit"] },
+  // Engine-free: the grammar's language checked against RegExp with test/gbnf-match.ts.
+  "regex-gbnf": { mutate: ["src/engine/regex-gbnf.ts"], tests: ["regex-gbnf-unit"] },
+  "rate-limit": { mutate: ["src/api/rate-limit.ts"], tests: ["rate-limit-unit"] },
   auth: { mutate: ["src/api/auth.ts"], tests: ["auth"] },
   // Reserved for modules being written now; add their fast unit test files when they land:
   // "rag-chunking": { mutate: ["src/rag/chunk.ts"], tests: ["rag-chunk"] },
