@@ -18,7 +18,8 @@ export const MODULES = {
   // Engine-free: the grammar's language checked against RegExp with test/gbnf-match.ts.
   "regex-gbnf": { mutate: ["src/engine/regex-gbnf.ts"], tests: ["regex-gbnf-unit"] },
   "rate-limit": { mutate: ["src/api/rate-limit.ts"], tests: ["rate-limit-unit"] },
-  auth: { mutate: ["src/api/auth.ts"], tests: ["auth"] },
+  // auth.ts and the key hash and comparison of src/keys/store.ts (hashKey, generateKey, findKey).
+  auth: { mutate: ["src/api/auth.ts", "src/keys/store.ts:55-75"], tests: ["auth-unit"] },
   // Reserved for modules being written now; add their fast unit test files when they land:
   // "rag-chunking": { mutate: ["src/rag/chunk.ts"], tests: ["rag-chunk"] },
   // "guardrail-detectors": { mutate: ["src/guardrails/detectors/*.ts"], tests: ["guardrails-detectors"] },

@@ -102,6 +102,14 @@ describe("regexToGbnf: exact translations", () => {
     assert.equal(regexToGbnf("\\W\\S\\D"), "root ::= [^a-zA-Z0-9_] [^ \\t\\n\\r\\x0C\\x0B] [^0-9]");
     assert.equal(regexToGbnf("[^]a]"), "root ::= [^\\]a]");
     assert.equal(regexToGbnf("[]a]"), "root ::= [\\]a]");
+    assert.equal(regexToGbnf("[-a]"), "root ::= [\\-a]");
+    assert.equal(regexToGbnf("[a-]"), "root ::= [a\\-]");
+    assert.equal(regexToGbnf("a{10}b{2,10}c{12,}"), 'root ::= "a"{10} "b"{2,10} "c"{12,}');
+  });
+
+  it("reads a \"$\" before the end as a literal (only a final \"$\" anchors)", () => {
+    assert.equal(regexToGbnf("$$"), 'root ::= "$"');
+    assert.equal(regexToGbnf("a$b"), 'root ::= "a" "$" "b"');
   });
 });
 
@@ -131,6 +139,9 @@ describe("regexToGbnf: refusals", () => {
     ["ab\\", "the regex ends with a backslash (at position 4 of the regex)"],
     ["a{,2}", 'nothing to repeat before "{" (at position 1 of the regex)'],
     ["a{x}", 'nothing to repeat before "{" (at position 1 of the regex)'],
+    ["a{x}{2}", 'nothing to repeat before "{" (at position 1 of the regex)'],
+    ["?", 'nothing to repeat before "?" (at position 0 of the regex)'],
+    ["(?=(?<n>a))", "lookaround and inline flags cannot be expressed by a grammar (at position 1 of the regex)"],
   ];
   for (const [regex, message] of refusals) {
     it(JSON.stringify(regex), () => {
