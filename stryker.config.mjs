@@ -21,7 +21,7 @@ export const MODULES = {
   // auth.ts and the key hash and comparison of src/keys/store.ts (hashKey, generateKey, findKey).
   auth: { mutate: ["src/api/auth.ts", "src/keys/store.ts:55-75"], tests: ["auth-unit"] },
   // Reserved for modules being written now; add their fast unit test files when they land:
-  // "rag-chunking": { mutate: ["src/rag/chunk.ts"], tests: ["rag-chunk"] },
+  "rag-chunking": { mutate: ["src/rag/chunk.ts"], tests: ["rag-chunk-unit"] },
   // "guardrail-detectors": { mutate: ["src/guardrails/detectors/*.ts"], tests: ["guardrails-detectors"] },
 };
 
