@@ -78,6 +78,12 @@ describe("convertJsonSchema: what it produces", () => {
     assert.deepEqual(convertJsonSchema({ type: "object", additionalProperties: true }, "s"), { type: "object", additionalProperties: true });
   });
 
+  it("keeps enums and consts of every scalar type, and references to longer names", () => {
+    for (const value of ["s", 1.5, true, false, null]) assert.deepEqual(convertJsonSchema({ const: value }, "s"), { const: value });
+    assert.deepEqual(convertJsonSchema({ enum: [false, 0, "", null] }, "s"), { enum: [false, 0, "", null] });
+    assert.deepEqual(convertJsonSchema({ $ref: "#/$defs/address_line", $defs: { address_line: { type: "string" } } }, "s"), { $ref: "#/$defs/address_line", $defs: { address_line: { type: "string" } } });
+  });
+
   it("keeps integer bounds on integer-only schemas", () => {
     assert.deepEqual(convertJsonSchema({ type: "integer", minimum: -3, maximum: 9, exclusiveMinimum: -4, exclusiveMaximum: 10 }, "s"), { type: "integer", minimum: -3, maximum: 9, exclusiveMinimum: -4, exclusiveMaximum: 10 });
     assert.deepEqual(convertJsonSchema({ type: ["integer"], minimum: 0 }, "s"), { type: ["integer"], minimum: 0 });
@@ -136,7 +142,7 @@ describe("convertJsonSchema: refusals", () => {
     rejects({ type: "float" }, "s.type", "type must be one of string, number, integer, boolean, null, object, array");
     rejects({ type: [] }, "s.type", "type must be one of string, number, integer, boolean, null, object, array");
     rejects({ type: ["string", 3] }, "s.type", "type must be one of string, number, integer, boolean, null, object, array");
-    for (const bad of [[], "x", [{}], [[1]]]) rejects({ enum: bad }, "s.enum", "enum must be a non-empty array of strings, numbers, booleans or null");
+    for (const bad of [[], "x", [{}], [[1]], ["a", {}]]) rejects({ enum: bad }, "s.enum", "enum must be a non-empty array of strings, numbers, booleans or null");
     for (const bad of [{}, [1], undefined]) rejects({ const: bad }, "s.const", "const must be a string, number, boolean or null");
     for (const key of ["oneOf", "anyOf"]) {
       rejects({ [key]: [] }, `s.${key}`, `${key} must be a non-empty array of schemas`);
@@ -144,7 +150,7 @@ describe("convertJsonSchema: refusals", () => {
       rejects({ [key]: [{ type: "string" }, 4] }, `s.${key}.1`, "a schema must be an object");
     }
     for (const bad of [null, [], "x"]) rejects({ type: "object", properties: bad }, "s.properties", "properties must be an object of schemas");
-    for (const bad of ["a", [1], {}]) rejects({ type: "object", required: bad }, "s.required", "required must be an array of property names");
+    for (const bad of ["a", [1], {}, ["a", 1]]) rejects({ type: "object", required: bad }, "s.required", "required must be an array of property names");
     rejects({ type: "array", prefixItems: {} }, "s.prefixItems", "prefixItems must be an array of schemas");
     rejects({ type: "array", prefixItems: [{ type: "string" }, 1] }, "s.prefixItems.1", "a schema must be an object");
     rejects({ type: "object", additionalProperties: 1 }, "s.additionalProperties", "a schema must be an object");
@@ -162,6 +168,7 @@ describe("convertJsonSchema: refusals", () => {
     rejects({ $ref: "http://example.com/s.json" }, "s.$ref", msg("http://example.com/s.json"));
     rejects({ $ref: "#/components/a", $defs: { a: { type: "string" } } }, "s.$ref", msg("#/components/a"));
     rejects({ $ref: 3 }, "s.$ref", msg(3));
+    rejects({ $ref: "#/$defs/a\nb", $defs: { a: { type: "string" } } }, "s.$ref", msg("#/$defs/a\nb"));
     rejects({ $ref: "x#/$defs/a", $defs: { a: { type: "string" } } }, "s.$ref", msg("x#/$defs/a"));
     rejects({ type: "object", properties: { a: { $ref: "#/$defs/a" } }, definitions: { b: { type: "string" } } }, "s.properties.a.$ref", msg("#/$defs/a"));
     for (const key of ["$defs", "definitions"]) {
