@@ -23,7 +23,7 @@ const FORMATS: Record<string, string> = {
 
 /** Whether this module enforces the string format (node-llama-cpp enforces date, time and date-time itself). */
 export function isExtendedFormat(format: string): boolean {
-  return format in FORMATS;
+  return Object.hasOwn(FORMATS, format); // not `in`: "toString" is no format
 }
 
 /** A GBNF expression for the digits of every integer in [lo, hi], both non-negative with the same number of digits. */
