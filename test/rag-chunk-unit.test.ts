@@ -92,13 +92,6 @@ describe("chunking invariants", () => {
       checkInvariants(doc, words ? wordTokenizer() : charTokenizer, opts);
     }), { numRuns: 150, seed: 20261130 });
   });
-
-  it("a 1 MB paragraph with no breaks is chunked in bounded work", { timeout: 120_000 }, () => {
-    const doc: ExtractedDocument = { sections: [{ text: "ab".repeat(512 * 1024), headingPath: [] }] };
-    const chunks = chunkDocument(doc, charTokenizer, AUTO_CHUNKING);
-    assert.ok(chunks.every((c) => c.tokens <= 800));
-    assert.equal(chunks[chunks.length - 1]!.charEnd, doc.sections[0]!.text.length);
-  });
 });
 
 describe("chunking: exact chunks of small documents", () => {

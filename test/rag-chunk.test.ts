@@ -1,18 +1,29 @@
 /**
  * Chunking with a generated embedding model's real tokenizer: the documented invariants on an
- * extracted Markdown document and a PDF. The model-free tests are in rag-chunk-unit.test.ts.
+ * extracted Markdown document and a PDF; a megabyte paragraph in bounded work. The model-free
+ * tests are in rag-chunk-unit.test.ts (fast enough for mutation testing).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { getLlama, LlamaLogLevel, type LlamaModel } from "node-llama-cpp";
-import { AUTO_CHUNKING } from "../src/rag/chunk.js";
+import { AUTO_CHUNKING, chunkDocument } from "../src/rag/chunk.js";
 import { extractDocument } from "../src/rag/extract.js";
 import { llamaTokenizer } from "../src/rag/tokenizer.js";
 import { generateModel, PRESETS } from "../src/models/generate.js";
 import { EmbeddingEngine } from "../src/engine/embedding-engine.js";
 import { tempDir } from "./helpers.js";
-import { checkInvariants, paragraph } from "./chunk-check.js";
+import type { ExtractedDocument } from "../src/rag/types.js";
+import { charTokenizer, checkInvariants, paragraph } from "./chunk-check.js";
+
+describe("chunking at scale", () => {
+  it("a 1 MB paragraph with no breaks is chunked in bounded work", { timeout: 120_000 }, () => {
+    const doc: ExtractedDocument = { sections: [{ text: "ab".repeat(512 * 1024), headingPath: [] }] };
+    const chunks = chunkDocument(doc, charTokenizer, AUTO_CHUNKING);
+    assert.ok(chunks.every((c) => c.tokens <= 800));
+    assert.equal(chunks[chunks.length - 1]!.charEnd, doc.sections[0]!.text.length);
+  });
+});
 
 describe("chunking with a generated embedding model's tokenizer", () => {
   let model: LlamaModel;
