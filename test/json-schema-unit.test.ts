@@ -168,6 +168,7 @@ describe("convertJsonSchema: refusals", () => {
     rejects({ $ref: "http://example.com/s.json" }, "s.$ref", msg("http://example.com/s.json"));
     rejects({ $ref: "#/components/a", $defs: { a: { type: "string" } } }, "s.$ref", msg("#/components/a"));
     rejects({ $ref: 3 }, "s.$ref", msg(3));
+    rejects({ $ref: ["#/$defs/a"], $defs: { a: { type: "string" } } }, "s.$ref", msg(["#/$defs/a"]));
     rejects({ $ref: "#/$defs/a\nb", $defs: { a: { type: "string" } } }, "s.$ref", msg("#/$defs/a\nb"));
     rejects({ $ref: "x#/$defs/a", $defs: { a: { type: "string" } } }, "s.$ref", msg("x#/$defs/a"));
     rejects({ type: "object", properties: { a: { $ref: "#/$defs/a" } }, definitions: { b: { type: "string" } } }, "s.properties.a.$ref", msg("#/$defs/a"));
