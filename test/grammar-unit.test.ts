@@ -168,6 +168,12 @@ describe("grammar.ts", () => {
       'string ::= "\\"" ([^"\\\\\\x7F\\x00-\\x1F\\x80-\\xBF] | "\\\\" ["\\\\/bfnrt])* "\\"" | [^"\\\\\\x7F\\x00-\\x1F\\x80-\\xBF]',
     ].join("\n"));
     assert.equal(tightenSchemaGrammar('x ::= "a"\nroot ::= x "\\n\\n\\n\\n" [\\n]*\ny ::= "b"'), 'x ::= "a"\nroot ::= x\ny ::= "b"');
+    // Only at the end of a line, and only node-llama-cpp's own integer rule loses its exponent.
+    assert.equal(tightenSchemaGrammar('root ::= x "\\n\\n\\n\\n" [\\n]* y'), 'root ::= x "\\n\\n\\n\\n" [\\n]* y');
+    const exponent = '([eE] [-+]? ("0" | [1-9] [0-9]{0,15}))?';
+    const twoDigits = '([eE] [-+]? ("0" | [1-9] [0-9]?))?';
+    assert.equal(tightenSchemaGrammar(`my-integer-number-rule ::= [0-9] ${exponent}`), `my-integer-number-rule ::= [0-9] ${twoDigits}`);
+    assert.equal(tightenSchemaGrammar(`integer-number-rule ::= [0-9] ${exponent} ws`), `integer-number-rule ::= [0-9] ${twoDigits} ws`);
   });
 
   it("wrapGbnf puts text around the value, once or repeated", () => {
@@ -178,6 +184,7 @@ describe("grammar.ts", () => {
     const accepts = gbnfMatcher(repeated);
     for (const [text, ok] of [["[{1}]", true], ["[{1}], [{2}]", true], ["[{1}],[{2}]", false], ["", false]] as const) assert.equal(accepts(text), ok, text);
     assert.throws(() => wrapGbnf('root ::= x\nwrapped-value ::= "a"', { open: "", close: "", separator: "", repeat: false }), { name: "GrammarError", message: "the grammar already has a rule named wrapped-value" });
+    assert.equal(wrapGbnf('sub-root ::= "a"\nroot ::= sub-root', { open: "(", close: ")", separator: "", repeat: false }), 'root ::= "(" wrapped-value ")"\nsub-root ::= "a"\nwrapped-value ::= sub-root');
     assert.equal(wrapGbnf('root ::= "a"\nmy-wrapped-value ::= "b"', { open: "(", close: ")", separator: "", repeat: false }).split("\n")[0], 'root ::= "(" wrapped-value ")"');
   });
 });
