@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { cardValid, entropy, ibanValid, internationalPhoneValid, ipValid, luhnValid, nationalPhoneValid, ssnValid } from "../src/guardrails/validators.js";
-import { detectPii, findTerms, PII_ENTITIES, resolveOverlaps, type PiiEntity, type PiiOptions } from "../src/guardrails/pii.js";
+import { detectPii, ENTITY_LABELS, findTerms, PII_ENTITIES, resolveOverlaps, type PiiEntity, type PiiOptions } from "../src/guardrails/pii.js";
 import { detectInjection, INJECTION_SETS, injectionRuleNames, type InjectionSet } from "../src/guardrails/injection.js";
 
 /** Appends the Luhn check digit (computed here, independently of the validator). */
@@ -98,6 +98,13 @@ const spans = (text: string, options: Partial<PiiOptions> = {}) => detectPii(tex
 const only = (entity: PiiEntity) => ({ entities: [entity] });
 
 describe("detectPii: exact spans", () => {
+  it("finds every entity by default, each under its name and mask label", () => {
+    const text = "a@b.io, 415-555-2671, 4111111111111111, GB82WEST12345698765432, SSN 536-22-8450, 10.0.0.1, AKIAIOSFODNN7EXAMPLE";
+    assert.deepEqual(spans(text).map(([label]) => label), ["email", "phone", "card", "iban", "ssn", "ip", "secret"]);
+    assert.deepEqual([...PII_ENTITIES], ["email", "phone", "card", "iban", "ssn", "ip", "secret"]);
+    assert.deepEqual(ENTITY_LABELS, { email: "EMAIL", phone: "PHONE", card: "CARD", iban: "IBAN", ssn: "SSN", ip: "IP_ADDRESS", secret: "SECRET" });
+  });
+
   it("emails", () => {
     assert.deepEqual(spans("mail jane.doe+x@mail.example.co.uk. now", only("email")), [["email", "jane.doe+x@mail.example.co.uk"]]);
     assert.deepEqual(spans("a@b.io,c_d@e-f.org;", only("email")), [["email", "a@b.io"], ["email", "c_d@e-f.org"]]);
