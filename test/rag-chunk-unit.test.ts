@@ -8,7 +8,10 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { AUTO_CHUNKING, chunkDocument, validateChunkingOptions } from "../src/rag/chunk.js";
 import type { ExtractedDocument } from "../src/rag/types.js";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { charTokenizer, checkInvariants, paragraph, wordTokenizer } from "./chunk-check.js";
+import { LAYOUT_DOCS, LAYOUT_OPTIONS, layoutsOf } from "./chunk-layouts.js";
 
 describe("chunking invariants", () => {
   it("AUTO_CHUNKING is OpenAI's auto strategy and options are checked as OpenAI's static strategy", () => {
@@ -154,5 +157,15 @@ describe("chunking: exact chunks of small documents", () => {
       [100, 51, overlap], [100, -1, overlap], [200, 1.5, overlap], [101, 50.5, overlap], [101, 50, undefined],
     ];
     for (const [maxChunkTokens, overlapTokens, message] of cases) assert.equal(validateChunkingOptions({ maxChunkTokens, overlapTokens }), message, `${maxChunkTokens}/${overlapTokens}`);
+  });
+});
+
+describe("chunking: pinned layouts", () => {
+  it("chunks small documents exactly as before (every break kind, packing rule and cut)", () => {
+    for (const doc of Object.values(LAYOUT_DOCS)) for (const options of LAYOUT_OPTIONS) checkInvariants(doc, charTokenizer, options);
+    const pinned = JSON.parse(readFileSync(fileURLToPath(new URL("../../test/fixtures/rag/chunk-layouts.json", import.meta.url)), "utf8"));
+    const now = layoutsOf();
+    for (const name of Object.keys(LAYOUT_DOCS)) assert.deepEqual(now[name], pinned[name], name);
+    assert.deepEqual(Object.keys(now), Object.keys(pinned));
   });
 });
