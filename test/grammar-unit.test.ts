@@ -41,6 +41,19 @@ describe("integerRangeGbnf", () => {
     assert.throws(() => integerRangeGbnf(3n, 2n), { message: "no integer is between the bounds 3 and 2" });
     assert.equal(integerRangeGbnf(3n, 3n), '("3")');
     assert.equal(integerRangeGbnf(-2n, 3n), '"-" (([1-2])) | ([0-3])');
+    // Whole decades and centuries fold into one class; the ends get their own digits.
+    const exact: Array<[bigint, bigint, string]> = [
+      [0n, 999n, "([0-9]) | ([1-9] [0-9]{1}) | ([1-9] [0-9]{2})"],
+      [100n, 199n, '("1" ([0-9] [0-9]{1}))'],
+      [15n, 342n, '("1" ([5-9]) | [2-9] [0-9]{1}) | ([1-2] [0-9]{2} | "3" ([0-3] [0-9]{1} | "4" ([0-2])))'],
+      [120n, 129n, '("1" ("2" ([0-9])))'],
+      [7n, 70n, '([7-9]) | ([1-6] [0-9]{1} | "7" ("0"))'],
+      [101n, 998n, '("1" ("0" ([1-9]) | [1-9] [0-9]{1}) | [2-8] [0-9]{2} | "9" ([0-8] [0-9]{1} | "9" ([0-8])))'],
+      [500n, 599n, '("5" ([0-9] [0-9]{1}))'],
+      [15n, 20n, '("1" ([5-9]) | "2" ("0"))'],
+      [15n, 29n, '("1" ([5-9]) | "2" [0-9]{1})'],
+    ];
+    for (const [lo, hi, gbnf] of exact) assert.equal(integerRangeGbnf(lo, hi), gbnf, `[${lo}, ${hi}]`);
   });
 });
 
@@ -87,6 +100,11 @@ describe("extractExtendedRules and applyExtendedRules", () => {
     const gbnf = applyExtendedRules('root ::= "{" "\\"__NIMBLE_RULE_0__\\"" "," "\\"__NIMBLE_RULE_3__\\"" "\\"__NIMBLE_RULE_0__\\"" "}"', rules);
     assert.equal(gbnf, `root ::= "{" nimble-rule-0 "," nimble-rule-3 nimble-rule-0 "}"\nnimble-rule-0 ::= ([1-3])\nnimble-rule-1 ::= ${rules.get("__NIMBLE_RULE_1__")}\nnimble-rule-2 ::= ${rules.get("__NIMBLE_RULE_2__")}\nnimble-rule-3 ::= ${rules.get("__NIMBLE_RULE_3__")}`);
     assert.deepEqual(extractExtendedRules({ type: "string", minLength: 2 }), { schema: { type: "string", minLength: 2 }, rules: new Map() });
+    // Only integers get ranges, only strings patterns and formats.
+    for (const schema of [{ type: "number", minimum: 1 }, { type: ["integer", "null"], minimum: 1 }, { pattern: "a" }, { type: "integer", pattern: "a" }, { format: "uuid" }, { type: "number", format: "email" }, { type: "string", format: ["uuid"] }]) {
+      assert.deepEqual(extractExtendedRules(schema), { schema, rules: new Map() }, JSON.stringify(schema));
+    }
+    assert.deepEqual(extractExtendedRules({ type: ["integer"], minimum: 1, maximum: 3 }), { schema: { const: "__NIMBLE_RULE_0__" }, rules: new Map([["__NIMBLE_RULE_0__", "([1-3])"]]) });
   });
 
   it("turns each kind of integer bound into the inclusive range", () => {
