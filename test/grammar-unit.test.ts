@@ -101,7 +101,7 @@ describe("extractExtendedRules and applyExtendedRules", () => {
     assert.equal(gbnf, `root ::= "{" nimble-rule-0 "," nimble-rule-3 nimble-rule-0 "}"\nnimble-rule-0 ::= ([1-3])\nnimble-rule-1 ::= ${rules.get("__NIMBLE_RULE_1__")}\nnimble-rule-2 ::= ${rules.get("__NIMBLE_RULE_2__")}\nnimble-rule-3 ::= ${rules.get("__NIMBLE_RULE_3__")}`);
     assert.deepEqual(extractExtendedRules({ type: "string", minLength: 2 }), { schema: { type: "string", minLength: 2 }, rules: new Map() });
     // Only integers get ranges, only strings patterns and formats.
-    for (const schema of [{ type: "number", minimum: 1 }, { type: ["integer", "null"], minimum: 1 }, { pattern: "a" }, { type: "integer", pattern: "a" }, { format: "uuid" }, { type: "number", format: "email" }, { type: "string", format: ["uuid"] }]) {
+    for (const schema of [{ type: "number", minimum: 1 }, { type: ["integer", "null"], minimum: 1 }, { type: ["number"], minimum: 1 }, { pattern: "a" }, { type: "integer", pattern: "a" }, { format: "uuid" }, { type: "number", format: "email" }, { type: "string", format: ["uuid"] }]) {
       assert.deepEqual(extractExtendedRules(schema), { schema, rules: new Map() }, JSON.stringify(schema));
     }
     assert.deepEqual(extractExtendedRules({ type: ["integer"], minimum: 1, maximum: 3 }), { schema: { const: "__NIMBLE_RULE_0__" }, rules: new Map([["__NIMBLE_RULE_0__", "([1-3])"]]) });
