@@ -369,3 +369,46 @@ describe("detectInjection: each rule's variants", () => {
     for (const [text, found] of cases) assert.deepEqual(spansOf(text, "xss").sort(), found.sort(), text);
   });
 });
+
+describe("detectPii: edges of the candidate scans", () => {
+  it("digits glued to letters are ids, at each end of the letter ranges", () => {
+    for (const c of ["A", "Z", "a", "z", "_"]) {
+      assert.deepEqual(spans(`id ${c}4155552671 x`, only("phone")), [], c);
+      assert.deepEqual(spans(`id 4155552671${c} x`, only("phone")), [], c);
+    }
+    for (const c of ["@", "[", "`", "{", "/", ":"]) assert.deepEqual(spans(`id ${c}4155552671 x`, only("phone")).map(([l]) => l), ["phone"], c);
+    assert.deepEqual(spans("ab0 ab9 and 4155552671", only("phone")), [["phone", "4155552671"]]);
+  });
+
+  it("shapes that are not phones even where a region's lengths would allow them", () => {
+    const de = { entities: ["phone"] as PiiEntity[], phoneRegions: ["DE"] };
+    assert.deepEqual(spans("call 030 1234567", de), [["phone", "030 1234567"]], "a DE number with a trunk 0");
+    for (const text of ["030-12-3456", "030 12 3456", "0123-04-05", "0.123.456.78"]) assert.deepEqual(spans(`n ${text} x`, de), [], text);
+    assert.deepEqual(spans("n 030-123-456 x", de), [["phone", "030-123-456"]]);
+  });
+
+  it("a card needs 13 digits, and no IBAN country and check digits right before it", () => {
+    const thirteen = withCheckDigit("4".padEnd(12, "1"));
+    assert.deepEqual(spans(`card ${thirteen}`, only("card")), [["card", thirteen]]);
+    assert.deepEqual(spans(`card ${thirteen.slice(1)}`, only("card")), []);
+    assert.deepEqual(spans("XY12 4111111111111111", only("card")), []);
+    assert.deepEqual(spans("XY124111111111111111", only("card")), []);
+    assert.deepEqual(spans("XY1 4111111111111111", only("card")), [["card", "4111111111111111"]]);
+    assert.deepEqual(spans("xy12 4111111111111111", only("card")), [["card", "4111111111111111"]]);
+    assert.deepEqual(spans("XY12  4111111111111111", only("card")), [["card", "4111111111111111"]]);
+    assert.deepEqual(spans(`${"words ".repeat(3)}XY12 4111111111111111`, only("card")), []);
+  });
+
+  it("IPv6 needs :: or eight groups, and a hex digit", () => {
+    assert.deepEqual(spans("a :: b and 1:2:3:4:5:6:7 and a:b:c:d:e:f:0:1", only("ip")), [["ip", "a:b:c:d:e:f:0:1"]]);
+    assert.deepEqual(spans("x ::ffff x", only("ip")), [["ip", "::ffff"]]);
+  });
+
+  it("emails: the local part at most 64 characters back, no leading dots, no trailing dots or dashes", () => {
+    assert.deepEqual(spans(".a.b@c.io", only("email")), [["email", "a.b@c.io"]]);
+    assert.deepEqual(spans("a@c.io.-", only("email")), [["email", "a@c.io"]]);
+    assert.deepEqual(spans("...@c.io", only("email")), []);
+    assert.deepEqual(spans(`a@${"b".repeat(250)}.io`, only("email")), []);
+    assert.deepEqual(spans(`a@${"b.".repeat(124)}io`, only("email")), [["email", `a@${"b.".repeat(124)}io`]]);
+  });
+});
