@@ -24,7 +24,7 @@ function withCheckDigit(body: string): string {
 describe("validators", () => {
   it("luhnValid", () => {
     for (const ok of ["0", "18", "91", "59", "79927398713", "4111111111111111"]) assert.equal(luhnValid(ok), true, ok);
-    for (const bad of ["", "1", "19", "79927398710", "4111111111111112", "4111a11111111111", "/", ":", "0/", "0:"]) assert.equal(luhnValid(bad), false, bad);
+    for (const bad of ["&", "", "1", "19", "79927398710", "4111111111111112", "4111a11111111111", "/", ":", "0/", "0:"]) assert.equal(luhnValid(bad), false, bad);
   });
 
   it("cardValid: 13-19 digits, an issuer prefix, not one repeated digit, Luhn", () => {
@@ -48,7 +48,9 @@ describe("validators", () => {
     for (const ok of ["GB82WEST12345698765432", "gb82west12345698765432", "DE89370400440532013000", "FR1420041010050500013M02606", "NO9386011117947", "BE68539007547034", "MT84MALT011000012345MTLCAST001S", "AD1200012030200359100100", "AE070331234567890123456"]) {
       assert.equal(ibanValid(ok), true, ok);
     }
-    for (const bad of ["GB82WEST12345698765433", "GB82WEST1234569876543", "GB82WEST123456987654321", "DE89370400440532013001", "XX82WEST12345698765432", "G182WEST12345698765432", "GBA2WEST12345698765432", "GB82", "GB82WEST1234569876543!", "AD1200012030200359100101", "", "NO938601111794"]) {
+    for (const bad of ["GB82WEST12345698765433", "GB82WEST1234569876543", "GB82WEST123456987654321", "DE89370400440532013001", "XX82WEST12345698765432", "G182WEST12345698765432", "GBA2WEST12345698765432", "GB82", "GB82WEST1234569876543!", "AD1200012030200359100101", "", "NO938601111794",
+      // Each passes the mod-97 arithmetic as written, so only the format or the length refuses it.
+      "GBDBWEST12345698765432", "GB0ZWEST12345698765432", "GB18WEST1234569876543&", "GB49WEST123456987654321"]) {
       assert.equal(ibanValid(bad), false, bad);
     }
   });
@@ -69,12 +71,25 @@ describe("validators", () => {
       ["33612345678", ["FR"], true], ["330612345678", ["FR"], true], ["3361234567", ["FR"], false],
     ];
     for (const [digits, regions, ok] of cases) assert.equal(internationalPhoneValid(digits, regions), ok, `${digits} in ${regions}`);
+    // Every other region: its calling code, then each national length it allows and no other.
+    const regions: Array<[string, string, number[]]> = [
+      ["ES", "34", [9]], ["IT", "39", [9, 10, 11]], ["NL", "31", [9]], ["IN", "91", [10]], ["BR", "55", [10, 11]], ["AU", "61", [9]],
+      ["JP", "81", [9, 10]], ["CH", "41", [9]], ["SE", "46", [7, 8, 9]], ["PL", "48", [9]],
+    ];
+    for (const [region, code, lengths] of regions) {
+      for (let n = 5; n <= 12; n++) {
+        const digits = code + "6".padEnd(n, "5");
+        assert.equal(internationalPhoneValid(digits, [region]), lengths.includes(n), `${region} +${digits}`);
+        assert.equal(nationalPhoneValid("0" + "6".padEnd(n, "5"), [region]), lengths.includes(n), `${region} 0${n}`);
+      }
+      assert.equal(internationalPhoneValid(`99${"6".padEnd(lengths[0]!, "5")}`, [region]), false, `${region}: another calling code`);
+    }
   });
 
   it("nationalPhoneValid: North American numbers, or a trunk 0 and a national length", () => {
     const cases: Array<[string, string[], boolean]> = [
       ["2025550123", ["US"], true], ["12025550123", ["US"], true], ["22025550123", ["US"], false], ["1202555012", ["US"], false], ["2021550123", ["US"], false],
-      ["1025550123", ["US"], false], ["2222222222", ["US"], false], ["202555012", ["US"], false], ["2025550123", ["GB"], false],
+      ["1025550123", ["US"], false], ["2222222222", ["US"], false], ["2333333333", ["US"], true], ["2255550123", ["US"], true], ["202555012", ["US"], false], ["2025550123", ["GB"], false],
       ["02079460958", ["GB"], true], ["00207946095", ["GB"], false], ["0207946095", ["GB"], false], ["0612345678", ["FR"], true], ["0612345678", ["GB", "FR"], true],
       ["0612345678", ["ZZ"], false], ["612345678", ["FR"], false], ["02079460958", ["US"], false],
     ];
