@@ -12,15 +12,21 @@ export const MODULES = {
   // "scheduler-all" mutates the whole file (batching, cancellation, finishing too; slower).
   scheduler: { mutate: ["src/engine/scheduler.ts:229-336"], tests: ["scheduler"] },
   "scheduler-all": { mutate: ["src/engine/scheduler.ts"], tests: ["scheduler"] },
-  // These modules' tests start a real server (tens of seconds a run here): slow, run them alone.
-  "json-schema": { mutate: ["src/api/json-schema.ts"], tests: ["api-structured"] },
-  grammar: { mutate: ["src/engine/grammar.ts"], tests: ["api-structured"] },
-  "regex-gbnf": { mutate: ["src/engine/regex-gbnf.ts"], tests: ["regex-gbnf"] },
-  "rate-limit": { mutate: ["src/api/rate-limit.ts"], tests: ["rate-limit"] },
-  auth: { mutate: ["src/api/auth.ts"], tests: ["auth"] },
-  // Reserved for modules being written now; add their fast unit test files when they land:
-  // "rag-chunking": { mutate: ["src/rag/chunk.ts"], tests: ["rag-chunk"] },
-  // "guardrail-detectors": { mutate: ["src/guardrails/detectors/*.ts"], tests: ["guardrails-detectors"] },
+  // Each module below has an engine-free unit test file (a few seconds a run), made for Stryker.
+  "json-schema": { mutate: ["src/api/json-schema.ts"], tests: ["json-schema-unit"] },
+  // Engine-free: the grammars' languages checked with test/gbnf-match.ts, GrammarCache on a stand-in Llama.
+  grammar: { mutate: ["src/engine/grammar.ts"], tests: ["grammar-unit"] },
+  "schema-gbnf": { mutate: ["src/engine/schema-gbnf.ts"], tests: ["grammar-unit"] },
+  // Engine-free: the grammar's language checked against RegExp with test/gbnf-match.ts.
+  "regex-gbnf": { mutate: ["src/engine/regex-gbnf.ts"], tests: ["regex-gbnf-unit"] },
+  "rate-limit": { mutate: ["src/api/rate-limit.ts"], tests: ["rate-limit-unit"] },
+  // auth.ts and the key hash and comparison of src/keys/store.ts (hashKey, generateKey, findKey).
+  auth: { mutate: ["src/api/auth.ts", "src/keys/store.ts:55-75"], tests: ["auth-unit"] },
+  "rag-chunking": { mutate: ["src/rag/chunk.ts"], tests: ["rag-chunk-unit"] },
+  // The guardrail detectors, one module per file (about 1300 mutants together).
+  "guardrail-pii": { mutate: ["src/guardrails/pii.ts"], tests: ["guardrails-detectors-unit"] },
+  "guardrail-injection": { mutate: ["src/guardrails/injection.ts"], tests: ["guardrails-detectors-unit"] },
+  "guardrail-validators": { mutate: ["src/guardrails/validators.ts"], tests: ["guardrails-detectors-unit"] },
 };
 
 const name = process.env.MUTATION_MODULE ?? "text-stream";
@@ -39,8 +45,9 @@ export default {
   coverageAnalysis: "off",
   concurrency: Number(process.env.MUTATION_CONCURRENCY ?? 2),
   timeoutMS: 10_000,
-  ignorePatterns: ["dist", "bench/results", "reports", ".nimble", "*.gguf"],
-  tempDirName: ".stryker-tmp",
+  ignorePatterns: ["dist", "bench/results", "reports", ".nimble", "*.gguf", ".stryker-tmp"],
+  // One temporary folder per module, so that two modules can be tested at once.
+  tempDirName: `.stryker-tmp/${name}`,
   cleanTempDir: true,
   reporters: ["clear-text", "progress", "json", "html"],
   jsonReporter: { fileName: `reports/mutation/${name}.json` },

@@ -1,68 +1,17 @@
 /**
  * Per-key limits (requests and tokens per minute, concurrency) with OpenAI's headers and 429s,
  * and the server-wide limits: max_tokens ceiling, prompt length, body size, request timeout,
- * idle stream timeout. The window arithmetic is tested on a fake clock; the rest on real servers.
+ * idle stream timeout, on real servers. The window arithmetic (fake clock): rate-limit-unit.test.ts.
  */
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
-import { formatReset, KeyLimiter, RateLimitError } from "../src/api/rate-limit.js";
 import { KeyStore } from "../src/keys/store.js";
 import type { NimbleServer } from "../src/nimble.js";
 import { metricValue, postJson, readSse, startTinyServer, tempDir, waitFor } from "./helpers.js";
 
 const messages = [{ role: "user", content: "hi" }];
-
-describe("KeyLimiter (fake clock)", () => {
-  it("counts requests per fixed one-minute window and says when it resets", () => {
-    let now = 1_000_000;
-    const limiter = new KeyLimiter({ rpm: 2, tpm: 0, concurrency: 0 }, () => now);
-    assert.deepEqual(limiter.headers(), { "x-ratelimit-limit-requests": "2", "x-ratelimit-remaining-requests": "2", "x-ratelimit-reset-requests": "0ms" });
-    limiter.admit();
-    now += 15_000;
-    limiter.admit();
-    assert.equal(limiter.headers()["x-ratelimit-remaining-requests"], "0");
-    assert.equal(limiter.headers()["x-ratelimit-reset-requests"], "45s");
-    assert.throws(() => limiter.admit(), (e: unknown) => e instanceof RateLimitError && e.status === 429 && e.headers["retry-after"] === "45" && e.type === "requests" && e.code === "rate_limit_exceeded");
-    now += 45_000;
-    limiter.admit();
-    assert.equal(limiter.headers()["x-ratelimit-remaining-requests"], "1");
-  });
-
-  it("reserves tokens up front and settles to the tokens used", () => {
-    let now = 0;
-    const limiter = new KeyLimiter({ rpm: 0, tpm: 100, concurrency: 0 }, () => now);
-    assert.equal(limiter.headers()["x-ratelimit-reset-tokens"], "0ms", "nothing used: nothing to wait for");
-    const a = limiter.reserve(60);
-    assert.equal(limiter.headers()["x-ratelimit-remaining-tokens"], "40");
-    now += 20_000;
-    assert.equal(limiter.headers()["x-ratelimit-reset-tokens"], "40s");
-    now -= 20_000;
-    assert.throws(() => limiter.reserve(50), (e: unknown) => e instanceof RateLimitError && e.type === "tokens" && e.headers["retry-after"] === "60");
-    limiter.settle(a, 25);
-    assert.equal(limiter.headers()["x-ratelimit-remaining-tokens"], "75");
-    assert.throws(() => limiter.reserve(101), (e: unknown) => e instanceof RateLimitError && /Request too large/.test(e.message) && e.headers["retry-after"] === undefined);
-    const b = limiter.reserve(75);
-    assert.throws(() => limiter.admit(), (e: unknown) => e instanceof RateLimitError && e.type === "tokens", "an exhausted budget refuses requests at once");
-    now += 60_000;
-    limiter.settle(b, 10); // the window it was reserved in is over: nothing to give back
-    assert.equal(limiter.headers()["x-ratelimit-remaining-tokens"], "100");
-  });
-
-  it("limits requests in flight", () => {
-    const limiter = new KeyLimiter({ rpm: 0, tpm: 0, concurrency: 2 });
-    limiter.admit();
-    limiter.admit();
-    assert.throws(() => limiter.admit(), (e: unknown) => e instanceof RateLimitError && e.code === "concurrency_limit_exceeded" && e.headers["retry-after"] === "1");
-    limiter.release();
-    limiter.admit();
-  });
-
-  it("formats resets as OpenAI does", () => {
-    assert.deepEqual([formatReset(20), formatReset(1000), formatReset(1520), formatReset(60_000)], ["20ms", "1s", "1.6s", "1m0s"]);
-  });
-});
 
 describe("per-key limits on a server", () => {
   let server: NimbleServer;

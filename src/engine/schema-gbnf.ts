@@ -23,7 +23,7 @@ const FORMATS: Record<string, string> = {
 
 /** Whether this module enforces the string format (node-llama-cpp enforces date, time and date-time itself). */
 export function isExtendedFormat(format: string): boolean {
-  return format in FORMATS;
+  return Object.hasOwn(FORMATS, format); // not `in`: "toString" is no format
 }
 
 /** A GBNF expression for the digits of every integer in [lo, hi], both non-negative with the same number of digits. */
@@ -110,7 +110,8 @@ export function extractExtendedRules(schema: Json): { schema: Json; rules: Map<s
     if (Array.isArray(node)) return node.map(walk);
     if (!node || typeof node !== "object") return node;
     const s = node as Json;
-    if (s.type === "integer") {
+    // json-schema.ts keeps bounds on schemas whose only type is integer: "integer" or ["integer"].
+    if (s.type === "integer" || (Array.isArray(s.type) && s.type.length === 1 && s.type[0] === "integer")) {
       const bounds = integerBounds(s);
       if (bounds) return placeholder(integerRangeGbnf(bounds.min, bounds.max));
     }
