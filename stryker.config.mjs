@@ -13,15 +13,15 @@ export const MODULES = {
   scheduler: { mutate: ["src/engine/scheduler.ts:229-336"], tests: ["scheduler"] },
   "scheduler-all": { mutate: ["src/engine/scheduler.ts"], tests: ["scheduler"] },
   // Each module below has an engine-free unit test file (a few seconds a run), made for Stryker.
-  "json-schema": { mutate: ["src/api/json-schema.ts"], tests: ["json-schema-unit"] },
+  "json-schema": { mutate: ["src/api/openai/json-schema.ts"], tests: ["json-schema-unit"] },
   // Engine-free: the grammars' languages checked with test/gbnf-match.ts, GrammarCache on a stand-in Llama.
   grammar: { mutate: ["src/engine/grammar.ts"], tests: ["grammar-unit"] },
   "schema-gbnf": { mutate: ["src/engine/schema-gbnf.ts"], tests: ["grammar-unit"] },
   // Engine-free: the grammar's language checked against RegExp with test/gbnf-match.ts.
   "regex-gbnf": { mutate: ["src/engine/regex-gbnf.ts"], tests: ["regex-gbnf-unit"] },
-  "rate-limit": { mutate: ["src/api/rate-limit.ts"], tests: ["rate-limit-unit"] },
+  "rate-limit": { mutate: ["src/api/security/rate-limit.ts"], tests: ["rate-limit-unit"] },
   // auth.ts and the key hash and comparison of src/keys/store.ts (hashKey, generateKey, findKey).
-  auth: { mutate: ["src/api/auth.ts", "src/keys/store.ts:55-75"], tests: ["auth-unit"] },
+  auth: { mutate: ["src/api/security/auth.ts", "src/keys/store.ts:55-75"], tests: ["auth-unit"] },
   "rag-chunking": { mutate: ["src/rag/chunk.ts"], tests: ["rag-chunk-unit"] },
   // The guardrail detectors, one module per file (about 1300 mutants together).
   "guardrail-pii": { mutate: ["src/guardrails/pii.ts"], tests: ["guardrails-detectors-unit"] },

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import Fastify, { type FastifyRequest } from "fastify";
-import { forbidden, presentedKey, registerAuth, routeAccess, unauthorized } from "../src/api/auth.js";
+import { forbidden, presentedKey, registerAuth, routeAccess, unauthorized } from "../src/api/security/auth.js";
 import { errorHandler } from "../src/api/errors.js";
 import { findKey, generateKey, hashKey, KEY_PREFIX, KeyRing, type KeyEntry } from "../src/keys/store.js";
 

@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { routeAccess } from "../src/api/auth.js";
+import { routeAccess } from "../src/api/security/auth.js";
 import { KeyStore, keyFilePath } from "../src/keys/store.js";
 import type { NimbleServer } from "../src/nimble.js";
 import { startTinyServer, tempDir } from "./helpers.js";

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { convertJsonSchema } from "../src/api/json-schema.js";
+import { convertJsonSchema } from "../src/api/openai/json-schema.js";
 import { ApiError } from "../src/api/errors.js";
 
 const ANY = ["string", "number", "boolean", "null", "object", "array"];

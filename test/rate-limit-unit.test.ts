@@ -7,10 +7,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import Fastify from "fastify";
-import { effectiveLimits, formatReset, KeyLimiter, RateLimiter, RateLimitError, registerRateLimits, type LimitKind } from "../src/api/rate-limit.js";
+import { effectiveLimits, formatReset, KeyLimiter, RateLimiter, RateLimitError, registerRateLimits, type LimitKind } from "../src/api/security/rate-limit.js";
 import { errorHandler } from "../src/api/errors.js";
-import type { ApiKeyIdentity } from "../src/api/auth.js";
-import type { Metrics } from "../src/api/metrics.js";
+import type { ApiKeyIdentity } from "../src/api/security/auth.js";
+import type { Metrics } from "../src/api/nim/metrics.js";
 
 /** Asserts a 429 of this kind, message, Retry-After (undefined: none) and headers. */
 function refused(fn: () => unknown, kind: LimitKind, message: string, retryAfter: string | undefined, headers?: Record<string, string>): void {

@@ -1,7 +1,7 @@
 /** The tool-call parser and prompt rendering, without a model: streaming in any split equals parsing at once. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { templateMessages, ToolCallParser, type ToolEvent } from "../src/api/tool-calls.js";
+import { templateMessages, ToolCallParser, type ToolEvent } from "../src/api/openai/tool-calls.js";
 
 const NAMES = new Set(["get_weather", "search"]);
 

@@ -7,8 +7,8 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AdapterHandle, ChatMessage, ChatTemplateOptions, Engine, GenerationRequest, GenerationResult, GenerationStream, PreparedGrammar } from "../engine/types.js";
 import { ContextLengthError } from "../engine/types.js";
 import { ApiError } from "./errors.js";
-import { checkMaxTokens, checkPromptLength, NO_GENERATION_LIMITS, untilExpired, type GenerationLimits } from "./limits.js";
-import type { TokenCharge } from "./rate-limit.js";
+import { checkMaxTokens, checkPromptLength, NO_GENERATION_LIMITS, untilExpired, type GenerationLimits } from "./security/limits.js";
+import type { TokenCharge } from "./security/rate-limit.js";
 import type { FinishReasonOut, SamplingRequest, Usage } from "./protocol.js";
 
 export interface Choice {

@@ -3,7 +3,7 @@
  * in one place for every endpoint family.
  */
 import { z } from "zod";
-import type { chatLogprobs, completionLogprobs } from "./logprobs.js";
+import type { chatLogprobs, completionLogprobs } from "./openai/logprobs.js";
 
 type ChatLogprobs = ReturnType<typeof chatLogprobs>;
 type CompletionLogprobs = ReturnType<typeof completionLogprobs>;

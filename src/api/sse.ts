@@ -1,7 +1,7 @@
 /** Server-sent events, OpenAI style: `data: {json}` frames ending with `data: [DONE]`. */
 import type { OutgoingHttpHeaders } from "node:http";
 import type { FastifyReply } from "fastify";
-import { untilExpired } from "./limits.js";
+import { untilExpired } from "./security/limits.js";
 
 declare module "fastify" {
   interface FastifyRequest {

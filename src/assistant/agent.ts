@@ -5,7 +5,7 @@
  *
  * When the model is the one Nimble serves (`constrained`), every answer is grammar-constrained to
  * the tools' schemas: the request forces a tool call (`tool_choice: "required"`, which Nimble
- * enforces with a grammar built from the tools' JSON schemas, src/api/tool-calls.ts) and offers a
+ * enforces with a grammar built from the tools' JSON schemas, src/api/openai/tool-calls.ts) and offers a
  * `respond` tool for plain answers to the user, so even a small model cannot produce a malformed call.
  */
 import { z } from "zod";

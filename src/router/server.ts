@@ -9,11 +9,11 @@
 import { lookup } from "node:dns/promises";
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
-import { registerAuth } from "../api/auth.js";
+import { registerAuth } from "../api/security/auth.js";
 import { ApiError, errorHandler, errorHandlerWith, sendError } from "../api/errors.js";
-import { anthropicError } from "../api/messages.js";
-import { Metrics } from "../api/metrics.js";
-import { RateLimiter, registerRateLimits } from "../api/rate-limit.js";
+import { anthropicError } from "../api/anthropic/messages.js";
+import { Metrics } from "../api/nim/metrics.js";
+import { RateLimiter, registerRateLimits } from "../api/security/rate-limit.js";
 import { createLogger, registerRequestLog } from "../api/request-log.js";
 import { registerTransport, requestId } from "../api/transport.js";
 import { KeyRing } from "../keys/store.js";

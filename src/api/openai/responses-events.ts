@@ -4,7 +4,7 @@
  * events serve a live stream, a stream resumed later (GET …?stream=true&starting_after=N) and a
  * plain JSON answer, so all three agree.
  */
-import type { ToolEvent } from "../tool-calls.js";
+import type { ToolEvent } from "./tool-calls.js";
 import { itemId } from "./responses-convert.js";
 import type { Annotation, FileSearchCall, FunctionCallOutputItem, OutputItem, OutputMessage, ResponseObject } from "./responses-schema.js";
 

@@ -4,7 +4,7 @@
  * implement are rejected with a 400 naming them (`.strict()` plus explicit checks), never ignored.
  */
 import { z } from "zod";
-import type { StructuredOutputReport } from "../structured-check.js";
+import type { StructuredOutputReport } from "./structured-check.js";
 
 const functionName = z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, "function names are 1–64 letters, digits, underscores, dots or dashes");
 

@@ -6,7 +6,7 @@ import { describeProfile, detectHardware, planProfiles } from "../../models/prof
 import { resolveModel } from "../../models/resolve.js";
 import { fixedSettings } from "./profiles.js";
 import { createServer } from "../../nimble.js";
-import { DEMO_NOTE } from "../../api/models.js";
+import { DEMO_NOTE } from "../../api/openai/models.js";
 import { NIMBLE_VERSION } from "../../version.js";
 import { addConfigOptions } from "../options.js";
 import { downloadBars, formatBytes, ProgressBar } from "../progress.js";

@@ -1,16 +1,16 @@
 /** POST /v1/chat/completions: messages rendered with the model's chat template, streamed or not, with tool calls. */
 import type { FastifyInstance } from "fastify";
-import type { Engine, GenerationPiece, GenerationResult, PreparedGrammar, TokenLogprob } from "../engine/types.js";
+import type { Engine, GenerationPiece, GenerationResult, PreparedGrammar, TokenLogprob } from "../../engine/types.js";
 import { chatLogprobs } from "./logprobs.js";
 import { compileGrammar, requestGrammar } from "./guided.js";
-import { awaitStarted, cancellation, finishReason, newId, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
-import { chatCompletionRequestSchema, type ChatCompletionChunk, type ChatCompletionRequest, type ChatCompletionResponse, type FinishReasonOut } from "./protocol.js";
-import { untilExpired } from "./limits.js";
-import { SseWriter } from "./sse.js";
-import { parseBody, type ServerState } from "./state.js";
-import { useChatModel } from "./targets.js";
-import { guardRetrieval, guardTarget } from "./guardrails/hooks.js";
-import { groundChat, type Grounding } from "./openai/grounding.js";
+import { awaitStarted, cancellation, finishReason, newId, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "../generation.js";
+import { chatCompletionRequestSchema, type ChatCompletionChunk, type ChatCompletionRequest, type ChatCompletionResponse, type FinishReasonOut } from "../protocol.js";
+import { untilExpired } from "../security/limits.js";
+import { SseWriter } from "../sse.js";
+import { parseBody, type ServerState } from "../state.js";
+import { useChatModel } from "../targets.js";
+import { guardRetrieval, guardTarget } from "../guardrails/hooks.js";
+import { groundChat, type Grounding } from "./grounding.js";
 import { streamChoices } from "./streaming.js";
 import { checkStructuredOutput } from "./structured-check.js";
 import { planTools, renderConversation, ToolCallParser, type ToolEvent, type ToolPlan } from "./tool-calls.js";

@@ -4,11 +4,11 @@
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { ModelNotFoundError } from "../engine/model-pool.js";
-import { pullModel } from "../models/pull.js";
-import { ApiError, toApiError } from "./errors.js";
-import { SseWriter } from "./sse.js";
-import { parseBody, requireServing, type ServerState } from "./state.js";
+import { ModelNotFoundError } from "../../engine/model-pool.js";
+import { pullModel } from "../../models/pull.js";
+import { ApiError, toApiError } from "../errors.js";
+import { SseWriter } from "../sse.js";
+import { parseBody, requireServing, type ServerState } from "../state.js";
 
 const pullRequestSchema = z.object({ model: z.string().min(1).max(2048) }).passthrough();
 const idParams = z.object({ id: z.string().min(1) });

@@ -1,10 +1,10 @@
 /** POST /tokenize and /detokenize (vLLM's shapes; llama.cpp's `content` accepted): the served model's tokenizer. */
 import type { FastifyInstance } from "fastify";
-import { ApiError } from "./errors.js";
+import { ApiError } from "../errors.js";
 import { planTools, renderConversation } from "./tool-calls.js";
-import { detokenizeRequestSchema, tokenizeRequestSchema } from "./protocol.js";
-import { parseBody, type ServerState } from "./state.js";
-import { useChatModel } from "./targets.js";
+import { detokenizeRequestSchema, tokenizeRequestSchema } from "../protocol.js";
+import { parseBody, type ServerState } from "../state.js";
+import { useChatModel } from "../targets.js";
 
 export function registerTokenizeRoutes(app: FastifyInstance, state: ServerState): void {
   app.post("/tokenize", async (request, reply) => {

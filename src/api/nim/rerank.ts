@@ -4,12 +4,12 @@
  * Both score every query/document pair with the --rerank-model cross-encoder and sort by score.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { PairTooLongError, type RerankEngine, type RerankTruncation } from "../engine/rerank-engine.js";
-import { ApiError } from "./errors.js";
-import { newId } from "./generation.js";
-import { rankingRequestSchema, rerankRequestSchema, type RankingResponse, type RerankResponse } from "./protocol.js";
-import { parseBody, type ServerState } from "./state.js";
-import { useRerankModel } from "./targets.js";
+import { PairTooLongError, type RerankEngine, type RerankTruncation } from "../../engine/rerank-engine.js";
+import { ApiError } from "../errors.js";
+import { newId } from "../generation.js";
+import { rankingRequestSchema, rerankRequestSchema, type RankingResponse, type RerankResponse } from "../protocol.js";
+import { parseBody, type ServerState } from "../state.js";
+import { useRerankModel } from "../targets.js";
 
 /** How a request names its parts, for error messages. */
 interface Naming {

@@ -1,11 +1,11 @@
 /** POST /v1/embeddings: OpenAI's request and response, with NIM's input_type and truncate. */
 import type { FastifyInstance } from "fastify";
-import { normalize } from "../engine/embedding-engine.js";
-import { ApiError } from "./errors.js";
-import { checkPromptLength } from "./limits.js";
-import { embeddingsRequestSchema } from "./protocol.js";
-import { parseBody, type ServerState } from "./state.js";
-import { useEmbeddingModel } from "./targets.js";
+import { normalize } from "../../engine/embedding-engine.js";
+import { ApiError } from "../errors.js";
+import { checkPromptLength } from "../security/limits.js";
+import { embeddingsRequestSchema } from "../protocol.js";
+import { parseBody, type ServerState } from "../state.js";
+import { useEmbeddingModel } from "../targets.js";
 
 export function registerEmbeddingRoutes(app: FastifyInstance, state: ServerState): void {
   app.post("/v1/embeddings", async (request, reply) => {

@@ -6,11 +6,11 @@
  * function) is grammar-enforced: it always parses and matches the tool's parameter schema.
  */
 import { randomBytes } from "node:crypto";
-import type { ChatMessage, Engine, GrammarSpec } from "../engine/types.js";
-import { ApiError } from "./errors.js";
-import { renderChat } from "./generation.js";
+import type { ChatMessage, Engine, GrammarSpec } from "../../engine/types.js";
+import { ApiError } from "../errors.js";
+import { renderChat } from "../generation.js";
 import { convertJsonSchema } from "./json-schema.js";
-import type { ChatCompletionRequest, FunctionTool, ToolCallOut } from "./protocol.js";
+import type { ChatCompletionRequest, FunctionTool, ToolCallOut } from "../protocol.js";
 
 export const TOOL_CALL_OPEN = "<tool_call>";
 export const TOOL_CALL_CLOSE = "</tool_call>";

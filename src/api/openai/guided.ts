@@ -2,11 +2,11 @@
  * Structured output: turns response_format (json_object, json_schema) and vLLM/NIM's guided_json,
  * guided_choice, guided_regex and guided_grammar into a compiled grammar. Problems are 400s naming the field.
  */
-import type { Engine, GrammarSpec, PreparedGrammar } from "../engine/types.js";
-import { GrammarError } from "../engine/types.js";
-import { ApiError } from "./errors.js";
+import type { Engine, GrammarSpec, PreparedGrammar } from "../../engine/types.js";
+import { GrammarError } from "../../engine/types.js";
+import { ApiError } from "../errors.js";
 import { convertJsonSchema } from "./json-schema.js";
-import type { SamplingRequest } from "./protocol.js";
+import type { SamplingRequest } from "../protocol.js";
 
 function spec(body: SamplingRequest): { spec: GrammarSpec; param: string } | undefined {
   const rf = body.response_format;

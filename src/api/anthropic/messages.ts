@@ -3,21 +3,21 @@
  * and POST /v1/messages/count_tokens. Errors use Anthropic's shape, which its clients expect.
  */
 import type { FastifyInstance } from "fastify";
-import type { ChatMessage, GenerationResult } from "../engine/types.js";
-import { errorHandlerWith, toApiError, type ApiError } from "./errors.js";
-import { awaitStarted, cancellation, newId, renderChat, startAll, toGenerationRequest } from "./generation.js";
+import type { ChatMessage, GenerationResult } from "../../engine/types.js";
+import { errorHandlerWith, toApiError, type ApiError } from "../errors.js";
+import { awaitStarted, cancellation, newId, renderChat, startAll, toGenerationRequest } from "../generation.js";
 import {
   anthropicCountTokensRequestSchema,
   anthropicMessagesRequestSchema,
   type AnthropicMessage,
   type AnthropicMessagesRequest,
   type AnthropicStopReason,
-} from "./protocol.js";
-import { untilExpired } from "./limits.js";
-import { SseWriter } from "./sse.js";
-import { parseBody, type ServerState } from "./state.js";
-import { useChatModel } from "./targets.js";
-import { guardTarget } from "./guardrails/hooks.js";
+} from "../protocol.js";
+import { untilExpired } from "../security/limits.js";
+import { SseWriter } from "../sse.js";
+import { parseBody, type ServerState } from "../state.js";
+import { useChatModel } from "../targets.js";
+import { guardTarget } from "../guardrails/hooks.js";
 
 const ERROR_TYPES: Record<number, string> = {
   400: "invalid_request_error",

@@ -8,10 +8,10 @@
  * `x-ratelimit-*` headers for the limits its key has; a refusal is a 429 with `Retry-After`.
  */
 import type { FastifyInstance, FastifyReply } from "fastify";
-import type { KeyLimits } from "../keys/store.js";
+import type { KeyLimits } from "../../keys/store.js";
 import type { ApiKeyIdentity } from "./auth.js";
-import { ApiError } from "./errors.js";
-import type { Metrics } from "./metrics.js";
+import { ApiError } from "../errors.js";
+import type { Metrics } from "../nim/metrics.js";
 
 const WINDOW_MS = 60_000;
 

@@ -4,7 +4,7 @@
  * Bodies are limited by Fastify (`--body-limit`).
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { ApiError } from "./errors.js";
+import { ApiError } from "../errors.js";
 
 export interface GenerationLimits {
   /** Largest max_tokens (0: none); also caps requests that give none. */

@@ -8,7 +8,7 @@
 import { createRequire } from "node:module";
 import type { ValidateFunction } from "ajv";
 import { convertJsonSchema } from "./json-schema.js";
-import type { SamplingRequest } from "./protocol.js";
+import type { SamplingRequest } from "../protocol.js";
 
 export interface StructuredOutputReport {
   /** Paths of the schema keywords the grammar did not enforce. */

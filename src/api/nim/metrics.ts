@@ -3,9 +3,9 @@
  * One "request" here is one generation (a choice): n=2 counts two.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { EmbeddingBatchStats } from "../engine/embedding-batch.js";
-import type { SchedulerObserver } from "../engine/scheduler.js";
-import type { EngineStats } from "../engine/types.js";
+import type { EmbeddingBatchStats } from "../../engine/embedding-batch.js";
+import type { SchedulerObserver } from "../../engine/scheduler.js";
+import type { EngineStats } from "../../engine/types.js";
 
 const TOKEN_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
 

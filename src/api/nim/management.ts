@@ -1,10 +1,10 @@
 /** NIM's management endpoints: health (live, ready), version, metadata, Prometheus metrics. */
 import { basename } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { NIMBLE_VERSION } from "../version.js";
-import { modelCard } from "./models.js";
-import type { Engine } from "../engine/types.js";
-import type { ServerState } from "./state.js";
+import { NIMBLE_VERSION } from "../../version.js";
+import { modelCard } from "../openai/models.js";
+import type { Engine } from "../../engine/types.js";
+import type { ServerState } from "../state.js";
 
 export const API_VERSION = "1.0.0";
 

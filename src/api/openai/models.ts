@@ -1,12 +1,12 @@
 /** GET /v1/models: every configured model with its state, each LoRA adapter with its parent, and a plain note for the demo model. */
 import { relative } from "node:path";
 import type { FastifyInstance } from "fastify";
-import type { EmbeddingEngine } from "../engine/embedding-engine.js";
-import type { ModelStatus } from "../engine/model-pool.js";
-import type { RerankEngine } from "../engine/rerank-engine.js";
-import type { Engine, ModelInfo } from "../engine/types.js";
-import type { ModelCard } from "./protocol.js";
-import type { ServerState } from "./state.js";
+import type { EmbeddingEngine } from "../../engine/embedding-engine.js";
+import type { ModelStatus } from "../../engine/model-pool.js";
+import type { RerankEngine } from "../../engine/rerank-engine.js";
+import type { Engine, ModelInfo } from "../../engine/types.js";
+import type { ModelCard } from "../protocol.js";
+import type { ServerState } from "../state.js";
 
 export const DEMO_NOTE =
   "This is Nimble's built-in demo model: random weights, so its output is gibberish. Serve a real model with `nimble serve --model ./model.gguf` or `--model hf:owner/repo/file.gguf`.";

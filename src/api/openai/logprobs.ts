@@ -1,5 +1,5 @@
 /** Token logprobs in OpenAI's two shapes: chat's `{content:[{token, logprob, bytes, top_logprobs}]}` and completions' legacy arrays. */
-import type { TokenLogprob } from "../engine/types.js";
+import type { TokenLogprob } from "../../engine/types.js";
 
 const bytes = (text: string) => [...Buffer.from(text, "utf8")];
 

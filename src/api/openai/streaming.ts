@@ -1,8 +1,8 @@
 /** Streams several choices over one SSE response: pieces as they come, a final chunk per choice, usage, [DONE]. */
-import type { GenerationPiece, GenerationResult } from "../engine/types.js";
-import { toApiError } from "./errors.js";
-import type { Choice } from "./generation.js";
-import type { SseWriter } from "./sse.js";
+import type { GenerationPiece, GenerationResult } from "../../engine/types.js";
+import { toApiError } from "../errors.js";
+import type { Choice } from "../generation.js";
+import type { SseWriter } from "../sse.js";
 
 /** Builds the chunks of a stream: a piece may give no chunk (text held back) or several. */
 export interface ChunkFactory {

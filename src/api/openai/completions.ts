@@ -1,16 +1,16 @@
 /** POST /v1/completions: raw prompts (a string or an array of strings), streamed or not. */
 import type { FastifyInstance } from "fastify";
-import type { GenerationPiece, GenerationResult } from "../engine/types.js";
+import type { GenerationPiece, GenerationResult } from "../../engine/types.js";
 import { completionLogprobs } from "./logprobs.js";
 import { requestGrammar } from "./guided.js";
-import { ApiError } from "./errors.js";
-import { awaitStarted, cancellation, finishReason, newId, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "./generation.js";
-import { completionRequestSchema, type CompletionResponse } from "./protocol.js";
-import { untilExpired } from "./limits.js";
-import { SseWriter } from "./sse.js";
-import { parseBody, type ServerState } from "./state.js";
-import { useChatModel } from "./targets.js";
-import { guardTarget } from "./guardrails/hooks.js";
+import { ApiError } from "../errors.js";
+import { awaitStarted, cancellation, finishReason, newId, startAll, SYSTEM_FINGERPRINT, toGenerationRequest, usageOf, type Choice } from "../generation.js";
+import { completionRequestSchema, type CompletionResponse } from "../protocol.js";
+import { untilExpired } from "../security/limits.js";
+import { SseWriter } from "../sse.js";
+import { parseBody, type ServerState } from "../state.js";
+import { useChatModel } from "../targets.js";
+import { guardTarget } from "../guardrails/hooks.js";
 import { streamChoices } from "./streaming.js";
 
 export function registerCompletionRoutes(app: FastifyInstance, state: ServerState): void {

@@ -7,8 +7,8 @@
  * keyword — or, when the caller collects them (`unenforced`), left out of the grammar and listed
  * there, for the output to be checked after generation.
  */
-import { isExtendedFormat } from "../engine/schema-gbnf.js";
-import { ApiError } from "./errors.js";
+import { isExtendedFormat } from "../../engine/schema-gbnf.js";
+import { ApiError } from "../errors.js";
 
 const TYPES = new Set(["string", "number", "integer", "boolean", "null", "object", "array"]);
 const ANNOTATIONS = new Set(["title", "description", "$schema", "$id", "$comment", "default", "examples", "deprecated", "readOnly", "writeOnly", "strict", "name"]);

@@ -6,8 +6,8 @@
  * so a new route is protected without anyone remembering to protect it.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { findKey, type KeyLimits, type KeyRing, type Scope } from "../keys/store.js";
-import { ApiError } from "./errors.js";
+import { findKey, type KeyLimits, type KeyRing, type Scope } from "../../keys/store.js";
+import { ApiError } from "../errors.js";
 
 export type Access = "public" | Scope;
 
