@@ -71,10 +71,14 @@ describe("contention-aware threads", () => {
     assert.ok(r.tuner.state().reducedSteps >= 2);
   });
 
-  it("backs off after a step far slower than its recent median, and recovers when steps are fast again", () => {
+  it("backs off after two steps in a row far slower than their recent median (not after one), and recovers when steps are fast again", () => {
     const r = rig(undefined); // no /proc/stat: the step times alone decide
     for (let i = 0; i < 8; i++) assert.equal(r.step(3), 2);
-    assert.equal(r.step(1200), 2); // a descheduled worker
+    assert.equal(r.step(30), 2); // one slow step (a GC pause): noise
+    assert.equal(r.step(3), 2, "a single slow step does not back off");
+    assert.equal(r.tuner.state().backoffs, 0);
+    assert.equal(r.step(1200), 2); // a descheduled worker…
+    assert.equal(r.step(1200), 2); // …again: contended
     assert.equal(r.step(8), 1);
     assert.equal(r.tuner.state().backoffs, 1);
     r.advance(2500);

@@ -10,8 +10,8 @@
  *     CPU quota (cgroup v2 cpu.max, v1 cpu.cfs_quota_us), whichever is smallest;
  *   - while other processes use CPU (on Linux: the machine's busy time from /proc/stat minus this
  *     process's own), the decode uses only the cores left over, at least one;
- *   - anywhere, a step far slower than the recent median for its size (a descheduled worker)
- *     drops to fewer threads for a while; more threads are tried again later (sooner when
+ *   - anywhere, two steps in a row far slower than the recent median for their size (a descheduled
+ *     worker; one alone is noise) drop to fewer threads for a while; more threads are tried again later (sooner when
  *     /proc/stat shows idle cores), and kept when the step is fast again.
  */
 import { readFileSync } from "node:fs";
@@ -95,6 +95,7 @@ export class ContentionAwareThreads implements ThreadTuner {
   /** Steps run with fewer threads than the inner tuner chose, and back-offs, for /v1/metadata. */
   reducedSteps = 0;
   backoffs = 0;
+  private slowStreak = 0;
 
   constructor(
     private readonly inner: ThreadTuner,
@@ -105,6 +106,8 @@ export class ContentionAwareThreads implements ThreadTuner {
     private readonly slowFactor = 4,
     private readonly minBackoffMs = 2000,
     private readonly maxBackoffMs = 30_000,
+    /** Slow steps in a row (at the full count, outside a probe) that make a back-off. */
+    private readonly slowSteps = 2,
   ) {
     this.backoffMs = minBackoffMs;
   }
@@ -154,6 +157,12 @@ export class ContentionAwareThreads implements ThreadTuner {
     const median = window.length >= 4 ? [...window].sort((a, b) => a - b)[window.length >> 1]! : undefined;
     const slow = median !== undefined && perToken > this.slowFactor * median && ms > 5;
     if (slow) {
+      // One slow step is noise on a quiet machine too (a GC pause, the client's own work): measured
+      // with a local benchmark client, backing off at every one kept a quiet 2-core server on 1 thread
+      // most of the time (0.73x). A slow probe, or `slowSteps` slow steps in a row, mean contention.
+      this.slowStreak++;
+      if (!this.probing && this.slowStreak < this.slowSteps) return;
+      this.slowStreak = 0;
       // Contended: fewer threads for a while, longer after each failed retry.
       this.backoffs++;
       this.backoffMs = this.probing ? Math.min(this.maxBackoffMs, this.backoffMs * 2) : this.minBackoffMs;
@@ -161,6 +170,7 @@ export class ContentionAwareThreads implements ThreadTuner {
       this.probing = false;
       return;
     }
+    this.slowStreak = 0;
     if (this.probing) {
       this.backedOffUntil = 0;
       this.backoffMs = this.minBackoffMs;
