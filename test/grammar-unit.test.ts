@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Llama } from "node-llama-cpp";
+import type { Llama, LlamaGrammar } from "node-llama-cpp";
 import { gbnfLiteral, GrammarCache, JSON_GBNF, tightenSchemaGrammar, wrapGbnf } from "../src/engine/grammar.js";
 import { applyExtendedRules, extractExtendedRules, integerRangeGbnf, isExtendedFormat } from "../src/engine/schema-gbnf.js";
 import { GrammarError } from "../src/engine/types.js";
@@ -211,19 +211,20 @@ describe("GrammarCache on a stand-in Llama", () => {
   function fakeLlama() {
     const compiled: string[] = [];
     const llama = {
-      createGrammar: async ({ grammar }: { grammar: string }) => {
-        compiled.push(grammar);
-        if (grammar.includes("BROKEN")) throw new Error("parse error at 3");
-        return { grammar };
-      },
       createGrammarForJsonSchema: async (schema: unknown) => ({ grammar: `root ::= "\\"${(schema as { const: string }).const}\\"" "\\n\\n\\n\\n" [\\n]*` }),
     };
-    return { llama: llama as unknown as Llama, compiled };
+    // What llama.cpp would parse: recorded, and "BROKEN" fails as a parse error does.
+    const parse = (_llama: Llama, grammar: string) => {
+      compiled.push(grammar);
+      if (grammar.includes("BROKEN")) throw new Error("parse error at 3");
+      return { grammar } as unknown as LlamaGrammar;
+    };
+    return { llama: llama as unknown as Llama, compiled, parse };
   }
 
   it("compiles each kind of spec into the GBNF llama.cpp gets", async () => {
-    const { llama, compiled } = fakeLlama();
-    const cache = new GrammarCache(llama);
+    const { llama, compiled, parse } = fakeLlama();
+    const cache = new GrammarCache(llama, 64, parse);
     assert.equal((await cache.prepare({ kind: "json" })).gbnf, JSON_GBNF);
     assert.equal((await cache.prepare({ kind: "choice", choices: ["yes", 'n"o'] })).gbnf, 'root ::= "yes" | "n\\"o"');
     assert.equal((await cache.prepare({ kind: "gbnf", grammar: 'root ::= "x"' })).gbnf, 'root ::= "x"');
@@ -235,8 +236,8 @@ describe("GrammarCache on a stand-in Llama", () => {
   });
 
   it("caches by spec, most recently used kept, failures forgotten", async () => {
-    const { llama, compiled } = fakeLlama();
-    const cache = new GrammarCache(llama, 2);
+    const { llama, compiled, parse } = fakeLlama();
+    const cache = new GrammarCache(llama, 2, parse);
     const a = { kind: "gbnf", grammar: 'root ::= "a"' } as const;
     const b = { kind: "gbnf", grammar: 'root ::= "b"' } as const;
     const c = { kind: "gbnf", grammar: 'root ::= "c"' } as const;

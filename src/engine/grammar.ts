@@ -83,7 +83,12 @@ export function parseGbnf(llama: Llama, gbnf: string): LlamaGrammar {
 export class GrammarCache {
   private readonly cache = new Map<string, Promise<CompiledGrammar>>();
 
-  constructor(private readonly llama: Llama, private readonly capacity = 64) {}
+  constructor(
+    private readonly llama: Llama,
+    private readonly capacity = 64,
+    /** Turns GBNF into llama.cpp's grammar (a stand-in in the unit tests). */
+    private readonly parse: (llama: Llama, gbnf: string) => LlamaGrammar = parseGbnf,
+  ) {}
 
   prepare(spec: GrammarSpec): Promise<CompiledGrammar> {
     const key = JSON.stringify(spec);
@@ -122,7 +127,7 @@ export class GrammarCache {
           gbnf = spec.grammar;
           break;
       }
-      const grammar = parseGbnf(this.llama, gbnf);
+      const grammar = this.parse(this.llama, gbnf);
       return { grammar, gbnf: grammar.grammar };
     } catch (err) {
       throw new GrammarError(`${spec.kind === "gbnf" ? "the grammar" : "the constraint"} cannot be compiled: ${(err as Error).message}`);
