@@ -141,6 +141,8 @@ describe("nimble assistant", () => {
     assert.ok(fileRequests >= 1);
     const admin = await (await fetch(`${nimble.url}/v1/admin/models`, { headers: { authorization: `Bearer ${ADMIN}` } })).json();
     assert.equal(admin.data.find((m: any) => m.id === "picked").state, "loaded");
+    // …and the load shows the serving profile this machine fits, with its reason.
+    assert.match(io.lines.join("\n"), /loaded picked \(.*\); serving profile [\w-]+: chosen: /);
 
     // The store holds both documents and finds the reset instructions.
     const stores = await (await fetch(`${nimble.url}/v1/vector_stores`, { headers: { authorization: `Bearer ${ADMIN}` } })).json();

@@ -59,7 +59,7 @@ describe("authentication", () => {
     assert.deepEqual(adminRoutes, [
       "/v1/admin/assistant", "/v1/admin/assistant/conversations", "/v1/admin/assistant/conversations/:id", "/v1/admin/assistant/conversations/:id/messages", "/v1/admin/assistant/conversations/:id/plans/:plan_id/:decision",
       "/v1/admin/guardrails", "/v1/admin/guardrails",
-      "/v1/admin/keys", "/v1/admin/keys", "/v1/admin/keys/:name", "/v1/admin/machine", "/v1/admin/models", "/v1/admin/models/:id/load", "/v1/admin/models/:id/unload", "/v1/admin/pull", "/v1/metadata", "/v1/metrics",
+      "/v1/admin/keys", "/v1/admin/keys", "/v1/admin/keys/:name", "/v1/admin/machine", "/v1/admin/models", "/v1/admin/models/:id/load", "/v1/admin/models/:id/profiles", "/v1/admin/models/:id/unload", "/v1/admin/pull", "/v1/metadata", "/v1/metrics",
     ]);
     assert.equal(routeAccess("/v1/admin/anything/new"), "admin", "future admin routes need the admin scope");
     assert.equal(routeAccess("/v2/something-new"), "inference", "a route no rule names needs a key");

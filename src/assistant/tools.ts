@@ -115,7 +115,10 @@ const loadModel = tool({
     const entry = models.find((m) => m.id === args.model || m.source === args.model);
     if (!entry) throw new Error(`this server is not configured to serve ${args.model}; write a nimble.yaml with it and restart \`nimble serve --config nimble.yaml\``);
     const loaded = await client.post(`/v1/admin/models/${encodeURIComponent(entry.id)}/load`);
-    return { result: loaded, summary: `loaded ${entry.id} (${gib(loaded.memory_bytes ?? 0)})`, undo: { type: "unload_model", model: entry.id } };
+    // The serving profile this machine fits, and why (chat models; the others have none).
+    const profiles = entry.kind === "chat" ? await client.get(`/v1/admin/models/${encodeURIComponent(entry.id)}/profiles`).catch(() => undefined) : undefined;
+    const profile = profiles?.chosen ? `; serving profile ${profiles.chosen}: ${profiles.reason}` : profiles?.reason ? `; no serving profile fits: ${profiles.reason}` : "";
+    return { result: { ...loaded, ...(profiles ? { profiles } : {}) }, summary: `loaded ${entry.id} (${gib(loaded.memory_bytes ?? 0)})${profile}`, undo: { type: "unload_model", model: entry.id } };
   },
 });
 

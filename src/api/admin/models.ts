@@ -1,10 +1,12 @@
 /**
  * The admin API (admin scope once API keys are on): the models and their state, loading and
- * unloading them by hand, and pulling a model into the store with progress streamed as SSE.
+ * unloading them by hand, pulling a model into the store with progress streamed as SSE, and the
+ * serving profiles of a loaded model on this machine (which one fits, and why).
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { ModelNotFoundError } from "../../engine/model-pool.js";
+import { detectHardware, planProfiles, type Hardware } from "../../models/profiles.js";
 import { pullModel } from "../../models/pull.js";
 import { ApiError, toApiError } from "../errors.js";
 import { SseWriter } from "../sse.js";
@@ -59,6 +61,22 @@ export function registerAdminRoutes(app: FastifyInstance, state: ServerState, st
       throw err;
     }
     return adminModels(state).find((m) => m.id === id);
+  });
+
+  // The serving profiles of a loaded model's file on this machine (as `nimble profiles FILE`).
+  let hardware: Promise<Hardware> | undefined;
+  app.get("/v1/admin/models/:id/profiles", async (request) => {
+    const id = modelId(state, request.params);
+    const path = (state.pool.peek(id) as { info?: { path?: string } } | undefined)?.info?.path;
+    if (!path) throw new ApiError(409, `The model ${id} is not loaded (or not a chat model): load it first.`, "invalid_request_error", null, "model_not_loaded");
+    hardware ??= detectHardware();
+    const plan = await planProfiles(path, await hardware);
+    return {
+      model: id,
+      chosen: plan.chosen?.name ?? null,
+      reason: plan.chosen?.reason ?? plan.refusal ?? null,
+      profiles: plan.profiles.map((p) => ({ name: p.name, fits: p.fits, reason: p.reason, gpu_layers: p.gpuLayers, ctx_size: p.contextSize, parallel: p.parallel, kv_cache_type: p.kvCacheType, ram_bytes: p.ramBytes, vram_bytes: p.vramBytes })),
+    };
   });
 
   app.post("/v1/admin/pull", async (request, reply) => {
