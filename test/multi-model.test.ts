@@ -102,6 +102,24 @@ describe("admin API", () => {
     assert.equal((await postJson(`${server.url}/v1/admin/models/zzz/load`, {})).status, 404);
   });
 
+  it("reports a loaded model's serving profiles on this machine; 409 before it is loaded, 404 for an unknown id", async () => {
+    await postJson(`${server.url}/v1/admin/models/c/load`, {});
+    const res = await fetch(`${server.url}/v1/admin/models/c/profiles`);
+    assert.equal(res.status, 200);
+    const plan = await res.json();
+    assert.equal(plan.model, "c");
+    assert.ok(plan.profiles.length >= 2);
+    const chosen = plan.profiles.find((p: any) => p.name === plan.chosen);
+    assert.ok(chosen?.fits, JSON.stringify(plan));
+    assert.match(plan.reason, /^chosen: /);
+    assert.ok(plan.profiles.every((p: any) => typeof p.reason === "string" && p.ctx_size > 0 && p.parallel > 0));
+    await postJson(`${server.url}/v1/admin/models/b/unload`, {});
+    const notLoaded = await fetch(`${server.url}/v1/admin/models/b/profiles`);
+    assert.equal(notLoaded.status, 409);
+    assert.equal((await notLoaded.json()).error.code, "model_not_loaded");
+    assert.equal((await fetch(`${server.url}/v1/admin/models/zzz/profiles`)).status, 404);
+  });
+
   it("pulls a model into the store, streaming progress as SSE", async () => {
     const bytes = readFileSync(join(dir, "b.gguf"));
     const files = createHttpServer((req, res) => {
