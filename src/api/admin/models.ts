@@ -69,7 +69,8 @@ export function registerAdminRoutes(app: FastifyInstance, state: ServerState, st
     const id = modelId(state, request.params);
     const path = (state.pool.peek(id) as { info?: { path?: string } } | undefined)?.info?.path;
     if (!path) throw new ApiError(409, `The model ${id} is not loaded (or not a chat model): load it first.`, "invalid_request_error", null, "model_not_loaded");
-    hardware ??= detectHardware();
+    // The server's own --gpu setting (a `--gpu cpu` server gets CPU profiles on a GPU host too).
+    hardware ??= detectHardware((state.metadata.settings as { gpu?: Parameters<typeof detectHardware>[0] } | undefined)?.gpu ?? "auto");
     const plan = await planProfiles(path, await hardware);
     return {
       model: id,
