@@ -295,6 +295,36 @@ describe("scheduler", () => {
     assert.equal(next.completionTokens, 2);
   });
 
+  it("prefills prompts that arrive together in one step until step costs are measured", async () => {
+    const ctx = new FakeContext();
+    const s = scheduler(ctx);
+    const a = s.generate(request(range(5), { maxTokens: 10 }));
+    const it = a[Symbol.asyncIterator]();
+    await it.next();
+    const before = ctx.batches.length;
+    await Promise.all([a.result, ...[range(10, 100), range(12, 200), range(14, 300)].map((p) => s.generate(request(p, { maxTokens: 2 })).result)]);
+    assert.deepEqual(ctx.batches[before]!.map((e) => [e.seq, e.tokens.length]), [[0, 1], [1, 10], [2, 12], [3, 14]]);
+  });
+
+  it("prefills one prompt per step, in admission order, where batching prompts does not pay", async () => {
+    const ctx = new FakeContext();
+    const asked: number[] = [];
+    // Prefill costs more per prompt than a whole step (attention over a long prefix on a CPU).
+    const pacing = { prefillMsPerToken: 0.9, record: () => {}, joins: (tokens: number) => { asked.push(tokens); return false; } };
+    const s = scheduler(ctx, { pacing });
+    const a = s.generate(request(range(5), { maxTokens: 10 }));
+    const it = a[Symbol.asyncIterator]();
+    await it.next();
+    const before = ctx.batches.length;
+    const late = [range(20, 100), range(12, 200), range(30, 300)].map((p) => s.generate(request(p, { maxTokens: 3 })).result);
+    await Promise.all([a.result, ...late]);
+    const steps = ctx.batches.slice(before, before + 3).map((b) => b.filter((e) => e.tokens.length > 1).map((e) => [e.seq, e.tokens.length]));
+    // Admitted onto sequences 1, 2, 3 in arrival order: one prompt a step, A decoding in each.
+    assert.deepEqual(steps, [[[1, 20]], [[2, 12]], [[3, 30]]]);
+    for (const b of ctx.batches.slice(before, before + 3)) assert.ok(b.some((e) => e.seq === 0 && e.tokens.length === 1));
+    assert.deepEqual(asked.slice(0, 2), [12, 30]);
+  });
+
   it("bounds waiting requests by free sequences plus maxQueue, rejecting at once", () => {
     const s = scheduler(new FakeContext(), { parallel: 1, maxQueue: 1 });
     s.generate(request(range(4), { maxTokens: 50 }));

@@ -7,6 +7,7 @@
 import { GenerationChannel } from "./channel.js";
 import { FairQueue } from "./fair-queue.js";
 import type { KvTier } from "./kv-tier.js";
+import { PrefillPacing } from "./prefill-pacing.js";
 import type { NativeContext, NativeSampler, NativeSamplerConfig } from "./native.js";
 import { IncrementalDetokenizer, StopMatcher } from "./text-stream.js";
 import type { ThreadTuner } from "./threads.js";
@@ -54,6 +55,8 @@ export interface SchedulerOptions {
   states?: SequenceStates;
   /** Where reassigned sequences' KV cells are kept for later (see kv-tier.ts). */
   kvTier?: KvTier;
+  /** Measures steps and decides how many prompts one step prefills (see prefill-pacing.ts). */
+  pacing?: Pick<PrefillPacing, "record" | "joins" | "prefillMsPerToken">;
 }
 
 /** Copies of KV cells between sequences, and in and out of host memory. Call only between steps. */
@@ -149,8 +152,8 @@ export class Scheduler {
   /** Prompt tokens decoded (not served from a cache), prefix copies between sequences. */
   private prefilled = 0;
   private prefixCopies = 0;
-  /** Measured prefill cost, ms per token (exponentially weighted), to weigh restores against. */
-  private prefillMsPerToken: number | undefined;
+  /** Measured step costs: prompts per step, and the prefill cost restores are weighed against. */
+  private readonly pacing: NonNullable<SchedulerOptions["pacing"]>;
 
   constructor(
     private readonly ctx: NativeContext,
@@ -160,6 +163,7 @@ export class Scheduler {
   ) {
     this.slots = Array.from({ length: options.parallel }, (_, id) => ({ id, cached: [], cachedAdapter: "", lastUsed: 0 }));
     this.penaltyLastN = options.penaltyLastN ?? 64;
+    this.pacing = options.pacing ?? new PrefillPacing();
   }
 
   generate(request: GenerationRequest): GenerationStream {
@@ -332,7 +336,7 @@ export class Scheduler {
     if (improves && donor && donorLen >= tierLen) {
       if (commonPrefixLength(donor.cached, prompt) >= donorLen) return this.copyPrefix(donor, slot, donorLen);
       job.waitFor = { donor, donorJob: donor.job!, length: donorLen };
-    } else if (improves && tier && kvTier!.worthRestoring(tier.entry, tierLen - reuse, this.prefillMsPerToken)) {
+    } else if (improves && tier && kvTier!.worthRestoring(tier.entry, tierLen - reuse, this.pacing.prefillMsPerToken)) {
       this.forgetCache(slot);
       const restored = kvTier!.restore(tier.entry, (state) => states!.set(slot.id, state));
       if (restored) {
@@ -453,20 +457,26 @@ export class Scheduler {
     const active = this.adapterTurn(this.slots.filter((s) => s.job && !s.job.waitFor).map((s) => s.job!));
     if (active.length === 0) return;
 
-    // Decode tokens first (one per generating sequence), then prefill chunks under the budget.
+    // Decode tokens first (one per generating sequence), then prefill chunks under the budget, in
+    // admission order: the first prompt always, more only while batching them pays (prefill-pacing.ts).
     let budget = this.options.batchSize;
     const items: BatchItem[] = [];
+    const prefilling: Job[] = [];
     for (const job of active) {
       if (job.pending.length === 0) {
         items.push({ job, slot: job.slot!, tokens: [job.generated[job.generated.length - 1]!], logitIndex: -1, wantsLogits: true });
         budget--;
-      }
+      } else prefilling.push(job);
     }
-    for (const job of active) {
-      if (job.pending.length === 0 || budget <= 0) continue;
+    prefilling.sort((a, b) => a.admittedAt - b.admittedAt);
+    let prompts = 0;
+    for (const job of prefilling) {
+      if (budget <= 0) break;
       const n = Math.min(budget, job.pending.length);
+      if (prompts > 0 && !this.pacing.joins(n)) break;
       items.push({ job, slot: job.slot!, tokens: job.pending.slice(0, n), logitIndex: -1, wantsLogits: n === job.pending.length });
       budget -= n;
+      prompts++;
     }
     // Ascending sequence ids: llama.cpp splits a batch into one micro-batch per run of consecutive ids.
     items.sort((a, b) => a.slot.id - b.slot.id);
@@ -487,11 +497,7 @@ export class Scheduler {
       this.options.threads.record(total, threads, ms);
       const prefill = total - items.reduce((n, it) => n + (it.job.pending.length === 0 ? 1 : 0), 0);
       this.prefilled += prefill;
-      // Steps that are mostly prefill tell what prefilling a token costs.
-      if (prefill >= 32 && prefill >= total / 2) {
-        const perToken = ms / total;
-        this.prefillMsPerToken = this.prefillMsPerToken === undefined ? perToken : this.prefillMsPerToken + 0.2 * (perToken - this.prefillMsPerToken);
-      }
+      this.pacing.record(total, prefill, ms);
     } catch (err) {
       for (const it of items) {
         this.forgetCache(it.slot);
