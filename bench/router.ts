@@ -6,8 +6,9 @@
  *    `score` strategy (prefix-aware + load) and with `round-robin`, in the order A B B A (each run with
  *    its own seed: distinct texts, so no run reuses another's cache). Reports throughput and TTFT p50
  *    and their ratios.
- * 2. Routing overhead: a scripted upstream (a separate process) requested directly and through the
- *    router (another process), order direct, routed, routed, direct, at 1 and 64 concurrent streams,
+ * 2. Routing overhead: a scripted upstream (a separate process) requested directly, through the
+ *    router (another process) and through a bare Node proxy (the reference: what the extra process hop
+ *    alone costs here), order direct, routed, bare, bare, routed, direct, at 1 and 64 concurrent streams,
  *    two kinds of answers: "instant" (3 SSE frames at once: the closed loop then measures how many
  *    requests per second the router can proxy, i.e. its CPU cost, as queueing) and "paced" (16 frames
  *    20 ms apart, as an engine streams tokens: the router is then not saturated, and the added
@@ -109,7 +110,8 @@ const SCRIPTED_UPSTREAM = `
 const http = require("node:http");
 const [port, frames, interval] = process.argv.slice(1).map(Number);
 const instant = 'data: {"choices":[{"delta":{"content":"a"}}]}\\n\\ndata: {"choices":[{"delta":{"content":"b"}}]}\\n\\ndata: [DONE]\\n\\n';
-const frame = 'data: {"choices":[{"delta":{"content":"tok"}}]}\\n\\n';
+// Each paced frame carries the moment it was written (µs of the machine's monotonic clock, which every process shares).
+const frame = () => 'data: {"choices":[{"delta":{"content":"tok"}}],"t":' + (process.hrtime.bigint() / 1000n) + '}\\n\\n';
 http.createServer((req, res) => {
   if (req.method === "GET") {
     res.writeHead(req.url === "/v1/models" || req.url === "/v1/health/ready" ? 200 : 404, { "content-type": "application/json" });
@@ -121,27 +123,79 @@ http.createServer((req, res) => {
     res.writeHead(200, { "content-type": "text/event-stream" });
     if (!Buffer.concat(chunks).includes('"paced"')) return res.end(instant);
     let n = 0;
-    const next = () => { if (++n < frames) { res.write(frame); setTimeout(next, interval); } else res.end(frame + "data: [DONE]\\n\\n"); };
+    const next = () => { if (++n < frames) { res.write(frame()); setTimeout(next, interval); } else res.end(frame() + "data: [DONE]\\n\\n"); };
     next();
   });
 }).listen(port, "127.0.0.1");
 `;
 
+/**
+ * The reference every proxy is measured against in the same run: a bare Node proxy (node:http server and
+ * client, keep-alive, the body passed through chunk by chunk; no auth, no parsing, no routing, no metrics).
+ * What it adds is the cost of the extra process hop on this machine, which no proxy avoids.
+ */
+const BARE_PROXY = `
+const http = require("node:http");
+const [port, upstream] = process.argv.slice(1);
+const u = new URL(upstream);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+http.createServer((req, res) => {
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", () => {
+    const body = Buffer.concat(chunks);
+    const up = http.request({ host: u.hostname, port: u.port, path: req.url, method: req.method, agent, headers: { "content-type": "application/json", "content-length": body.length } }, (r) => {
+      res.writeHead(r.statusCode, { "content-type": r.headers["content-type"] || "application/json" });
+      r.on("data", (c) => res.write(c));
+      r.on("end", () => res.end());
+    });
+    up.on("error", () => res.destroy());
+    up.end(body);
+  });
+}).listen(Number(port), "127.0.0.1");
+`;
+
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
-interface Timing { ttfb: number; e2e: number }
+interface Timing {
+  ttfb: number;
+  e2e: number;
+  /** Paced answers: how long the last frame took from the upstream's write to the client (ms), and the upstream's own first-to-last frame time. */
+  lastFrame?: number;
+  upstreamSpan?: number;
+}
+
+const FRAME_TIME = /"t":(\d+)/g;
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 /** Closed loop: `concurrency` workers, each sending `perWorker` streamed requests one after another; per request, the time to the first byte of body and to the end of the stream. */
 async function latencies(url: string, model: string, concurrency: number, perWorker: number, spreadMs = 0): Promise<Timing[]> {
   const body = JSON.stringify({ model, messages: [{ role: "user", content: "x".repeat(400) }], stream: true });
+  const paced = model === "paced";
   const target = new URL(`${url}/v1/chat/completions`);
   const one = () => new Promise<Timing>((resolve, reject) => {
     const t = performance.now();
     let ttfb = NaN;
+    let firstSent: number | undefined;
+    let lastSent: number | undefined;
+    let lastArrived = 0;
     const req = http.request(target, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-      res.once("data", () => (ttfb = performance.now() - t));
-      res.resume();
-      res.on("end", () => (res.statusCode === 200 ? resolve({ ttfb, e2e: performance.now() - t }) : reject(new Error(`HTTP ${res.statusCode}`))));
+      res.on("data", (chunk: Buffer) => {
+        if (Number.isNaN(ttfb)) ttfb = performance.now() - t;
+        if (!paced) return;
+        const arrived = monotonicUs();
+        for (const m of chunk.toString("latin1").matchAll(FRAME_TIME)) {
+          const sent = Number(m[1]);
+          firstSent ??= sent;
+          lastSent = sent;
+          lastArrived = arrived;
+        }
+      });
+      res.on("end", () => {
+        if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode}`));
+        const e2e = performance.now() - t;
+        resolve(lastSent !== undefined ? { ttfb, e2e, lastFrame: (lastArrived - lastSent) / 1000, upstreamSpan: (lastSent - firstSent!) / 1000 } : { ttfb, e2e });
+      });
     });
     req.on("error", reject);
     req.end(body);
@@ -200,6 +254,9 @@ async function overhead(): Promise<Record<string, unknown>> {
   const router = startServer("router", `http://127.0.0.1:${rPort}`, [process.execPath, CLI, "router", "--upstream", `up=${upstream.url}`, "--port", String(rPort), "--log-level", "error", "--home", work], join(work, "router.log"));
   await waitReady(router, "/v1/health/ready", 60_000);
   // Another build's router (e.g. the previous commit's bin/nimble.cjs), measured in the same run for a ratio.
+  const barePort = await freePort();
+  const bare = startServer("bare-proxy", `http://127.0.0.1:${barePort}`, [process.execPath, "-e", BARE_PROXY, String(barePort), upstream.url], join(work, "bare-proxy.log"));
+  await waitReady(bare, "/v1/health/ready", 30_000);
   let baseline: ManagedServer | undefined;
   if (args["baseline-cli"]) {
     const bPort = await freePort();
@@ -220,10 +277,10 @@ async function overhead(): Promise<Record<string, unknown>> {
       const timings = await latencies(target.url, sc.model, sc.concurrency, sc.perWorker, sc.spreadMs);
       return { timings, cpuMs: cpuMs(target) - before };
     };
-    for (const target of [upstream, router, ...(baseline ? [baseline] : [])]) await latencies(target.url, sc.model, sc.concurrency, 3); // warm-up
-    // A B B A: direct, routed, routed, direct (with a baseline router: direct, routed, baseline, baseline, routed, direct).
+    for (const target of [upstream, router, bare, ...(baseline ? [baseline] : [])]) await latencies(target.url, sc.model, sc.concurrency, 3); // warm-up
+    // A B C C B A: direct, routed, bare proxy, bare proxy, routed, direct (with a baseline router: direct, routed, bare, baseline, baseline, bare, routed, direct).
     // CPU per request: the router's over its runs, the bare upstream's over the direct ones.
-    const order = baseline ? [upstream, router, baseline, baseline, router, upstream] : [upstream, router, router, upstream];
+    const order = baseline ? [upstream, router, bare, baseline, baseline, bare, router, upstream] : [upstream, router, bare, bare, router, upstream];
     const runs: { target: ManagedServer; timings: Timing[]; cpuMs: number }[] = [];
     for (const target of order) runs.push({ target, ...(await run(target)) });
     const of = (target: ManagedServer) => {
@@ -232,21 +289,30 @@ async function overhead(): Promise<Record<string, unknown>> {
       return { timings, cpuPerRequest: rs.reduce((sum, r) => sum + r.cpuMs, 0) / timings.length };
     };
     const direct = of(upstream);
-    const q = (xs: Timing[], k: keyof Timing, at: number) => p(xs.map((x) => x[k]), at);
+    const q = (xs: Timing[], k: keyof Timing, at: number) => {
+      const values = xs.map((x) => x[k]).filter((v): v is number => v !== undefined);
+      return values.length > 0 ? p(values, at) : NaN;
+    };
     const summary = (through: ReturnType<typeof of>) => ({
       routedTtfbP50: q(through.timings, "ttfb", 0.5), addedTtfbP50: q(through.timings, "ttfb", 0.5) - q(direct.timings, "ttfb", 0.5),
       routedP50: q(through.timings, "e2e", 0.5), addedP50: q(through.timings, "e2e", 0.5) - q(direct.timings, "e2e", 0.5), routedP90: q(through.timings, "e2e", 0.9),
+      // Paced: the last frame's trip from the upstream's write to the client, and the upstream's own first-to-last frame time
+      // (its timers run late when the machine is busier: that part of the end-to-end difference is not the router's relaying).
+      routedLastFrameP50: q(through.timings, "lastFrame", 0.5), addedLastFrameP50: q(through.timings, "lastFrame", 0.5) - q(direct.timings, "lastFrame", 0.5),
+      routedUpstreamSpanP50: q(through.timings, "upstreamSpan", 0.5), addedUpstreamSpanP50: q(through.timings, "upstreamSpan", 0.5) - q(direct.timings, "upstreamSpan", 0.5),
       routerCpuMsPerRequest: through.cpuPerRequest,
     });
     const r = {
       concurrency: sc.concurrency, model: sc.model, requests: of(router).timings.length,
       directTtfbP50: q(direct.timings, "ttfb", 0.5), directP50: q(direct.timings, "e2e", 0.5), directP90: q(direct.timings, "e2e", 0.9),
+      directLastFrameP50: q(direct.timings, "lastFrame", 0.5), directUpstreamSpanP50: q(direct.timings, "upstreamSpan", 0.5),
       ...summary(of(router)),
       upstreamCpuMsPerRequest: direct.cpuPerRequest,
+      bareProxy: summary(of(bare)),
       ...(baseline ? { baseline: summary(of(baseline)) } : {}),
       load: loadAverage(),
     };
-    log(`${sc.name}: e2e p50 direct ${fmt(r.directP50, 2)} ms, routed ${fmt(r.routedP50, 2)} ms (+${fmt(r.addedP50, 2)}); first byte p50 direct ${fmt(r.directTtfbP50, 2)}, routed ${fmt(r.routedTtfbP50, 2)} (+${fmt(r.addedTtfbP50, 2)}); router CPU ${fmt(r.routerCpuMsPerRequest, 3)} ms/request (bare upstream ${fmt(r.upstreamCpuMsPerRequest, 3)})${r.baseline ? `; baseline router: +${fmt(r.baseline.addedP50, 2)} ms, CPU ${fmt(r.baseline.routerCpuMsPerRequest, 3)} ms/request` : ""}; load ${r.load}`);
+    log(`${sc.name}: e2e p50 direct ${fmt(r.directP50, 2)} ms, routed ${fmt(r.routedP50, 2)} ms (+${fmt(r.addedP50, 2)}); first byte p50 direct ${fmt(r.directTtfbP50, 2)}, routed ${fmt(r.routedTtfbP50, 2)} (+${fmt(r.addedTtfbP50, 2)}); ${sc.model === "paced" ? `last frame's trip p50 direct ${fmt(r.directLastFrameP50, 3)}, routed ${fmt(r.routedLastFrameP50, 3)} (+${fmt(r.addedLastFrameP50, 3)}); upstream's own first-to-last frame p50 +${fmt(r.addedUpstreamSpanP50, 2)} ms; ` : ""}router CPU ${fmt(r.routerCpuMsPerRequest, 3)} ms/request (bare upstream ${fmt(r.upstreamCpuMsPerRequest, 3)}); bare proxy: +${fmt(r.bareProxy.addedP50, 2)} ms e2e, first byte +${fmt(r.bareProxy.addedTtfbP50, 2)}${sc.model === "paced" ? `, last frame +${fmt(r.bareProxy.addedLastFrameP50, 3)}` : ""}, CPU ${fmt(r.bareProxy.routerCpuMsPerRequest, 3)} ms/request${r.baseline ? `; baseline router: +${fmt(r.baseline.addedP50, 2)} ms, CPU ${fmt(r.baseline.routerCpuMsPerRequest, 3)} ms/request` : ""}; load ${r.load}`);
     result[sc.name] = r;
   }
   result.routingTime = await routingTime(router.url);
@@ -291,8 +357,8 @@ async function main(): Promise<void> {
   const keys = ["instant-c1", "instant-c64", "paced-c1", "paced-c64"];
   const withBaseline = o[keys[0]!].baseline !== undefined;
   process.stdout.write(`\n${markdownTable(
-    ["upstream", "streams", "direct p50 ms", "routed p50 ms", "added p50 ms", "added first-byte p50 ms", "router CPU / request ms", ...(withBaseline ? ["baseline added p50 ms", "baseline CPU / request ms"] : []), "bare upstream CPU / request ms", "load"],
-    keys.map((k) => [o[k].model === "m" ? "instant" : `paced (${o.paced.frames} frames × ${o.paced.intervalMs} ms)`, String(o[k].concurrency), fmt(o[k].directP50, 2), fmt(o[k].routedP50, 2), `+${fmt(o[k].addedP50, 2)}`, `+${fmt(o[k].addedTtfbP50, 2)}`, fmt(o[k].routerCpuMsPerRequest, 3), ...(withBaseline ? [`+${fmt(o[k].baseline.addedP50, 2)}`, fmt(o[k].baseline.routerCpuMsPerRequest, 3)] : []), fmt(o[k].upstreamCpuMsPerRequest, 3), o[k].load]),
+    ["upstream", "streams", "direct p50 ms", "routed p50 ms", "added p50 ms", "added first-byte p50 ms", "added last-frame trip p50 ms", "upstream's own stream time, added p50 ms", "router CPU / request ms", "bare proxy: added p50 / first byte / last frame ms", "bare proxy CPU / request ms", ...(withBaseline ? ["baseline added p50 ms", "baseline CPU / request ms"] : []), "bare upstream CPU / request ms", "load"],
+    keys.map((k) => [o[k].model === "m" ? "instant" : `paced (${o.paced.frames} frames × ${o.paced.intervalMs} ms)`, String(o[k].concurrency), fmt(o[k].directP50, 2), fmt(o[k].routedP50, 2), `+${fmt(o[k].addedP50, 2)}`, `+${fmt(o[k].addedTtfbP50, 2)}`, o[k].model === "m" ? "—" : `+${fmt(o[k].addedLastFrameP50, 3)}`, o[k].model === "m" ? "—" : `+${fmt(o[k].addedUpstreamSpanP50, 2)}`, fmt(o[k].routerCpuMsPerRequest, 3), `+${fmt(o[k].bareProxy.addedP50, 2)} / +${fmt(o[k].bareProxy.addedTtfbP50, 2)} / ${o[k].model === "m" ? "—" : `+${fmt(o[k].bareProxy.addedLastFrameP50, 3)}`}`, fmt(o[k].bareProxy.routerCpuMsPerRequest, 3), ...(withBaseline ? [`+${fmt(o[k].baseline.addedP50, 2)}`, fmt(o[k].baseline.routerCpuMsPerRequest, 3)] : []), fmt(o[k].upstreamCpuMsPerRequest, 3), o[k].load]),
   )}\n`);
   process.stdout.write(`router's own time per request: p50 ${o.routingTime.p50}, p90 ${o.routingTime.p90} (${o.routingTime.requests} requests)\n`);
   mkdirSync(args.out!, { recursive: true });

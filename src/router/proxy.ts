@@ -190,18 +190,41 @@ export function attempt(upstream: Upstream, o: AttemptOptions): Promise<AttemptO
       const headers = responseHeadersOf(res, o.responseHeaders);
       const sse = /text\/event-stream/i.test(String(res.headers["content-type"] ?? ""));
       // From here on the client owns the outcome: its disconnect or the deadline cancels the flight, which destroys the upstream request.
+      // Headers, the first chunk and (when it follows at once) the end leave in one write: the headers wait
+      // corked for the first chunk, and chunks are written two ticks after they arrive, after the upstream
+      // response's "end" when it came in the same read (node:http emits it a tick after the last chunk, and
+      // would otherwise flush that chunk and the end in two writes: on loopback each costs ~0.05–0.09 ms).
+      let corked = false;
+      let pending: Buffer[] = [];
+      let flushScheduled = false;
       const commit = () => {
         committed = true;
         streaming = res;
-        // Headers and the first chunk (and the end, when it follows at once) leave in one write.
         o.client.cork();
+        corked = true;
         o.client.writeHead(status, headers);
-        process.nextTick(uncork, o.client);
         o.client.on("drain", () => res.resume());
       };
+      const writePending = () => {
+        const chunks = pending;
+        pending = [];
+        let ok = true;
+        for (const chunk of chunks) ok = o.client.write(chunk) && ok;
+        if (corked) {
+          corked = false;
+          o.client.uncork();
+        }
+        if (!ok) res.pause();
+      };
+      const flushNow = () => {
+        flushScheduled = false;
+        if (!settled && !o.client.destroyed) writePending();
+      };
+      const flushNextTick = () => process.nextTick(flushNow);
       const brokeMidway = () => {
         if (settled) return;
         if (!o.client.destroyed && !o.client.writableEnded) {
+          writePending();
           if (sse) {
             const err = gatewayError(upstream.name, "it stopped in the middle of the response", "upstream_broken");
             o.client.end(`data: ${JSON.stringify(o.errorBody(err))}\n\n`);
@@ -213,12 +236,20 @@ export function attempt(upstream: Upstream, o: AttemptOptions): Promise<AttemptO
       res.on("data", (chunk: Buffer) => {
         if (settled) return;
         if (!committed) commit();
-        if (!o.client.write(chunk)) res.pause();
+        pending.push(chunk);
+        if (!flushScheduled) {
+          flushScheduled = true;
+          process.nextTick(flushNextTick);
+        }
       });
       res.once("end", () => {
         if (settled) return;
         if (!committed) commit();
+        for (const chunk of pending) o.client.write(chunk);
+        pending = [];
+        // end() fully uncorks: the pending chunks, the end and (for an answer in one read) the headers go in one write.
         o.client.end();
+        corked = false;
         finish({ kind: "committed", status, failedMidway: false });
       });
       const broke = () => (committed ? brokeMidway() : retry("reset", gatewayError(upstream.name, "connection reset before the first byte")));
@@ -229,8 +260,6 @@ export function attempt(upstream: Upstream, o: AttemptOptions): Promise<AttemptO
     req.end(o.body);
   });
 }
-
-const uncork = (client: ServerResponse) => client.uncork();
 
 function withRetryAfter(err: ApiError, res: IncomingMessage): ApiError {
   const ra = res.headers["retry-after"];
