@@ -3,11 +3,11 @@
  * vectors. Inputs of concurrent requests are decoded together (embedding-batch.ts) when Nimble's
  * native addon is available; otherwise node-llama-cpp's embedding context embeds them one at a time.
  */
-import { getLlama, LlamaLogLevel, LlamaVocabularyType, type LlamaEmbeddingContext, type LlamaModel, type Token } from "node-llama-cpp";
+import { LlamaVocabularyType, type LlamaEmbeddingContext, type LlamaModel, type Token } from "node-llama-cpp";
 import { EmbeddingBatcher, NativeEmbeddingDecoder, type EmbeddingBatchStats } from "./embedding-batch.js";
 import type { GpuChoice } from "./llama-engine.js";
 import type { TextTokenizer } from "../rag/types.js";
-import { llamaLogger } from "./llama-log.js";
+import { sharedLlama } from "./llama-instance.js";
 
 export interface EmbeddingEngineOptions {
   modelPath: string;
@@ -49,7 +49,7 @@ export class EmbeddingEngine {
 
   static async load(options: EmbeddingEngineOptions): Promise<EmbeddingEngine> {
     const gpu = options.gpu ?? "auto";
-    const llama = await getLlama({ gpu: gpu === "cpu" ? false : gpu, logLevel: LlamaLogLevel.error, logger: llamaLogger, progressLogs: false });
+    const llama = await sharedLlama(gpu);
     const model = await llama.loadModel({ modelPath: options.modelPath });
     const contextSize = options.contextSize ?? Math.min(model.trainContextSize, 8192);
     // Threads set deliberately: node-llama-cpp's default oversubscribes small machines.

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { join, resolve as resolvePath } from "node:path";
-import { getLlama, LlamaGrammarEvaluationState, LlamaLogLevel, type Llama, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
+import { LlamaGrammarEvaluationState, type Llama, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
 import { ChatTemplate } from "./chat-template.js";
 import { GrammarCache, type CompiledGrammar } from "./grammar.js";
 import { createNativeSampler, nativeContext, type NativeContext } from "./native.js";
@@ -16,7 +16,7 @@ import { attachThreadPool, type ThreadPoolStatus } from "./threadpool.js";
 import { cpuLimit } from "./contention.js";
 import { createEngineThreadTuner, type ThreadTuner } from "./threads.js";
 import type { AdapterHandle, ChatMessage, ChatTemplateOptions, Engine, EngineStats, GenerationRequest, GenerationStream, GrammarSpec, ModelInfo, PreparedGrammar } from "./types.js";
-import { llamaLogger } from "./llama-log.js";
+import { sharedLlama } from "./llama-instance.js";
 
 export type GpuChoice = "auto" | "cuda" | "vulkan" | "metal" | "cpu";
 
@@ -120,12 +120,7 @@ export class LlamaEngine implements Engine {
 
   static async load(options: LlamaEngineOptions): Promise<LlamaEngine> {
     const gpu = options.gpu ?? "auto";
-    const llama = await getLlama({
-      gpu: gpu === "cpu" ? false : gpu,
-      logLevel: LlamaLogLevel.error,
-      logger: llamaLogger,
-      progressLogs: false,
-    });
+    const llama = await sharedLlama(gpu);
     const model = await llama.loadModel({
       modelPath: options.modelPath,
       onLoadProgress: options.onLoadProgress,
@@ -257,7 +252,6 @@ export class LlamaEngine implements Engine {
     this.kvTier?.close();
     this.threadPool.detach();
     await this.context.dispose();
-    await this.model.dispose();
-    await this.llama.dispose();
+    await this.model.dispose(); // the Llama is shared by the process (llama-instance.ts)
   }
 }

@@ -5,9 +5,9 @@
  * does not parse is a 400 naming the reason (grammar.ts), not a server error.
  *
  * node-llama-cpp 3.21.1 loses this logger when a second Llama instance is created (each one
- * registers its logger again, and the first registration's cleanup then unsets the new one);
- * llama.cpp's lines are then printed by node-llama-cpp's fallback instead. grammar.ts captures
- * them while a grammar compiles, whichever way they come.
+ * registers its logger again, and the first registration's cleanup then unsets the new one), so
+ * Nimble makes one instance per process (llama-instance.ts). grammar.ts also captures llama.cpp's
+ * raw output while a grammar compiles, whichever way it comes.
  */
 import { LlamaLogLevel } from "node-llama-cpp";
 

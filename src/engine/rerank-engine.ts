@@ -12,10 +12,10 @@
  * Batching: node-llama-cpp 3.21.1's native `getEmbedding` reads sequence 0's pooled output only,
  * so several pairs cannot share one decode; a request's pairs are decoded one after another.
  */
-import { getLlama, LlamaLogLevel, type LlamaContext, type LlamaModel, type LlamaRankingContext } from "node-llama-cpp";
+import { type LlamaContext, type LlamaModel, type LlamaRankingContext } from "node-llama-cpp";
 import type { GpuChoice } from "./llama-engine.js";
 import { nativeEmbeddingContext, type NativeEmbeddingContext } from "./native.js";
-import { llamaLogger } from "./llama-log.js";
+import { sharedLlama } from "./llama-instance.js";
 
 export interface RerankEngineOptions {
   modelPath: string;
@@ -79,7 +79,7 @@ export class RerankEngine {
 
   static async load(options: RerankEngineOptions): Promise<RerankEngine> {
     const gpu = options.gpu ?? "auto";
-    const llama = await getLlama({ gpu: gpu === "cpu" ? false : gpu, logLevel: LlamaLogLevel.error, logger: llamaLogger, progressLogs: false });
+    const llama = await sharedLlama(gpu);
     const model = await llama.loadModel({ modelPath: options.modelPath });
     if (!model.fileInsights.supportsRanking) {
       await model.dispose();

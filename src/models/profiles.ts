@@ -7,8 +7,8 @@
  */
 import { freemem } from "node:os";
 export { parseSize } from "./size.js";
-import { getLlama, GgmlType, GgufInsights, LlamaLogLevel, readGgufFileInfo } from "node-llama-cpp";
-import { llamaLogger } from "../engine/llama-log.js";
+import { GgmlType, GgufInsights, readGgufFileInfo } from "node-llama-cpp";
+import { sharedLlama } from "../engine/llama-instance.js";
 
 export interface Hardware {
   cores: number;
@@ -57,7 +57,7 @@ const gb = (n: number) => (n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GB` :
 
 /** The machine as node-llama-cpp sees it: cores, GPU kind and free VRAM; RAM from the OS. */
 export async function detectHardware(gpu: "auto" | "cuda" | "vulkan" | "metal" | "cpu" = "auto"): Promise<Hardware> {
-  const llama = await getLlama({ gpu: gpu === "cpu" ? false : gpu, logLevel: LlamaLogLevel.error, logger: llamaLogger, progressLogs: false });
+  const llama = await sharedLlama(gpu);
   const vram = llama.gpu ? await llama.getVramState() : { free: 0 };
   return { cores: llama.cpuMathCores, ramBytes: freemem(), gpu: llama.gpu, vramBytes: vram.free };
 }
