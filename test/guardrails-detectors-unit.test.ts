@@ -360,6 +360,19 @@ describe("detectInjection: each rule's variants", () => {
     for (const [text, found] of cases) assert.deepEqual(spansOf(text, "code"), found, text);
   });
 
+  it("code: the fork bomb, with up to two spaces in each gap, and no colons or braces of ordinary text", () => {
+    const bomb = (gap: string) => [":", "(", ")", "{", ":", "|", ":", "&", "}", ";", ":"].join(gap);
+    const cases: Array<[string, string[][]]> = [
+      [":(){ :|:& };:", [["destructive_shell", ":(){ :|:& };:"]]], [":(){:|:&};:", [["destructive_shell", ":(){:|:&};:"]]], [":() { :|: & };:", [["destructive_shell", ":() { :|: & };:"]]],
+      ["run `:(){ :|:& };:` now", [["destructive_shell", ":(){ :|:& };:"]]], ["bash -c ':(){:|:&};:'", [["destructive_shell", ":(){:|:&};:"]]],
+      [bomb("  "), [["destructive_shell", bomb("  ")]]], [bomb(""), [["destructive_shell", bomb("")]]],
+      ...bomb("").split("").slice(1).map((_, i): [string, string[][]] => [`${bomb("").slice(0, i + 1)}   ${bomb("").slice(i + 1)}`, []]),
+      ['{"user": {"name": "ann", "tags": [":)", ":("]}, "time": "10:30"}', []], ["Thanks :) see you at 10:30 in {room 4}; bring snacks :(", []],
+      ["d = {':': '|', '&': ';'}; print(d[':'])", []], [":(){ echo hi; };:", []], [":(){ :|:& }", []], ["a ? b : c; f(){ x|y& };:", []],
+    ];
+    for (const [text, found] of cases) assert.deepEqual(spansOf(text, "code"), found, text);
+  });
+
   it("SQL", () => {
     const cases: Array<[string, string[][]]> = [
       ["' or 1=1", [["sql_tautology", "' or 1=1"]]], ['" AND "a" = "a', [["sql_tautology", '" AND "a" = "a']]], ["'or 1=1", [["sql_tautology", "'or 1=1"]]], ["' or = 1", []],
