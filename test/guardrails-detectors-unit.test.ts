@@ -105,6 +105,14 @@ describe("validators", () => {
     assert.equal(entropy("abcd"), 2);
     assert.equal(entropy("aab").toFixed(6), "0.918296");
   });
+
+  it("entropy counts code points, not UTF-16 units (astral characters such as emoji)", () => {
+    assert.equal(entropy("😀😀😀"), 0);
+    assert.equal(entropy("a😀"), 1);
+    assert.equal(entropy("😀😃🎉🚀"), 2);
+    assert.equal(entropy("😀😀x").toFixed(6), "0.918296");
+    assert.equal(entropy("𝒜é"), 1, "a mathematical letter (astral) and a BMP letter");
+  });
 });
 
 const ALL: PiiOptions = { entities: PII_ENTITIES, phoneRegions: ["US", "GB", "DE", "FR"], patterns: [], deny: [], secretEntropy: 3.5 };
