@@ -333,6 +333,30 @@ describe("detectPii: each secret format at its bounds", () => {
     assert.deepEqual(found(`token ${token.slice(0, 23)}`), []);
     assert.deepEqual(spans(`token ${token}`, { entities: ["secret"], secretEntropy: 5 }), [], "below the configured entropy");
   });
+
+  it("a credential assignment: the value is the secret, the name before = or : stays", () => {
+    const token = "aZ3kP9qLm2Xv8RtY6wB1nC4dE7fG0hJ";
+    for (const name of ["password", "passwd", "pwd", "api_key", "secret", "token", "DB_PASSWORD", "AWS_SECRET_ACCESS_KEY", "x-auth-token"]) {
+      for (const [op, q] of [["=", ""], [":", ""], [" = ", ""], [": ", ""], ["=", '"'], [": ", "'"]]) {
+        const text = `${name}${op}${q}${token}${q}`;
+        assert.deepEqual(found(text), [token], text);
+      }
+    }
+    assert.deepEqual(found(`curl -d 'user=ann&token=${token}'`), [token]);
+    assert.deepEqual(spans(`password=${token}`), [["secret", token]], "with every entity on");
+    assert.deepEqual(found(`password=${token.slice(0, 24)}`), [token.slice(0, 24)], "24 characters are enough");
+    assert.deepEqual(found(`password=${token.slice(0, 23)}`), [], "the value alone needs 24");
+    assert.deepEqual(found(`${"p".repeat(31)}_password=${token}`), [token], "a name of 40 characters");
+    assert.deepEqual(found(`key ${"p".repeat(32)}_password=${token}`), [`${"p".repeat(32)}_password=${token}`], "41: not read as a name, the whole token is the candidate (as before)");
+    assert.deepEqual(found(`username=${token}`), [], "a name that is no credential word");
+    assert.deepEqual(found(`key is x=${token}`), [`x=${token}`], "a name that is no credential word stays in the token, as before");
+  });
+
+  it("prose and placeholders next to credential words are not secrets", () => {
+    for (const text of ["The password is required and must be at least 12 characters.", "password=hunter2", "Set password_min_length=12 and token_ttl=3600.", "api_key=YOUR_API_KEY_GOES_HERE_REPLACE_ME", "secret=patience_and_a_little_bit_of_love", "token=aaaaaaaaaaaaBBBBBBBBBBBB111111111111", "password=", "pwd: ********************************"]) {
+      assert.deepEqual(found(text), [], text);
+    }
+  });
 });
 
 describe("detectPii: number runs", () => {
