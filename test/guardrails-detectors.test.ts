@@ -72,6 +72,8 @@ configs:
     const s1 = g.session(g.resolve("labels")!, NO_MODELS);
     const r1 = await s1.checkInput([{ role: "user", text: "card 4111 1111 1111 1111, mail a@b.io" }]);
     assert.equal(r1.texts[0]!.text, "card [CARD], mail [EMAIL]");
+    const r3 = await s1.checkInput([{ role: "user", text: "DB_PASSWORD=aZ3kP9qLm2Xv8RtY6wB1nC4dE7fG0hJ; the password is required" }]);
+    assert.equal(r3.texts[0]!.text, "DB_PASSWORD=[SECRET]; the password is required", "a credential assignment keeps its name");
     const s2 = g.session(g.resolve("stable")!, NO_MODELS);
     const r2 = await s2.checkInput([{ role: "user", text: "a@b.io and c@d.io and a@b.io" }]);
     assert.equal(r2.texts[0]!.text, "[EMAIL_1] and [EMAIL_2] and [EMAIL_1]");

@@ -39,7 +39,8 @@ const RULES: Rule[] = [
   // Code: shells and network imports, eval/exec, destructive commands, pipes into a shell.
   { name: "import_shells", set: "code", regex: /\b(?:import\s{1,8}(?:os|subprocess|shutil|pty)\b|from\s{1,8}(?:os|subprocess|shutil)\s{1,8}import\b|require\(\s{0,4}['"]child_process['"]\s{0,4}\))/g },
   { name: "dynamic_exec", set: "code", regex: /\b(?:__import__|eval|exec|os\.system|os\.popen|subprocess\.(?:run|call|Popen|check_output)|child_process\.exec(?:Sync)?)\s{0,4}\(/g },
-  { name: "destructive_shell", set: "code", regex: /\b(?:rm\s{1,8}-[rRf]{1,3}\s{1,8}\/|mkfs\.|dd\s{1,8}if=\/dev\/|:\(\)\s{0,2}\{\s{0,2}:\|:&\s{0,2}\};:|chmod\s{1,8}-R\s{1,8}777\s{1,8}\/)/g },
+  // The fork bomb `:(){ :|:& };:` stands outside the `\b` group: `:` is not a word character.
+  { name: "destructive_shell", set: "code", regex: /\b(?:rm\s{1,8}-[rRf]{1,3}\s{1,8}\/|mkfs\.|dd\s{1,8}if=\/dev\/|chmod\s{1,8}-R\s{1,8}777\s{1,8}\/)|:\s{0,2}\(\s{0,2}\)\s{0,2}\{\s{0,2}:\s{0,2}\|\s{0,2}:\s{0,2}&\s{0,2}\}\s{0,2};\s{0,2}:/g },
   { name: "pipe_to_shell", set: "code", regex: /\b(?:curl|wget)\s[^|\n]{1,200}\|\s{0,4}(?:ba|z)?sh\b/g },
   // SQL: a statement verb together with a comment, a tautology, stacked queries or catalog access.
   { name: "sql_tautology", set: "sqli", regex: /['"]\s{0,4}(?:or|and)\s{1,4}['"]?\w{1,10}['"]?\s{0,4}=\s{0,4}['"]?\w{1,10}/gi },

@@ -192,18 +192,28 @@ const SECRET_PATTERNS: readonly RegExp[] = [
 ];
 const TOKEN_LIKE = /[A-Za-z0-9+/_=-]{24,200}/g;
 const SECRET_CONTEXT = /(?:key|token|secret|passw(?:or)?d|pwd|credential|bearer|auth)/i;
+/** A name and "=" at the start of a token ("password=…", "DB_PASSWORD=…", "api_key=…"): "=" is a token character, so the name is inside the match. */
+const ASSIGNMENT = /^[A-Za-z0-9_-]{1,40}=/;
 
 function secrets(text: string, minEntropy: number, out: Found[]): void {
   const before = out.length;
   for (const re of SECRET_PATTERNS) each(re, text, (m) => out.push({ start: m.index, end: m.index + m[0].length, label: "secret" }));
   // Unprefixed: a long token with letters and digits, high entropy, and a credential word near it.
   each(TOKEN_LIKE, text, (m) => {
-    const v = m[0];
+    let start = m.index;
+    let v = m[0];
+    // A credential name assigned to the token is its context, not part of it: the value is the candidate.
+    const name = ASSIGNMENT.exec(v)?.[0];
+    if (name !== undefined && SECRET_CONTEXT.test(name)) {
+      start += name.length;
+      v = v.slice(name.length);
+      if (v.length < 24) return;
+    }
     if (!/[a-z]/.test(v) || !/[A-Z]/.test(v) || !/\d/.test(v)) return;
-    if (out.slice(before).some((f) => f.start <= m.index && f.end >= m.index + v.length)) return;
+    if (out.slice(before).some((f) => f.start <= start && f.end >= start + v.length)) return;
     if (entropy(v) < minEntropy) return;
-    if (!SECRET_CONTEXT.test(text.slice(Math.max(0, m.index - 40), m.index))) return;
-    out.push({ start: m.index, end: m.index + v.length, label: "secret" });
+    if (!SECRET_CONTEXT.test(text.slice(Math.max(0, start - 40), start))) return;
+    out.push({ start, end: start + v.length, label: "secret" });
   });
 }
 

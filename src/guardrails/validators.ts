@@ -120,13 +120,17 @@ export function ipValid(text: string): boolean {
   return isIPv4(text) || isIPv6(text);
 }
 
-/** Shannon entropy of a string in bits per character. */
+/** Shannon entropy of a string in bits per character (per code point: an emoji is one character, not two UTF-16 units). */
 export function entropy(text: string): number {
   const counts = new Map<string, number>();
-  for (const ch of text) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let length = 0;
+  for (const ch of text) {
+    counts.set(ch, (counts.get(ch) ?? 0) + 1);
+    length++;
+  }
   let h = 0;
   for (const n of counts.values()) {
-    const p = n / text.length;
+    const p = n / length;
     h -= p * Math.log2(p);
   }
   return h;
