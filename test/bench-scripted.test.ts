@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { runBench, type BenchOptions } from "../src/bench/run.js";
+import { benchOptions } from "../src/cli/commands/bench.js";
 import { tempDir } from "./helpers.js";
 
 const CLI = fileURLToPath(new URL("../../bin/nimble.cjs", import.meta.url));
@@ -151,6 +152,32 @@ describe("nimble bench against a scripted server", () => {
     assert.ok(prompts.every((p) => typeof p === "string" && p.length > 0));
     assert.deepEqual(prompts.slice(0, 6).sort(), prompts.slice(6).sort(), "same seed, same prompts");
     assert.equal(b.levels[0]!.results[0]!.errors, 0);
+  });
+
+  it("pauses before each server's measured run (--settle), never in the middle of one", async () => {
+    const other = await scriptedServer();
+    try {
+      const before = s.bodies.length;
+      const t0 = performance.now();
+      const r = await runBench(options(s.url, { targets: [{ url: s.url, label: "a" }, { url: other.url, label: "b" }], requests: 3, warmup: 1, settleMs: 300 }));
+      assert.equal(r.load.settleMs, 300);
+      const measured = (srv: Scripted, from = 0) => srv.bodies.slice(from).filter((b) => b.max_tokens === 5);
+      const [warmA, ...runA] = measured(s, before);
+      const [warmB, ...runB] = measured(other);
+      assert.equal(runA.length, 3);
+      assert.equal(runB.length, 3);
+      // The first measured request of each server comes 300 ms or more after whatever the client sent before it.
+      assert.ok(warmA!._at >= t0);
+      assert.ok(runA[0]!._at - warmA!._at >= 300, `a: ${runA[0]!._at - warmA!._at} ms`);
+      assert.ok(warmB!._at >= runA.at(-1)!._at);
+      assert.ok(runB[0]!._at - warmB!._at >= 300, `b: ${runB[0]!._at - warmB!._at} ms`);
+      // Within a run, no pause: a closed loop of one sends the next request as soon as the previous ends.
+      assert.ok(runA[1]!._at - runA[0]!._at < 300);
+      const cliOptions = benchOptions({ url: s.url, endpoint: "chat", workload: "synthetic", outputTokens: 5, seed: 1, prefixTokens: 30, systemTokens: 0, conversations: 2, turns: 2, ignoreEos: true, warmup: 0, settle: 1.5, timeout: 5, temperature: 0, progress: false }, "test");
+      assert.equal(cliOptions.settleMs, 1500);
+    } finally {
+      await other.close();
+    }
   });
 
   it("runs a level for --duration seconds, then lets in-flight requests finish", async () => {

@@ -31,6 +31,13 @@ export interface BenchOptions {
   requests?: number;
   durationS?: number;
   warmup: number;
+  /**
+   * Idle pause before each target's measured run, ms (default 0; the CLI's --settle: 1 s), so that
+   * the client's own preparation (start-up, prompt generation, sizing) and the previous run's tail are
+   * over: otherwise whichever target is measured first shares the CPU with the client, and a server
+   * that adapts its threads to other processes' load (Nimble's contention guard) slows down for it.
+   */
+  settleMs?: number;
   timeoutMs: number;
   temperature: number;
   slo: Slo;
@@ -80,7 +87,7 @@ export interface BenchResults {
   machine: { cpu: string; cores: number; totalMemoryGiB: number; platform: string; node: string };
   endpoint: Endpoint;
   workload: Record<string, unknown> & { kind: string };
-  load: { mode: LoadMode; levels: number[]; requests?: number; durationS?: number; warmup: number; timeoutMs: number; temperature: number };
+  load: { mode: LoadMode; levels: number[]; requests?: number; durationS?: number; warmup: number; settleMs: number; timeoutMs: number; temperature: number };
   slo: Slo;
   /** Input sizes: exact from the server's /tokenize, or estimated. */
   inputSizing: string;
@@ -142,6 +149,7 @@ export async function runBench(o: BenchOptions, hooks: BenchHooks = {}): Promise
           openSession: (i) => workload.session(li, i, true), seed: o.workload.seed + 7919 * li + 1,
         });
       }
+      if (o.settleMs) await new Promise((r) => setTimeout(r, o.settleMs));
       const bar = hooks.levelStarted?.(name, o.durationS === undefined ? maxRequests : undefined, o.durationS);
       const raw: RequestResult[] = await runLoad(target, {
         mode: o.mode, value, maxRequests, durationS: o.durationS, maxSessions,
@@ -173,7 +181,7 @@ export async function runBench(o: BenchOptions, hooks: BenchHooks = {}): Promise
     },
     endpoint: o.endpoint,
     workload: { kind: o.workload.kind, ...workload.settings },
-    load: { mode: o.mode, levels: o.levels, requests: o.requests, durationS: o.durationS, warmup: o.warmup, timeoutMs: o.timeoutMs, temperature: o.temperature },
+    load: { mode: o.mode, levels: o.levels, requests: o.requests, durationS: o.durationS, warmup: o.warmup, settleMs: o.settleMs ?? 0, timeoutMs: o.timeoutMs, temperature: o.temperature },
     slo: o.slo,
     inputSizing: o.workload.kind === "dataset" ? "dataset (as given)" : sizing.method,
     targets: targets.map((t, i) => ({

@@ -43,7 +43,7 @@ interface Flags {
   compare?: string; compareModel?: string; compareApiKey?: string; compareLabel?: string;
   endpoint: "chat" | "completions"; workload: WorkloadKind;
   inputTokens?: number; outputTokens: number; seed: number; prefixTokens: number; systemTokens: number; conversations: number; turns: number; dataset?: string; ignoreEos: boolean;
-  concurrency?: number[]; requestRate?: number[]; requests?: number; duration?: number; warmup: number; timeout: number; temperature: number;
+  concurrency?: number[]; requestRate?: number[]; requests?: number; duration?: number; warmup: number; settle: number; timeout: number; temperature: number;
   sloTtftMs?: number; sloItlMs?: number; out?: string; progress: boolean;
 }
 
@@ -70,6 +70,7 @@ export function benchOptions(f: Flags, command: string): BenchOptions {
     requests: f.requests,
     durationS: f.duration,
     warmup: f.warmup,
+    settleMs: Math.round(f.settle * 1000),
     timeoutMs: Math.round(f.timeout * 1000),
     temperature: f.temperature,
     slo: { ttftMs: f.sloTtftMs, itlMs: f.sloItlMs },
@@ -104,6 +105,7 @@ export function registerBench(program: Command): void {
     .option("--requests <n>", "measured requests per level (default max(2×level, 8); multi-turn: conversations × turns)", positiveInt("requests"))
     .option("--duration <seconds>", "measure each level for this long instead of a request count", positiveNumber("duration"))
     .option("--warmup <n>", "requests before each level, excluded from results", nonNegativeInt("warmup"), 2)
+    .option("--settle <seconds>", "idle pause before each measured run, so the client's own preparation does not share the CPU with it", nonNegativeNumber("settle"), 1)
     .option("--timeout <seconds>", "per-request timeout", positiveNumber("timeout"), 300)
     .option("--temperature <t>", "sampling temperature", nonNegativeNumber("temperature"), 0)
     .option("--slo-ttft-ms <ms>", "goodput: TTFT objective", positiveNumber("slo-ttft-ms"))
