@@ -12,6 +12,9 @@
  * - Records: one table per kind (files, stores, store files, batches), the record as JSON, ordered
  *   by insertion. Store files also expose store id, status and attributes as columns, so that
  *   searches select the searchable files and apply filters in SQL (listStoreFiles).
+ * - Near-duplicate signatures: one row per chunk in nimble_rag_minhash (the MinHash signature and
+ *   its 32 LSH band keys in a GIN-indexed bigint[]), written in the chunks' transaction and deleted
+ *   with them (foreign key, ON DELETE CASCADE); ingestion looks a file's candidates up by band key.
  * - Uploaded files' bytes: in 1 MiB bytea parts, so any replica can ingest or serve a file
  *   uploaded through another (each keeps a cache under its home).
  * - The schema is created or migrated on open, under an advisory lock (replicas starting together
@@ -20,11 +23,12 @@
 import { createReadStream } from "node:fs";
 import type { StoreFileRecord, StoreFileStatus } from "../records.js";
 import type { SearchFilter } from "../types.js";
+import { decodeSignature, lshBands } from "../dedupe.js";
 import { filterSql } from "./pg-filters.js";
 import { poolClient, type SqlClient, type SqlQueryable } from "./sql-client.js";
-import { ftsWords, type ChunkIndex, type FileBlobStore, type IndexedChunk, type IndexHit, type MetadataStore, type MetaKind } from "./types.js";
+import { ftsWords, type ChunkIndex, type FileBlobStore, type IndexedChunk, type IndexHit, type MetadataStore, type MetaKind, type StoredSignature } from "./types.js";
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 /** pg_advisory_xact_lock key of schema changes ("Nimb"). */
 const SCHEMA_LOCK = 0x4e696d62;
 /** Text search configuration of the tsvector and of queries. */
@@ -60,6 +64,14 @@ const MIGRATIONS: string[][] = [
     "CREATE INDEX nimble_rag_chunks_file ON nimble_rag_chunks (store_id, file_id)",
     "CREATE INDEX nimble_rag_chunks_tsv ON nimble_rag_chunks USING gin (tsv)",
     `CREATE TABLE nimble_rag_file_bytes (file_id text COLLATE "C" NOT NULL, part int NOT NULL, data bytea NOT NULL, PRIMARY KEY (file_id, part))`,
+  ],
+  // 1 → 2: near-duplicate signatures (chunks indexed before have none: they are no candidates until their file is ingested again).
+  [
+    `CREATE TABLE nimble_rag_minhash (
+      store_id text COLLATE "C" NOT NULL, chunk_id text COLLATE "C" NOT NULL, file_id text COLLATE "C" NOT NULL,
+      signature text NOT NULL, bands bigint[] NOT NULL, PRIMARY KEY (store_id, chunk_id),
+      FOREIGN KEY (store_id, chunk_id) REFERENCES nimble_rag_chunks (store_id, id) ON DELETE CASCADE)`,
+    "CREATE INDEX nimble_rag_minhash_bands ON nimble_rag_minhash USING gin (bands)",
   ],
 ];
 
@@ -120,6 +132,16 @@ FROM unnest($3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::int[],
   AS u(id, file_id, chunk_index, text, tokens, page, heading_path, char_start, char_end, embedding)
 CROSS JOIN LATERAL (SELECT to_tsvector('${TS_CONFIG}', u.text) AS tsv) t`;
 
+/** Signatures of chunks just inserted ($1 store; chunk ids, file ids, signatures, band keys as '{…}' literals). */
+const INSERT_MINHASH_SQL = `
+INSERT INTO nimble_rag_minhash (store_id, chunk_id, file_id, signature, bands)
+SELECT $1, u.id, u.file_id, u.signature, u.bands::bigint[] FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, file_id, signature, bands)`;
+
+/** Candidates by band key ($1 store, $2 band keys, $3 the file left out): the GIN index on bands, then the store. */
+const CANDIDATES_SQL = `
+SELECT chunk_id AS id, file_id, signature FROM nimble_rag_minhash
+WHERE bands && $2::bigint[] AND store_id = $1 AND file_id <> $3`;
+
 export class PostgresChunkIndex implements ChunkIndex {
   readonly addReplaces = true;
   /** Dimensions whose HNSW index this process has made sure of. */
@@ -170,10 +192,28 @@ export class PostgresChunkIndex implements ChunkIndex {
           part.map((c) => c.charEnd),
           part.map((c) => vectorText(c.vector)),
         ]);
+        const signed = part.filter((c) => c.signature);
+        if (signed.length > 0) {
+          await tx.query(INSERT_MINHASH_SQL, [
+            storeId,
+            signed.map((c) => c.id),
+            signed.map((c) => c.fileId),
+            signed.map((c) => c.signature!),
+            signed.map((c) => `{${lshBands(decodeSignature(c.signature!)).join(",")}}`),
+          ]);
+        }
       }
     });
   }
 
+  /** Signatures sharing a band with `bands`, from the chunks of other files than `exceptFileId` (one query, GIN-indexed). */
+  async duplicateCandidates(storeId: string, bands: readonly number[], exceptFileId: string): Promise<StoredSignature[]> {
+    if (bands.length === 0) return [];
+    const { rows } = await this.db.query<{ id: string; file_id: string; signature: string }>(CANDIDATES_SQL, [storeId, `{${bands.join(",")}}`, exceptFileId]);
+    return rows.map((r) => ({ id: r.id, fileId: r.file_id, signature: r.signature }));
+  }
+
+  /** Its signatures go with the chunks (ON DELETE CASCADE), as with dropStore and addFile's replacement. */
   async deleteFile(storeId: string, fileId: string): Promise<void> {
     await this.db.query("DELETE FROM nimble_rag_chunks WHERE store_id = $1 AND file_id = $2", [storeId, fileId]);
   }
