@@ -15,7 +15,7 @@
  * - Near-duplicate signatures: the chunk's MinHash signature and its 32 LSH band keys in the chunk
  *   row (`minhash`, `bands`), and one row per band key in nimble_rag_minhash_bands (b-tree on store,
  *   key), written and deleted in the chunks' transactions; ingestion looks a file's candidates up by
- *   band key (a GIN index on the bigint[] is not taken by the planner for `&&` with many keys: measured).
+ *   band key (a GIN index on the bigint[] is not taken by the planner for `&&` with many keys: bench/rag-pg-dedupe.ts).
  * - Uploaded files' bytes: in 1 MiB bytea parts, so any replica can ingest or serve a file
  *   uploaded through another (each keeps a cache under its home).
  * - The schema is created or migrated on open, under an advisory lock (replicas starting together
