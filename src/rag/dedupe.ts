@@ -175,6 +175,14 @@ export interface DedupeResult<C> {
 interface StoreState {
   index: NearDuplicateIndex;
   files: Map<string, string[]>;
+  /** Filters waiting for their lookup in a shared index (it may not show what commits meanwhile). */
+  lookups: number;
+  /** Committed files whose reservation ends once no lookup is waiting. */
+  settled: Set<string>;
+}
+
+function emptyState(threshold?: number): StoreState {
+  return { index: new NearDuplicateIndex(threshold), files: new Map(), lookups: 0, settled: new Set() };
 }
 
 function decodeStored(r: StoredSignature): MinHashSignature {
@@ -213,7 +221,7 @@ export class StoreDeduplicator {
     if (!state) {
       const load = !this.shared && this.source.signatures ? this.source.signatures(storeId) : Promise.resolve([]);
       state = load.then((rows) => {
-        const s: StoreState = { index: new NearDuplicateIndex(this.threshold), files: new Map() };
+        const s = emptyState(this.threshold);
         for (const r of rows) {
           s.index.insert(r.id, decodeStored(r));
           const ids = s.files.get(r.fileId) ?? [];
@@ -246,8 +254,15 @@ export class StoreDeduplicator {
   async filter<C extends { text: string }>(storeId: string, fileId: string, chunks: readonly C[]): Promise<DedupeResult<C>> {
     const s = await this.state(storeId);
     const sigs = chunks.map((c) => minhashSignature(c.text));
-    const committed = await this.storedCandidates(storeId, fileId, sigs);
-    // From here on synchronous: files filtered concurrently see each other's reservations.
+    s.lookups++;
+    let committed: NearDuplicateIndex | undefined;
+    try {
+      committed = await this.storedCandidates(storeId, fileId, sigs);
+    } finally {
+      s.lookups--;
+    }
+    // From here on synchronous: files filtered concurrently see each other's reservations, and a
+    // file committed while this lookup ran (which it may not have seen) is still reserved.
     this.forgetIn(s, fileId);
     const out: DedupeResult<C> = { kept: [], signatures: [], dropped: 0, duplicateOf: [] };
     const of = new Set<string>();
@@ -268,6 +283,7 @@ export class StoreDeduplicator {
       out.signatures.push(encodeSignature(sig));
     }
     s.files.set(fileId, ids);
+    if (s.lookups === 0) for (const id of s.settled) this.forgetIn(s, id);
     out.duplicateOf = [...of];
     return out;
   }
@@ -275,12 +291,13 @@ export class StoreDeduplicator {
   private forgetIn(s: StoreState, fileId: string): void {
     for (const id of s.files.get(fileId) ?? []) s.index.remove(id);
     s.files.delete(fileId);
+    s.settled.delete(fileId);
   }
 
   /** Forgets a file's chunks (detached, re-attached, failed or cancelled). */
   async forgetFile(storeId: string, fileId: string): Promise<void> {
     const state = this.stores.get(storeId);
-    if (state) this.forgetIn(await state.catch(() => ({ index: new NearDuplicateIndex(), files: new Map() })), fileId);
+    if (state) this.forgetIn(await state.catch(() => emptyState()), fileId);
   }
 
   /**
@@ -288,7 +305,11 @@ export class StoreDeduplicator {
    * reservation ends: the index answers for it now, also once another replica deletes the file.
    */
   async committedFile(storeId: string, fileId: string): Promise<void> {
-    if (this.shared) await this.forgetFile(storeId, fileId);
+    const state = this.stores.get(storeId);
+    if (!this.shared || !state) return;
+    const s = await state.catch(() => emptyState());
+    if (s.lookups === 0) this.forgetIn(s, fileId);
+    else s.settled.add(fileId);
   }
 
   /** Forgets a whole store (deleted). */
