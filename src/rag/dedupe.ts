@@ -204,7 +204,8 @@ function decodeStored(r: StoredSignature): MinHashSignature {
  * - An index with `duplicateCandidates` (PostgreSQL, shared by replicas): the candidates of each
  *   file's chunks are looked up in the index by their LSH band keys when the file is filtered, so
  *   what any replica committed counts, also after a restart. The in-memory index then holds only
- *   the files this process is ingesting (reserved until their chunks are committed).
+ *   the files this process is ingesting (reserved until their chunks are committed and no lookup
+ *   that began before the commit is still waiting).
  * - Neither: detection covers what this process ingested since it started.
  */
 export class StoreDeduplicator {
