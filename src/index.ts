@@ -14,7 +14,7 @@ export { runAssistant, undoAssistant, pickModel, CATALOG, recommend, TOOLS, tool
 export { extractDocument, detectFormat, DEFAULT_EXTRACT_LIMITS, type DocumentFormat, type ExtractLimits } from "./rag/extract.js";
 export { chunkDocument, documentText, validateChunkingOptions, AUTO_CHUNKING } from "./rag/chunk.js";
 export { llamaTokenizer, cachedTokenizer } from "./rag/tokenizer.js";
-export { NearDuplicateIndex, minhashSignature, encodeSignature, decodeSignature, DEFAULT_DUPLICATE_THRESHOLD } from "./rag/dedupe.js";
+export { NearDuplicateIndex, minhashSignature, encodeSignature, decodeSignature, lshBands, DEFAULT_DUPLICATE_THRESHOLD } from "./rag/dedupe.js";
 export { redactPersonalData, redactDocument, type PiiCounts, type PiiKind } from "./rag/redact.js";
 export { evaluateRetrieval, parseQueries, parseQrels, recallAtK, ndcgAtK, mrrAtK, type EvalReport, type Qrels } from "./rag/eval.js";
 export { ExtractError, type Chunk, type ChunkingOptions, type ExtractedDocument, type DocumentSection, type TextTokenizer } from "./rag/types.js";

@@ -2,7 +2,8 @@
  * The PostgreSQL + pgvector RAG backends on PGlite (real PostgreSQL 17 compiled to WASM, with
  * pgvector): schema and reopen, BM25 and cosine search, hybrid retrieval ranked like the embedded
  * LanceDB store on the eval set, filters in SQL against matchesFilter, deletion, atomic ingestion,
- * two replicas on one database, start-up errors, and a real Nimble server (openai SDK) whose
+ * two replicas on one database, near-duplicate signatures shared across replicas and restarts (and
+ * gone with a failed ingestion or a deleted file), start-up errors, and a real Nimble server (openai SDK) whose
  * --rag-store URL points at PGlite through its socket server.
  */
 import assert from "node:assert/strict";
@@ -19,13 +20,14 @@ import { EmbeddingEngine } from "../src/engine/embedding-engine.js";
 import { generateModel, PRESETS } from "../src/models/generate.js";
 import { createServer } from "../src/nimble.js";
 import { chunkDocument } from "../src/rag/chunk.js";
+import { encodeSignature, lshBands, minhashSignature } from "../src/rag/dedupe.js";
 import { mrrAtK, parseQrels, parseQueries } from "../src/rag/eval.js";
 import { extractDocument } from "../src/rag/extract.js";
 import { matchesFilter } from "../src/rag/filters.js";
 import { LanceChunkIndex } from "../src/rag/index/lance.js";
 import { openSqlBackends, PostgresChunkIndex, SCHEMA_VERSION } from "../src/rag/index/postgres.js";
 import { pgliteClient } from "../src/rag/index/sql-client.js";
-import type { IndexedChunk } from "../src/rag/index/types.js";
+import type { ChunkIndex, IndexedChunk } from "../src/rag/index/types.js";
 import { embedTexts, engineTokenizer } from "../src/rag/ingest.js";
 import { engineModels } from "../src/rag/models.js";
 import { checkRagStore } from "../src/rag/open.js";
@@ -52,6 +54,25 @@ after(async () => {
   await db?.close();
 });
 
+const ORIGINAL = `# Heron arm maintenance
+
+The Heron arm's wrist bearings are greased every four hundred operating hours with lithium grease.
+Technicians log each service in the maintenance book and replace worn seals at the same visit.
+
+Calibration of the Heron arm follows every bearing service: the arm is homed, the encoder offsets are
+read back, and any drift above two tenths of a degree is corrected before the cell restarts.
+`;
+// Re-cased, re-punctuated and lightly edited: a near-duplicate of every chunk.
+const COPY = ORIGINAL.replace("four hundred", "four-hundred").replace("Technicians", "TECHNICIANS").replace(": the arm", ", the arm").replace("before the cell", "before the work cell");
+
+/** Stored signatures per file of a store, from the tables themselves (each with its 32 band key rows, none left over). */
+async function minhashRows(storeId: string): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ file_id: string; n: number }>("SELECT file_id, count(*)::int AS n FROM nimble_rag_chunks WHERE store_id = $1 AND minhash IS NOT NULL GROUP BY file_id ORDER BY file_id", [storeId]);
+  const bands = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM nimble_rag_minhash_bands WHERE store_id = $1", [storeId]);
+  assert.equal(Number(bands.rows[0]!.n), 32 * rows.reduce((n, r) => n + Number(r.n), 0), "32 band keys per stored signature");
+  return Object.fromEntries(rows.map((r) => [r.file_id, Number(r.n)]));
+}
+
 function unit(values: number[]): Float32Array {
   const n = Math.hypot(...values);
   return Float32Array.from(values, (v) => v / n);
@@ -76,7 +97,25 @@ describe("PostgreSQL backends on PGlite", () => {
     await db.query("UPDATE nimble_rag_schema SET version = $1", [SCHEMA_VERSION + 1]);
     await assert.rejects(open(), new RegExp(`--rag-store: the database holds Nimble's RAG schema version ${SCHEMA_VERSION + 1}, newer than this build's ${SCHEMA_VERSION}`));
     await db.query("UPDATE nimble_rag_schema SET version = $1", [SCHEMA_VERSION]);
-    assert.deepEqual(tables.rows.map((r) => r.t), ["nimble_rag_batches", "nimble_rag_chunks", "nimble_rag_file_bytes", "nimble_rag_files", "nimble_rag_schema", "nimble_rag_store_files", "nimble_rag_stores"]);
+    assert.deepEqual(tables.rows.map((r) => r.t), ["nimble_rag_batches", "nimble_rag_chunks", "nimble_rag_file_bytes", "nimble_rag_files", "nimble_rag_minhash_bands", "nimble_rag_schema", "nimble_rag_store_files", "nimble_rag_stores"]);
+  });
+
+  it("migrates a version 1 database to 2 (signature columns and the band keys table), keeping its chunks", async () => {
+    const dbv1 = await PGlite.create({ extensions: { vector } });
+    const v1 = await openSqlBackends(pgliteClient(dbv1, { keepOpen: true }));
+    await v1.index.addFile("vs_v1", [chunk("file_v", 0, "forklift charging bay", unit([1, 0]))]);
+    // Back to version 1's schema.
+    await dbv1.query("DROP TABLE nimble_rag_minhash_bands");
+    await dbv1.query("ALTER TABLE nimble_rag_chunks DROP COLUMN minhash, DROP COLUMN bands");
+    await dbv1.query("UPDATE nimble_rag_schema SET version = 1");
+    const v2 = await openSqlBackends(pgliteClient(dbv1, { keepOpen: true }));
+    assert.deepEqual((await dbv1.query("SELECT version FROM nimble_rag_schema")).rows, [{ version: 2 }]);
+    assert.deepEqual((await dbv1.query("SELECT id, minhash, bands FROM nimble_rag_chunks")).rows, [{ id: "file_v:0", minhash: null, bands: null }]);
+    const text = "forklift charging bay rules";
+    await v2.index.addFile("vs_v1", [{ ...chunk("file_w", 0, text, unit([0, 1])), signature: encodeSignature(minhashSignature(text)) }]);
+    assert.deepEqual((await v2.index.duplicateCandidates("vs_v1", lshBands(minhashSignature(text)), "file_x")).map((r) => r.id), ["file_w:0"]);
+    assert.equal(await v2.index.count("vs_v1"), 2);
+    await dbv1.close();
   });
 
   it("keeps records in insertion order, lists by prefix, replaces and deletes", async () => {
@@ -153,17 +192,51 @@ describe("PostgreSQL backends on PGlite", () => {
     await meta.close();
   });
 
-  it("deleting a file removes its chunks at once; dropping a store removes all", async () => {
+  it("deleting a file removes its chunks and signatures at once; dropping a store removes all", async () => {
     const { meta, index } = await open();
     const s = "vs_delete";
-    await index.addFile(s, [chunk("file_a", 0, "alpha heron arm", unit([1, 0])), chunk("file_a", 1, "beta heron arm", unit([1, 1]))]);
-    await index.addFile(s, [chunk("file_b", 0, "gamma heron arm", unit([0, 1]))]);
+    const signed = (c: IndexedChunk): IndexedChunk => ({ ...c, signature: encodeSignature(minhashSignature(c.text)) });
+    await index.addFile(s, [chunk("file_a", 0, "alpha heron arm", unit([1, 0])), chunk("file_a", 1, "beta heron arm", unit([1, 1]))].map(signed));
+    await index.addFile(s, [chunk("file_b", 0, "gamma heron arm", unit([0, 1]))].map(signed));
+    assert.deepEqual(await minhashRows(s), { file_a: 2, file_b: 1 });
     await index.deleteFile(s, "file_a");
+    assert.deepEqual(await minhashRows(s), { file_b: 1 });
     assert.equal(await index.count(s), 1);
     assert.deepEqual((await index.searchText(s, "heron", 10)).map((h) => h.chunk.id), ["file_b:0"]);
     assert.deepEqual((await index.searchVector(s, unit([1, 0]), 10)).map((h) => h.chunk.id), ["file_b:0"]);
     await index.dropStore(s);
     assert.equal(await index.count(s), 0);
+    assert.deepEqual(await minhashRows(s), {});
+    await meta.close();
+  });
+
+  it("looks near-duplicate candidates up by LSH band key through an index, per store, without the file left out", async () => {
+    const { meta, index } = await open();
+    const text = "The Heron arm's wrist bearings are greased every four hundred operating hours with lithium grease.";
+    const sig = minhashSignature(text);
+    const signed = (storeId: string, fileId: string, t: string, v: number[]) => index.addFile(storeId, [{ ...chunk(fileId, 0, t, unit(v)), signature: encodeSignature(minhashSignature(t)) }]);
+    await signed("vs_cand", "file_a", text, [1, 0]);
+    await signed("vs_cand", "file_b", "Badges are printed at the front desk on Mondays before nine.", [0, 1]);
+    await signed("vs_cand_other", "file_c", text, [1, 1]);
+    const near = minhashSignature(text.replace("four hundred", "four-hundred"));
+    const found = await index.duplicateCandidates("vs_cand", lshBands(near), "file_x");
+    assert.deepEqual(found, [{ id: "file_a:0", fileId: "file_a", signature: encodeSignature(sig) }]);
+    assert.deepEqual(await index.duplicateCandidates("vs_cand", lshBands(near), "file_a"), []);
+    assert.deepEqual(await index.duplicateCandidates("vs_cand", [], "file_x"), []);
+    // With a store's chunks (and statistics) the lookup goes through the band keys' primary key, then the chunks'.
+    const rows = Array.from({ length: 1500 }, (_, i) => ({ ...chunk("file_many", i, `line ${i * 7919} of the conveyor log, shift ${i % 13}`, unit([1, i])), signature: encodeSignature(minhashSignature(`line ${i * 7919} of the conveyor log, shift ${i % 13}`)) }));
+    await index.addFile("vs_cand", rows);
+    await db.query("ANALYZE nimble_rag_minhash_bands");
+    await db.query("ANALYZE nimble_rag_chunks");
+    const sql = `EXPLAIN SELECT c.id FROM nimble_rag_chunks c WHERE c.store_id = 'vs_cand' AND c.file_id <> 'file_x' AND c.minhash IS NOT NULL
+      AND c.id IN (SELECT b.chunk_id FROM nimble_rag_minhash_bands b WHERE b.store_id = 'vs_cand' AND b.band = ANY($1::bigint[]))`;
+    const plan = (await db.query<Record<string, string>>(sql, [`{${lshBands(near).join(",")}}`])).rows.map((r) => Object.values(r)[0]).join("\n");
+    assert.match(plan, /Index Only Scan using nimble_rag_minhash_bands_pkey/);
+    assert.match(plan, /Index Scan using nimble_rag_chunks_pkey/);
+    assert.doesNotMatch(plan, /Seq Scan/);
+    assert.deepEqual((await index.duplicateCandidates("vs_cand", lshBands(near), "file_x")).map((r) => r.id), ["file_a:0"]);
+    await index.dropStore("vs_cand");
+    await index.dropStore("vs_cand_other");
     await meta.close();
   });
 
@@ -171,19 +244,23 @@ describe("PostgreSQL backends on PGlite", () => {
     // Two chunks per INSERT statement, so the failing chunk (NaN: pgvector rejects it) comes after rows went in.
     const { meta, index } = await open({ insertRows: 2 });
     const s = "vs_atomic";
-    const good = Array.from({ length: 7 }, (_, i) => chunk("file_x", i, `pelican gripper part ${i}`, unit([1, i + 1])));
+    const good = Array.from({ length: 7 }, (_, i) => ({ ...chunk("file_x", i, `pelican gripper part ${i}`, unit([1, i + 1])), signature: encodeSignature(minhashSignature(`pelican gripper part ${i}`)) }));
     const bad = good.map((c, i) => (i === 5 ? { ...c, vector: Float32Array.from([NaN, 1]) } : c));
     await assert.rejects(index.addFile(s, bad));
     assert.equal(await index.count(s), 0);
     assert.deepEqual(await index.searchText(s, "pelican", 10), []);
+    // No signatures either (they go in with the chunks, in the same transaction).
+    assert.deepEqual(await minhashRows(s), {});
     // Over a complete earlier version: it stays whole.
     await index.addFile(s, good.slice(0, 3));
     await assert.rejects(index.addFile(s, bad));
     assert.deepEqual([...(await index.fileChunkCounts(s))], [["file_x", 3]]);
+    assert.deepEqual(await minhashRows(s), { file_x: 3 });
     // Adding again replaces (a replica may ingest the same file after a restart).
     await index.addFile(s, good);
     await index.addFile(s, good);
     assert.equal(await index.count(s), 7);
+    assert.deepEqual(await minhashRows(s), { file_x: 7 });
     await assert.rejects(index.addFile(s, [good[0]!, { ...good[1]!, vector: unit([1, 2, 3]) }]), /one size/);
     await meta.close();
   });
@@ -345,6 +422,82 @@ describe("replicas on one PostgreSQL database", () => {
     assert.equal((await b.getStoreFile(store.id, file.id)).status, "completed");
     assert.equal((await b.retriever.search([store.id], "Heron arm", { ranker: "none" })).results[0]?.fileId, file.id);
     await a.deleteStore(store.id);
+    await a.close();
+    await b.close();
+  });
+
+  it("share near-duplicate detection: a copy ingested through the other replica or after a restart is dropped; a failed or deleted file leaves no signatures", async () => {
+    const models = engineModels({ embedding });
+    const replica = async (options: { insertRows?: number; index?: (index: PostgresChunkIndex) => ChunkIndex } = {}) => {
+      const backends = await open(options.insertRows ? { insertRows: options.insertRows } : {});
+      return RagService.open({ filesDir: join(tempDir(), "files"), models, ...backends, index: options.index ? options.index(backends.index) : backends.index });
+    };
+    let a = await replica();
+    const b = await replica();
+    const store = await a.createStore({ name: "dedupe" });
+    const upload = (svc: RagService, text: string, name: string) => svc.createFile(Readable.from([Buffer.from(text)]), name, "assistants");
+    const ingest = async (svc: RagService, fileId: string) => {
+      await svc.attachFile(store.id, fileId);
+      await svc.waitIdle();
+      return svc.getStoreFile(store.id, fileId);
+    };
+    // b has ingested into the store before a does (its detection state for the store exists already).
+    const other = await upload(b, "# Pelican gripper\n\nThe Pelican gripper's suction cups are replaced every month; spare cups sit in drawer seven.\n", "pelican.md");
+    const p = await ingest(b, other.id);
+    assert.ok(p.chunks > 0);
+    const original = await upload(a, ORIGINAL, "heron.md");
+    const o = await ingest(a, original.id);
+    assert.equal(o.status, "completed");
+    assert.ok(o.chunks > 0);
+    assert.equal(o.duplicate_chunks, 0);
+    assert.deepEqual(await minhashRows(store.id), Object.fromEntries([[original.id, o.chunks], [other.id, p.chunks]].sort()));
+
+    // The copy through the other replica: every chunk dropped, as a duplicate of a's file.
+    const copy = await upload(b, COPY, "heron-copy.md");
+    const c = await ingest(b, copy.id);
+    assert.equal(c.status, "completed");
+    assert.equal(c.chunks, 0, "every chunk of the copy duplicates the original");
+    assert.equal(c.duplicate_chunks, o.chunks);
+    assert.deepEqual(c.duplicate_of, [original.id]);
+
+    // After a restart (a new instance on the same database): a third copy is dropped too.
+    await a.close();
+    a = await replica();
+    const third = await upload(a, COPY.replace("lithium grease", "lithium-grease"), "heron-third.md");
+    const t = await ingest(a, third.id);
+    assert.equal(t.chunks, 0);
+    assert.equal(t.duplicate_chunks, o.chunks);
+    assert.deepEqual(t.duplicate_of, [original.id]);
+
+    // A replica whose commit fails part-way (its last chunk's vector is NaN: pgvector refuses it, after
+    // the rows before it went in, one per INSERT): the file fails and leaves no signatures.
+    const failing = await replica({
+      insertRows: 1,
+      index: (index) => Object.assign(Object.create(index) as PostgresChunkIndex, { addFile: (sid: string, rows: IndexedChunk[]) => index.addFile(sid, rows.map((r, i) => (i === rows.length - 1 ? { ...r, vector: r.vector.map(() => NaN) } : r))) }),
+    });
+    const text = "# Quarry conveyor\n\nThe quarry conveyor belt is inspected each Tuesday for frayed edges and loose rollers.\n\nSpare rollers are stored in the blue container next to the weighbridge office.\n";
+    const fresh = await upload(failing, text, "conveyor.md");
+    const f = await ingest(failing, fresh.id);
+    assert.equal(f.status, "failed");
+    assert.equal((await minhashRows(store.id))[fresh.id], undefined);
+    await failing.close();
+    // The same content ingested again (through b) is not taken for a duplicate.
+    const again = await ingest(b, fresh.id);
+    assert.equal(again.status, "completed");
+    assert.ok(again.chunks > 0);
+    assert.equal(again.duplicate_chunks, 0);
+
+    // Detaching the original removes its signatures: its copies are ingested again and the first keeps its chunks.
+    await b.detachFile(store.id, original.id);
+    assert.equal((await minhashRows(store.id))[original.id], undefined);
+    await b.waitIdle();
+    const c2 = await b.getStoreFile(store.id, copy.id);
+    assert.equal(c2.status, "completed");
+    assert.equal(c2.duplicate_chunks, 0);
+    assert.equal((await minhashRows(store.id))[copy.id], c2.chunks);
+    assert.deepEqual((await b.getStoreFile(store.id, third.id)).duplicate_of, [copy.id]);
+    await a.deleteStore(store.id);
+    assert.deepEqual(await minhashRows(store.id), {});
     await a.close();
     await b.close();
   });

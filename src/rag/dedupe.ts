@@ -10,10 +10,11 @@
  * candidate with probability > 0.999, so misses are rare; the final check uses all 128 hashes.
  *
  * Signatures are plain data (`encodeSignature` gives a base64 string) so an index can store one per
- * chunk and rebuild a NearDuplicateIndex with `addSignature` when it opens.
+ * chunk and rebuild a NearDuplicateIndex with `addSignature` when it opens, or (a shared index,
+ * PostgreSQL) store each chunk's LSH band keys (`lshBands`) and look candidates up by them.
  */
 
-import type { StoredSignature } from "./index/types.js";
+import type { ChunkIndex, StoredSignature } from "./index/types.js";
 
 export const MINHASH_PERMUTATIONS = 128;
 export const LSH_BANDS = 32;
@@ -80,12 +81,16 @@ export function decodeSignature(encoded: string): MinHashSignature {
   return out;
 }
 
-function bandKeys(sig: MinHashSignature): string[] {
-  const keys: string[] = [];
+/**
+ * The signature's LSH band keys: band b's 4 rows hashed to 32 bits h, as b · 2³² + h (a safe
+ * integer below 2³⁷, so a bigint column can hold it). Two signatures are candidates when they share one.
+ */
+export function lshBands(sig: MinHashSignature): number[] {
+  const keys: number[] = [];
   for (let b = 0; b < LSH_BANDS; b++) {
     let h = b;
     for (let r = 0; r < LSH_ROWS; r++) h = fmix32(h ^ sig[b * LSH_ROWS + r]!);
-    keys.push(`${b}:${h.toString(36)}`);
+    keys.push(b * 2 ** 32 + h);
   }
   return keys;
 }
@@ -93,7 +98,7 @@ function bandKeys(sig: MinHashSignature): string[] {
 /** Chunks kept so far in a store, to refuse near-duplicates of them. */
 export class NearDuplicateIndex {
   private readonly signatures = new Map<string, MinHashSignature>();
-  private readonly buckets = new Map<string, Set<string>>();
+  private readonly buckets = new Map<number, Set<string>>();
 
   constructor(readonly threshold = DEFAULT_DUPLICATE_THRESHOLD) {}
 
@@ -117,7 +122,7 @@ export class NearDuplicateIndex {
   insert(id: string, sig: MinHashSignature): void {
     this.remove(id);
     this.signatures.set(id, sig);
-    for (const key of bandKeys(sig)) {
+    for (const key of lshBands(sig)) {
       let bucket = this.buckets.get(key);
       if (!bucket) this.buckets.set(key, (bucket = new Set()));
       bucket.add(id);
@@ -129,7 +134,7 @@ export class NearDuplicateIndex {
     let best: string | undefined;
     let bestScore = -1;
     const checked = new Set<string>();
-    for (const key of bandKeys(sig)) {
+    for (const key of lshBands(sig)) {
       for (const id of this.buckets.get(key) ?? []) {
         if (checked.has(id)) continue;
         checked.add(id);
@@ -147,7 +152,7 @@ export class NearDuplicateIndex {
   remove(id: string): boolean {
     const sig = this.signatures.get(id);
     if (!sig) return false;
-    for (const key of bandKeys(sig)) {
+    for (const key of lshBands(sig)) {
       const bucket = this.buckets.get(key);
       bucket?.delete(id);
       if (bucket?.size === 0) this.buckets.delete(key);
@@ -170,32 +175,56 @@ export interface DedupeResult<C> {
 interface StoreState {
   index: NearDuplicateIndex;
   files: Map<string, string[]>;
+  /** Filters waiting for their lookup in a shared index (it may not show what commits meanwhile). */
+  lookups: number;
+  /** Committed files whose reservation ends once no lookup is waiting. */
+  settled: Set<string>;
+}
+
+function emptyState(threshold?: number): StoreState {
+  return { index: new NearDuplicateIndex(threshold), files: new Map(), lookups: 0, settled: new Set() };
+}
+
+function decodeStored(r: StoredSignature): MinHashSignature {
+  try {
+    if (r.signature) return decodeSignature(r.signature);
+  } catch {
+    // Not a signature: computed from the text below.
+  }
+  return minhashSignature(r.text ?? "");
 }
 
 /**
- * Near-duplicate detection per vector store, for the ingestion pipeline: one NearDuplicateIndex per
- * store, loaded on first use from the signatures the chunk index keeps (so it survives restarts),
- * updated as files are ingested and forgotten as they leave. A file's chunk i is `<file id>:<i>`.
+ * Near-duplicate detection per vector store, for the ingestion pipeline. A file's chunk i is
+ * `<file id>:<i>`. What it sees depends on what the chunk index offers:
+ *
+ * - An index with `signatures` (LanceDB, embedded, one process): one NearDuplicateIndex per store,
+ *   loaded on first use from the stored signatures (so it survives restarts), updated as files are
+ *   ingested and forgotten as they leave.
+ * - An index with `duplicateCandidates` (PostgreSQL, shared by replicas): the candidates of each
+ *   file's chunks are looked up in the index by their LSH band keys when the file is filtered, so
+ *   what any replica committed counts, also after a restart. The in-memory index then holds only
+ *   the files this process is ingesting (reserved until their chunks are committed and no lookup
+ *   that began before the commit is still waiting).
+ * - Neither: detection covers what this process ingested since it started.
  */
 export class StoreDeduplicator {
   private readonly stores = new Map<string, Promise<StoreState>>();
 
-  /** `load` gives the chunks already in a store (an index without stored signatures: resolve to []). */
-  constructor(private readonly load: (storeId: string) => Promise<StoredSignature[]>, readonly threshold = DEFAULT_DUPLICATE_THRESHOLD) {}
+  constructor(private readonly source: Pick<ChunkIndex, "signatures" | "duplicateCandidates">, readonly threshold = DEFAULT_DUPLICATE_THRESHOLD) {}
+
+  private get shared(): boolean {
+    return this.source.duplicateCandidates !== undefined;
+  }
 
   private state(storeId: string): Promise<StoreState> {
     let state = this.stores.get(storeId);
     if (!state) {
-      state = this.load(storeId).then((rows) => {
-        const s: StoreState = { index: new NearDuplicateIndex(this.threshold), files: new Map() };
+      const load = !this.shared && this.source.signatures ? this.source.signatures(storeId) : Promise.resolve([]);
+      state = load.then((rows) => {
+        const s = emptyState(this.threshold);
         for (const r of rows) {
-          let sig: MinHashSignature;
-          try {
-            sig = r.signature ? decodeSignature(r.signature) : minhashSignature(r.text ?? "");
-          } catch {
-            sig = minhashSignature(r.text ?? "");
-          }
-          s.index.insert(r.id, sig);
+          s.index.insert(r.id, decodeStored(r));
           const ids = s.files.get(r.fileId) ?? [];
           ids.push(r.id);
           s.files.set(r.fileId, ids);
@@ -208,20 +237,40 @@ export class StoreDeduplicator {
     return state;
   }
 
+  /** The committed chunks of other files sharing a band with any of `sigs` (shared index only). */
+  private async storedCandidates(storeId: string, fileId: string, sigs: readonly MinHashSignature[]): Promise<NearDuplicateIndex | undefined> {
+    if (!this.source.duplicateCandidates || sigs.length === 0) return undefined;
+    const bands = [...new Set(sigs.flatMap(lshBands))];
+    const found = new NearDuplicateIndex(this.threshold);
+    for (const r of await this.source.duplicateCandidates(storeId, bands, fileId)) found.insert(r.id, decodeStored(r));
+    return found;
+  }
+
   /**
    * Keeps the chunks of a file that are not near-duplicates of a chunk already in the store or
    * earlier in the same file, and reserves the kept ones (`<fileId>:<kept index>`) at once, so a
-   * file ingested next sees them. Call forgetFile when the file does not reach the index.
+   * file ingested next sees them. Call forgetFile when the file does not reach the index, and
+   * committedFile when it did.
    */
   async filter<C extends { text: string }>(storeId: string, fileId: string, chunks: readonly C[]): Promise<DedupeResult<C>> {
     const s = await this.state(storeId);
+    const sigs = chunks.map((c) => minhashSignature(c.text));
+    s.lookups++;
+    let committed: NearDuplicateIndex | undefined;
+    try {
+      committed = await this.storedCandidates(storeId, fileId, sigs);
+    } finally {
+      s.lookups--;
+    }
+    // From here on synchronous: files filtered concurrently see each other's reservations, and a
+    // file committed while this lookup ran (which it may not have seen) is still reserved.
     this.forgetIn(s, fileId);
     const out: DedupeResult<C> = { kept: [], signatures: [], dropped: 0, duplicateOf: [] };
     const of = new Set<string>();
     const ids: string[] = [];
-    for (const c of chunks) {
-      const sig = minhashSignature(c.text);
-      const dup = s.index.findDuplicate(sig);
+    for (const [i, c] of chunks.entries()) {
+      const sig = sigs[i]!;
+      const dup = s.index.findDuplicate(sig) ?? committed?.findDuplicate(sig);
       if (dup !== undefined) {
         out.dropped++;
         const owner = dup.slice(0, dup.lastIndexOf(":"));
@@ -235,6 +284,7 @@ export class StoreDeduplicator {
       out.signatures.push(encodeSignature(sig));
     }
     s.files.set(fileId, ids);
+    if (s.lookups === 0) for (const id of s.settled) this.forgetIn(s, id);
     out.duplicateOf = [...of];
     return out;
   }
@@ -242,12 +292,25 @@ export class StoreDeduplicator {
   private forgetIn(s: StoreState, fileId: string): void {
     for (const id of s.files.get(fileId) ?? []) s.index.remove(id);
     s.files.delete(fileId);
+    s.settled.delete(fileId);
   }
 
   /** Forgets a file's chunks (detached, re-attached, failed or cancelled). */
   async forgetFile(storeId: string, fileId: string): Promise<void> {
     const state = this.stores.get(storeId);
-    if (state) this.forgetIn(await state.catch(() => ({ index: new NearDuplicateIndex(), files: new Map() })), fileId);
+    if (state) this.forgetIn(await state.catch(() => emptyState()), fileId);
+  }
+
+  /**
+   * The file's chunks (and signatures) are committed to the index. With a shared index its
+   * reservation ends: the index answers for it now, also once another replica deletes the file.
+   */
+  async committedFile(storeId: string, fileId: string): Promise<void> {
+    const state = this.stores.get(storeId);
+    if (!this.shared || !state) return;
+    const s = await state.catch(() => emptyState());
+    if (s.lookups === 0) this.forgetIn(s, fileId);
+    else s.settled.add(fileId);
   }
 
   /** Forgets a whole store (deleted). */

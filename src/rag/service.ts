@@ -93,7 +93,7 @@ export class RagService {
   private constructor(private readonly options: RagServiceOptions) {
     mkdirSync(options.filesDir, { recursive: true });
     const { index } = options;
-    if (options.dedupe !== false) this.duplicates = new StoreDeduplicator(async (storeId) => (index.signatures ? index.signatures(storeId) : []), options.dedupe?.threshold ?? DEFAULT_DUPLICATE_THRESHOLD);
+    if (options.dedupe !== false) this.duplicates = new StoreDeduplicator(index, options.dedupe?.threshold ?? DEFAULT_DUPLICATE_THRESHOLD);
     this.retriever = new HybridRetriever({
       index: options.index,
       models: options.models,
@@ -538,6 +538,7 @@ export class RagService {
         index: this.options.index,
         signal: job.abort.signal,
       });
+      await this.duplicates?.committedFile(job.storeId, job.fileId);
       this.touched.add(job.storeId);
       await this.foldIndex(job.storeId);
       for (const k of INGEST_STAGES) this.timings[k] += result.timings[k];

@@ -12,6 +12,10 @@
  * - Records: one table per kind (files, stores, store files, batches), the record as JSON, ordered
  *   by insertion. Store files also expose store id, status and attributes as columns, so that
  *   searches select the searchable files and apply filters in SQL (listStoreFiles).
+ * - Near-duplicate signatures: the chunk's MinHash signature and its 32 LSH band keys in the chunk
+ *   row (`minhash`, `bands`), and one row per band key in nimble_rag_minhash_bands (b-tree on store,
+ *   key), written and deleted in the chunks' transactions; ingestion looks a file's candidates up by
+ *   band key (a GIN index on the bigint[] is not taken by the planner for `&&` with many keys: bench/rag-pg-dedupe.ts).
  * - Uploaded files' bytes: in 1 MiB bytea parts, so any replica can ingest or serve a file
  *   uploaded through another (each keeps a cache under its home).
  * - The schema is created or migrated on open, under an advisory lock (replicas starting together
@@ -20,11 +24,12 @@
 import { createReadStream } from "node:fs";
 import type { StoreFileRecord, StoreFileStatus } from "../records.js";
 import type { SearchFilter } from "../types.js";
+import { decodeSignature, lshBands } from "../dedupe.js";
 import { filterSql } from "./pg-filters.js";
 import { poolClient, type SqlClient, type SqlQueryable } from "./sql-client.js";
-import { ftsWords, type ChunkIndex, type FileBlobStore, type IndexedChunk, type IndexHit, type MetadataStore, type MetaKind } from "./types.js";
+import { ftsWords, type ChunkIndex, type FileBlobStore, type IndexedChunk, type IndexHit, type MetadataStore, type MetaKind, type StoredSignature } from "./types.js";
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 /** pg_advisory_xact_lock key of schema changes ("Nimb"). */
 const SCHEMA_LOCK = 0x4e696d62;
 /** Text search configuration of the tsvector and of queries. */
@@ -60,6 +65,11 @@ const MIGRATIONS: string[][] = [
     "CREATE INDEX nimble_rag_chunks_file ON nimble_rag_chunks (store_id, file_id)",
     "CREATE INDEX nimble_rag_chunks_tsv ON nimble_rag_chunks USING gin (tsv)",
     `CREATE TABLE nimble_rag_file_bytes (file_id text COLLATE "C" NOT NULL, part int NOT NULL, data bytea NOT NULL, PRIMARY KEY (file_id, part))`,
+  ],
+  // 1 → 2: near-duplicate signatures (chunks indexed before have none: they are no candidates until their file is ingested again).
+  [
+    "ALTER TABLE nimble_rag_chunks ADD COLUMN minhash text, ADD COLUMN bands bigint[]",
+    `CREATE TABLE nimble_rag_minhash_bands (store_id text COLLATE "C" NOT NULL, band bigint NOT NULL, chunk_id text COLLATE "C" NOT NULL, PRIMARY KEY (store_id, band, chunk_id))`,
   ],
 ];
 
@@ -113,12 +123,35 @@ WHERE $4::text[] IS NULL OR c.file_id = ANY($4::text[])
 ORDER BY sc.score DESC, c.id LIMIT $3`;
 
 const INSERT_SQL = `
-INSERT INTO nimble_rag_chunks (store_id, id, file_id, chunk_index, text, tokens, page, heading_path, char_start, char_end, dim, embedding, tsv, dl)
+INSERT INTO nimble_rag_chunks (store_id, id, file_id, chunk_index, text, tokens, page, heading_path, char_start, char_end, dim, embedding, tsv, dl, minhash, bands)
 SELECT $1, u.id, u.file_id, u.chunk_index, u.text, u.tokens, u.page, u.heading_path::jsonb, u.char_start, u.char_end, $2, u.embedding::vector, t.tsv,
-  (SELECT coalesce(sum(cardinality(p.positions)), 0)::int FROM unnest(t.tsv) p)
-FROM unnest($3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::int[], $9::text[], $10::int[], $11::int[], $12::text[])
-  AS u(id, file_id, chunk_index, text, tokens, page, heading_path, char_start, char_end, embedding)
+  (SELECT coalesce(sum(cardinality(p.positions)), 0)::int FROM unnest(t.tsv) p), u.minhash, u.bands::bigint[]
+FROM unnest($3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::int[], $9::text[], $10::int[], $11::int[], $12::text[], $13::text[], $14::text[])
+  AS u(id, file_id, chunk_index, text, tokens, page, heading_path, char_start, char_end, embedding, minhash, bands)
 CROSS JOIN LATERAL (SELECT to_tsvector('${TS_CONFIG}', u.text) AS tsv) t`;
+
+/** The band keys of chunks just inserted ($1 store, $2 chunk ids): one row per key. */
+const INSERT_BANDS_SQL = `
+INSERT INTO nimble_rag_minhash_bands (store_id, band, chunk_id)
+SELECT c.store_id, k.band, c.id FROM nimble_rag_chunks c CROSS JOIN LATERAL unnest(c.bands) AS k(band)
+WHERE c.store_id = $1 AND c.id = ANY($2::text[]) AND c.bands IS NOT NULL`;
+
+/** Deletes the band keys of a store's chunks of some files ($1 store, $2 file ids), by primary key: before the chunks go. */
+const DELETE_BANDS_SQL = `
+DELETE FROM nimble_rag_minhash_bands b USING nimble_rag_chunks c
+WHERE c.store_id = $1 AND c.file_id = ANY($2::text[]) AND c.bands IS NOT NULL AND b.store_id = $1 AND b.band = ANY(c.bands) AND b.chunk_id = c.id`;
+
+/** Candidates by band key ($1 store, $2 band keys, $3 the file left out): the band keys' primary key, then the chunks'. */
+const CANDIDATES_SQL = `
+SELECT c.id, c.file_id, c.minhash AS signature FROM nimble_rag_chunks c
+WHERE c.store_id = $1 AND c.file_id <> $3 AND c.minhash IS NOT NULL
+  AND c.id IN (SELECT b.chunk_id FROM nimble_rag_minhash_bands b WHERE b.store_id = $1 AND b.band = ANY($2::bigint[]))`;
+
+/** Deletes the chunks of some files and their band keys (inside the caller's transaction). */
+async function deleteChunks(tx: SqlQueryable, storeId: string, fileIds: string[]): Promise<void> {
+  await tx.query(DELETE_BANDS_SQL, [storeId, fileIds]);
+  await tx.query("DELETE FROM nimble_rag_chunks WHERE store_id = $1 AND file_id = ANY($2::text[])", [storeId, fileIds]);
+}
 
 export class PostgresChunkIndex implements ChunkIndex {
   readonly addReplaces = true;
@@ -153,7 +186,7 @@ export class PostgresChunkIndex implements ChunkIndex {
     const step = this.options.insertRows ?? INSERT_ROWS;
     await this.db.transaction(async (tx) => {
       // Replaces what the file had (a replica may have ingested it too, after a restart's recovery).
-      await tx.query("DELETE FROM nimble_rag_chunks WHERE store_id = $1 AND file_id = ANY($2::text[])", [storeId, fileIds]);
+      await deleteChunks(tx, storeId, fileIds);
       for (let i = 0; i < chunks.length; i += step) {
         const part = chunks.slice(i, i + step);
         await tx.query(INSERT_SQL, [
@@ -169,17 +202,31 @@ export class PostgresChunkIndex implements ChunkIndex {
           part.map((c) => c.charStart),
           part.map((c) => c.charEnd),
           part.map((c) => vectorText(c.vector)),
+          part.map((c) => c.signature ?? null),
+          part.map((c) => (c.signature ? `{${lshBands(decodeSignature(c.signature)).join(",")}}` : null)),
         ]);
+        if (part.some((c) => c.signature)) await tx.query(INSERT_BANDS_SQL, [storeId, part.filter((c) => c.signature).map((c) => c.id)]);
       }
     });
   }
 
+  /** Signatures sharing a band with `bands`, from the chunks of other files than `exceptFileId` (one query, by primary keys). */
+  async duplicateCandidates(storeId: string, bands: readonly number[], exceptFileId: string): Promise<StoredSignature[]> {
+    if (bands.length === 0) return [];
+    const { rows } = await this.db.query<{ id: string; file_id: string; signature: string }>(CANDIDATES_SQL, [storeId, `{${bands.join(",")}}`, exceptFileId]);
+    return rows.map((r) => ({ id: r.id, fileId: r.file_id, signature: r.signature }));
+  }
+
+  /** The chunks and their signatures' band keys, in one transaction. */
   async deleteFile(storeId: string, fileId: string): Promise<void> {
-    await this.db.query("DELETE FROM nimble_rag_chunks WHERE store_id = $1 AND file_id = $2", [storeId, fileId]);
+    await this.db.transaction((tx) => deleteChunks(tx, storeId, [fileId]));
   }
 
   async dropStore(storeId: string): Promise<void> {
-    await this.db.query("DELETE FROM nimble_rag_chunks WHERE store_id = $1", [storeId]);
+    await this.db.transaction(async (tx) => {
+      await tx.query("DELETE FROM nimble_rag_minhash_bands WHERE store_id = $1", [storeId]);
+      await tx.query("DELETE FROM nimble_rag_chunks WHERE store_id = $1", [storeId]);
+    });
   }
 
   async searchText(storeId: string, query: string, limit: number, fileIds?: readonly string[]): Promise<IndexHit[]> {

@@ -62,6 +62,13 @@ export interface ChunkIndex {
    * index without it starts each store's near-duplicate detection empty when the process starts.
    */
   signatures?(storeId: string): Promise<StoredSignature[]>;
+  /**
+   * The stored signatures of the store's chunks that share an LSH band key (src/rag/dedupe.ts
+   * lshBands) with any of `bands`, chunks of `exceptFileId` left out (the file being re-ingested):
+   * near-duplicate candidates looked up per file, for an index shared by replicas. With it, the
+   * near-duplicate detection sees every chunk committed by any process, and `signatures` is not used.
+   */
+  duplicateCandidates?(storeId: string, bands: readonly number[], exceptFileId: string): Promise<StoredSignature[]>;
   /** Chunks per file id in the store (crash recovery compares them with the metadata). */
   fileChunkCounts(storeId: string): Promise<Map<string, number>>;
   /** Number of chunks in the store. */
