@@ -134,6 +134,10 @@ describe("extractExtendedRules and applyExtendedRules", () => {
       ["^a\\$", ['"a$"', '"a$x"'], ['"a"', '"xa$"']],
       ["^[^a]$", ['"b"', '"é"'], ['"a"', '"\\""', '"\\\\"', '"\n"', '"\u0001"']],
       ["^.$", ['"b"'], ['"\\""', '"\u001f"']],
+      ["^a|b$", ['"a"', '"ax"', '"xb"', '"b"'], ['"xa"', '"bx"', '"x"']],
+      ["^a$|b", ['"a"', '"b"', '"xbx"'], ['"ax"', '"xa"', '"x"']],
+      ["^(a|b)$", ['"a"', '"b"'], ['"ab"', '"xa"', '"bx"']],
+      ["a|", ['"a"', '""', '"x"'], []],
     ];
     for (const [pattern, yes, no] of cases) {
       const accepts = valueGrammar({ type: "string", pattern });
@@ -141,6 +145,10 @@ describe("extractExtendedRules and applyExtendedRules", () => {
       for (const t of no) assert.equal(accepts(t), false, `${pattern} ${JSON.stringify(t)}`);
     }
     assert.throws(() => extractExtendedRules({ type: "string", pattern: "(a)\\1" }), GrammarError);
+    // Anchors inside a group would need a search per branch of the group: refused, as is an anchor that cannot hold.
+    for (const pattern of ["(^a|b)c", "x(a$|b$)", "a$b"]) {
+      assert.throws(() => extractExtendedRules({ type: "string", pattern }), GrammarError, pattern);
+    }
   });
 
   it("writes uuid, email and uri formats", () => {

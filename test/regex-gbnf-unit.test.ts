@@ -25,7 +25,7 @@ function* strings(alphabet: string[], maxLen: number): Generator<string> {
 /** The grammar accepts a string exactly when the regex matches all of it; returns how many matched. */
 function assertSameLanguage(regex: string, alphabet: string[], maxLen: number, extra: string[] = []): number {
   const accepts = gbnfMatcher(regexToGbnf(regex));
-  const re = new RegExp(`^(?:${regex.replace(/^\^/, "").replace(/(?<!\\)\$$/, "")})$`, "u");
+  const re = new RegExp(`^(?:${regex})$`, "u");
   let matched = 0;
   for (const s of [...strings(alphabet, maxLen), ...extra]) {
     const expected = re.test(s);
@@ -74,6 +74,16 @@ describe("regexToGbnf: the grammar's language is the regex's", () => {
     ['"q"', ['"', "q"], 3],
     ["\\$", ["$"], 2],
     ["a$", ["a", "$"], 2],
+    ["$$", ["$", "a"], 2],
+    ["^^a$$", ["a", "^", "$"], 3],
+    ["^a|^b", ["a", "b"], 2],
+    ["a$|b$|c", ["a", "b", "c", "$"], 2],
+    ["^a|b$", ["a", "b", "^", "$"], 2],
+    ["(^a|b)c", ["a", "b", "c", "^"], 3],
+    ["(?:a|(b$))", ["a", "b", "$"], 2],
+    ["x(a$|b$)", ["x", "a", "b", "$"], 3],
+    ["(^a)?b", ["a", "b"], 3],
+    ["a(b$){0,1}", ["a", "b"], 3],
     ["()", ["a"], 1],
     ["é+|ß", ["é", "ß", "e"], 3],
     ["(a|bc)*d", ["a", "b", "c", "d"], 5],
@@ -107,9 +117,11 @@ describe("regexToGbnf: exact translations", () => {
     assert.equal(regexToGbnf("a{10}b{2,10}c{12,}"), 'root ::= "a"{10} "b"{2,10} "c"{12,}');
   });
 
-  it("reads a \"$\" before the end as a literal (only a final \"$\" anchors)", () => {
-    assert.equal(regexToGbnf("$$"), 'root ::= "$"');
-    assert.equal(regexToGbnf("a$b"), 'root ::= "a" "$" "b"');
+  it("drops the anchors that hold wherever they are", () => {
+    assert.equal(regexToGbnf("$$"), 'root ::= ""');
+    assert.equal(regexToGbnf("^a|^b$"), 'root ::= ("a" | "b")');
+    assert.equal(regexToGbnf("(^a|b)c$"), 'root ::= (("a" | "b")) "c"');
+    assert.equal(regexToGbnf("\\^\\$"), 'root ::= "^" "$"');
   });
 });
 
@@ -142,6 +154,15 @@ describe("regexToGbnf: refusals", () => {
     ["a{x}{2}", 'nothing to repeat before "{" (at position 1 of the regex)'],
     ["?", 'nothing to repeat before "?" (at position 0 of the regex)'],
     ["(?=(?<n>a))", "lookaround and inline flags cannot be expressed by a grammar (at position 1 of the regex)"],
+    ["a$b", '"$" here would need more text after the end; write \\$ for a dollar sign (at position 2 of the regex)'],
+    ["$^", '"$" here would need more text after the end; write \\$ for a dollar sign (at position 1 of the regex)'],
+    ["(a$)b", '"$" here would need more text after the end; write \\$ for a dollar sign (at position 4 of the regex)'],
+    ["(a$|b)c", '"$" here would need more text after the end; write \\$ for a dollar sign (at position 6 of the regex)'],
+    ["a^b", '"^" here would need text before the start; write \\^ for a caret (at position 1 of the regex)'],
+    ["a(^b)", '"^" here would need text before the start; write \\^ for a caret (at position 2 of the regex)'],
+    ["(a|b)(^c)", '"^" here would need text before the start; write \\^ for a caret (at position 6 of the regex)'],
+    ["(^a)*", "an anchor inside a repeated group cannot be expressed by a grammar (at position 5 of the regex)"],
+    ["(a$){2}", "an anchor inside a repeated group cannot be expressed by a grammar (at position 7 of the regex)"],
   ];
   for (const [regex, message] of refusals) {
     it(JSON.stringify(regex), () => {

@@ -2,8 +2,13 @@
  * Translates a regular expression into a GBNF grammar whose language is the whole-output matches
  * of the regex (guided_regex). Supported: literals and escapes, `.`, character classes (ranges,
  * negation, \d \w \s and their negations), groups `( )` and `(?: )`, alternation, and the
- * quantifiers `* + ? {n} {n,} {n,m}` (lazy forms behave the same: the whole output must match).
- * What a grammar cannot express — backreferences, lookaround, word boundaries — is rejected.
+ * quantifiers `* + ? {n} {n,} {n,m}` (lazy forms behave the same: the whole output must match),
+ * and the anchors `^` and `$` where they can hold: `^` at the start of the regex or of an
+ * alternative that starts it (`^a|^b`, `(^a|b)c`), `$` at the end of the regex or of an
+ * alternative that ends it, also inside an optional group (`(^a)?b`). There they change nothing,
+ * since the whole output must match. Where an anchor cannot hold (`a^b`, `a$b`, `(^a)*`) the regex
+ * is refused, not read as a literal (a literal dollar is `\$`). What a grammar cannot express —
+ * backreferences, lookaround, word boundaries — is rejected.
  */
 import { gbnfLiteral } from "./grammar.js";
 import { GrammarError } from "./types.js";
@@ -13,6 +18,9 @@ const CLASS_ESCAPES: Record<string, string> = {
   w: "a-zA-Z0-9_",
   s: " \\t\\n\\r\\x0C\\x0B",
 };
+
+/** Quantifiers under which a group may hold an anchor: it matches at most once. */
+const AT_MOST_ONCE = new Set(["", "?", "{0}", "{1}", "{0,1}"]);
 
 /** A character inside a GBNF character class. */
 function classChar(c: string): string {
@@ -26,9 +34,22 @@ function classChar(c: string): string {
   return c;
 }
 
+/** One top-level alternative of a regex: its GBNF, and whether it is anchored at the start and at the end. */
+export interface RegexBranch {
+  gbnf: string;
+  start: boolean;
+  end: boolean;
+}
+
 class RegexParser {
   private pos = 0;
-  constructor(private readonly src: string) {}
+  /** Anchors consumed so far (to refuse them inside a repeated group). */
+  private anchors = 0;
+  /** @param search JSON Schema's search semantics: anchors only at the ends of top-level alternatives. */
+  constructor(
+    private readonly src: string,
+    private readonly search = false,
+  ) {}
 
   private fail(message: string): never {
     throw new GrammarError(`${message} (at position ${this.pos} of the regex)`);
@@ -38,35 +59,54 @@ class RegexParser {
     return this.src[this.pos];
   }
 
-  parse(): string {
-    if (this.peek() === "^") this.pos++;
-    const expr = this.alternation();
+  parse(): RegexBranch[] {
+    const branches = this.alternation(true, 0);
     if (this.pos < this.src.length) this.fail(`unexpected "${this.peek()}"`);
-    return expr;
+    return branches;
   }
 
-  private alternation(): string {
-    const branches = [this.sequence()];
+  /** Alternatives separated by "|"; `atStart`: nothing can precede them in a match. */
+  private alternation(atStart: boolean, depth: number): RegexBranch[] {
+    const branches = [this.sequence(atStart, depth)];
     while (this.peek() === "|") {
       this.pos++;
-      branches.push(this.sequence());
+      branches.push(this.sequence(atStart, depth));
     }
-    return branches.length === 1 ? branches[0]! : `(${branches.join(" | ")})`;
+    return branches;
   }
 
-  private sequence(): string {
+  /** A sequence of atoms. `end` in the result: it holds a "$", so nothing may follow it in a match. */
+  private sequence(atStart: boolean, depth: number): RegexBranch {
     const parts: string[] = [];
+    let start = false;
+    let end = false;
     for (;;) {
       const c = this.peek();
       if (c === undefined || c === "|" || c === ")") break;
-      if (c === "$" && this.pos === this.src.length - 1) {
+      if (c === "$") {
+        if (this.search && depth > 0) this.fail('in a pattern, "$" may only end the pattern or one of its top-level alternatives');
         this.pos++;
-        break;
+        this.anchors++;
+        end = true;
+        continue;
       }
-      const atom = this.atom();
-      parts.push(atom + this.quantifier());
+      if (end) this.fail('"$" here would need more text after the end; write \\$ for a dollar sign');
+      if (c === "^") {
+        if (!atStart || parts.length > 0) this.fail('"^" here would need text before the start; write \\^ for a caret');
+        if (this.search && depth > 0) this.fail('in a pattern, "^" may only start the pattern or one of its top-level alternatives');
+        this.pos++;
+        this.anchors++;
+        start = true;
+        continue;
+      }
+      const anchorsBefore = this.anchors;
+      const atom = this.atom(atStart && parts.length === 0, depth);
+      const quantifier = this.quantifier();
+      if (!AT_MOST_ONCE.has(quantifier) && this.anchors !== anchorsBefore) this.fail("an anchor inside a repeated group cannot be expressed by a grammar");
+      parts.push(atom.gbnf + quantifier);
+      end = atom.end;
     }
-    return parts.length === 0 ? '""' : parts.join(" ");
+    return { gbnf: parts.length === 0 ? '""' : parts.join(" "), start, end };
   }
 
   private quantifier(): string {
@@ -91,20 +131,25 @@ class RegexParser {
     return q;
   }
 
-  private atom(): string {
+  /** One atom; `end`: a group holding a "$" (nothing may follow it). */
+  private atom(atStart: boolean, depth: number): { gbnf: string; end: boolean } {
     const c = this.src[this.pos++]!;
-    switch (c) {
-      case "(": {
-        if (this.src.startsWith("?:", this.pos)) this.pos += 2;
-        else if (this.peek() === "?") {
-          const named = /^\?<([A-Za-z_][A-Za-z0-9_]*)>/.exec(this.src.slice(this.pos));
-          if (named) this.pos += named[0].length;
-          else this.fail("lookaround and inline flags cannot be expressed by a grammar");
-        }
-        const inner = this.alternation();
-        if (this.src[this.pos++] !== ")") this.fail("missing )");
-        return `(${inner})`;
+    if (c === "(") {
+      if (this.src.startsWith("?:", this.pos)) this.pos += 2;
+      else if (this.peek() === "?") {
+        const named = /^\?<([A-Za-z_][A-Za-z0-9_]*)>/.exec(this.src.slice(this.pos));
+        if (named) this.pos += named[0].length;
+        else this.fail("lookaround and inline flags cannot be expressed by a grammar");
       }
+      const inner = this.alternation(atStart, depth + 1);
+      if (this.src[this.pos++] !== ")") this.fail("missing )");
+      return { gbnf: `(${joinBranches(inner)})`, end: inner.some((b) => b.end) };
+    }
+    return { gbnf: this.simpleAtom(c), end: false };
+  }
+
+  private simpleAtom(c: string): string {
+    switch (c) {
       case "[":
         return this.charClass();
       case ".":
@@ -172,6 +217,19 @@ class RegexParser {
   }
 }
 
+function joinBranches(branches: RegexBranch[]): string {
+  return branches.length === 1 ? branches[0]!.gbnf : `(${branches.map((b) => b.gbnf).join(" | ")})`;
+}
+
+/** A grammar for the whole-output matches of the regex (anchors where they hold change nothing). */
 export function regexToGbnf(regex: string): string {
-  return `root ::= ${new RegexParser(regex).parse()}`;
+  return `root ::= ${joinBranches(new RegexParser(regex).parse())}`;
+}
+
+/**
+ * The top-level alternatives of a JSON Schema `pattern` (search semantics: an alternative not
+ * anchored at a side matches with any text there). Anchors inside groups are refused.
+ */
+export function regexSearchBranches(pattern: string): RegexBranch[] {
+  return new RegexParser(pattern, true).parse();
 }

@@ -5,7 +5,7 @@
  * value is swapped for a unique placeholder constant before node-llama-cpp builds the grammar,
  * and the placeholder's literal in the grammar is then replaced by a rule of our own.
  */
-import { regexToGbnf } from "./regex-gbnf.js";
+import { regexSearchBranches } from "./regex-gbnf.js";
 
 type Json = Record<string, unknown>;
 
@@ -88,14 +88,18 @@ function integerBounds(s: Json): { min?: bigint; max?: bigint } | undefined {
   return { min: bigger(ceil(s.minimum), exMin), max: smaller(floor(s.maximum), exMax) };
 }
 
-/** A JSON string whose content matches `pattern` (unanchored ends allow any text there, as JSON Schema's search semantics). */
+/**
+ * A JSON string whose content matches `pattern` under JSON Schema's search semantics: each
+ * top-level alternative not anchored at a side allows any text there (`^a|b$`: starts with "a"
+ * or ends with "b").
+ */
 function patternGbnf(pattern: string): string {
-  const anchoredStart = pattern.startsWith("^");
-  const anchoredEnd = pattern.endsWith("$") && !pattern.endsWith("\\$");
-  const expr = regexToGbnf(pattern).replace(/^root ::= /, "")
-    // Characters a JSON string cannot hold raw stay out of negated classes and `.`.
-    .replace(/\[\^/g, String.raw`[^"\\\x00-\x1F`);
-  return `"\\"" ${anchoredStart ? "" : `${STRING_CHAR}* `}(${expr})${anchoredEnd ? "" : ` ${STRING_CHAR}*`} "\\""`;
+  // Characters a JSON string cannot hold raw stay out of negated classes and `.`.
+  const jsonSafe = (gbnf: string) => gbnf.replace(/\[\^/g, String.raw`[^"\\\x00-\x1F`);
+  const branches = regexSearchBranches(pattern).map(
+    (b) => `${b.start ? "" : `${STRING_CHAR}* `}${jsonSafe(b.gbnf)}${b.end ? "" : ` ${STRING_CHAR}*`}`,
+  );
+  return `"\\"" (${branches.join(" | ")}) "\\""`;
 }
 
 /** The schema with placeholders, and the rule each placeholder stands for. */
