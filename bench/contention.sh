@@ -5,7 +5,7 @@
 # generated models unless weight repacking is off: pass --no-repack (node-llama-cpp's prebuilt CPU backend runs fine).
 # Three servers on the generated `bench` model, c = 1, default threads (all cores): Nimble as shipped ("guard"),
 # Nimble with NIMBLE_CONTENTION_GUARD=0 (the behaviour before the guard), and llama.cpp's server when a binary is given
-# (build it from node_modules/node-llama-cpp/llama/gitRelease.bundle, see docs/BENCHMARKS.md). Each is measured quiet,
+# (build it from node_modules/node-llama-cpp/llama/gitRelease.bundle, see docs/BENCHMARKS.md). Each is measured quiet (the two Nimble servers twice),
 # then with `yes > /dev/null` keeping one core busy. Results: bench/results/contention-*/ (results.json per pair) and a
 # summary on stdout.
 set -u
@@ -45,7 +45,11 @@ for round in quiet busy; do
   # Without the guard (and llama-server) a busy core can mean minutes per request: 2 requests, no warm-up.
   if [ $round = busy ]; then bench "$round-noguard" http://127.0.0.1:18102 2 0; else bench "$round-noguard" http://127.0.0.1:18102; fi
   if [ -n "$LLAMA" ]; then if [ $round = busy ]; then bench "$round-llama" http://127.0.0.1:18103 2 0; else bench "$round-llama" http://127.0.0.1:18103; fi; fi
+  # Quiet, no guard a second time (in the same place of the order as the guard's repeat, after llama-server).
+  if [ $round = quiet ]; then SEED=$((SEED + 10)) bench "$round-noguard-2" http://127.0.0.1:18102; fi
   SEED=$((SEED + 10)) bench "$round-guard-2" http://127.0.0.1:18101
+  # What the guard did so far (counters since start): steps with fewer threads, back-offs, its estimate of others' CPU.
+  echo "guard after $round: $(curl -s http://127.0.0.1:18101/v1/metadata | grep -o '"contention":{[^}]*}')" | tee -a "$OUT/summary.txt"
   if [ $round = busy ]; then kill $YES; wait $YES 2>/dev/null; fi
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/summary.txt"

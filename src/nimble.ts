@@ -240,7 +240,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<N
     const threads = engine.threads;
     Object.defineProperty(metadata, "threads", {
       enumerable: true,
-      get: () => ({ policy: threads.describe(), ...(threads.choices ? { chosen: threads.choices() } : {}) }),
+      get: () => ({ policy: threads.describe(), ...(threads.choices ? { chosen: threads.choices() } : {}), ...(threads.state ? { contention: threads.state() } : {}) }),
     });
   }, () => {});
   // (Assigned, not spread: the server has live getters.)

@@ -60,6 +60,11 @@ describe("lifecycle", () => {
       // npm ci builds the native addon: the persistent llama.cpp thread pool must be attached.
       assert.deepEqual(metadata.hardware.threadPool, { attached: true });
       assert.match(metadata.threads.policy, /all physical cores/);
+      // The contention guard's counters (it wraps the default thread choice on more than one core).
+      if (/fewer while other processes/.test(metadata.threads.policy)) {
+        assert.equal(typeof metadata.threads.contention.reducedSteps, "number");
+        assert.equal(typeof metadata.threads.contention.backoffs, "number");
+      }
       const res = await fetch(`${server.url}/v1/metrics`);
       assert.match(res.headers.get("content-type") ?? "", /text\/plain/);
       const text = await res.text();

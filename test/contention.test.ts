@@ -40,6 +40,14 @@ describe("other processes' CPU", () => {
     own = 500_000;
     assert.equal(load.sample(1000), 1);
     assert.equal(load.sample(1100), 1, "not sampled again before minMs");
+    // An idle pause (no steps, so no samples): the long window is dropped, the estimate from before
+    // it stands, and the next one comes after a short fresh window.
+    stat = "cpu  1000 0 150 1850 0 0 0 0 0 0"; // 800 busy ticks of others over the 9 s pause
+    assert.equal(load.sample(10_000), 1, "the pause's window is not averaged in");
+    assert.equal(load.sample(10_050), 1, "not before the fresh window");
+    stat = "cpu  1000 0 150 1870 0 0 0 0 0 0"; // 100 ms later: idle
+    assert.equal(load.sample(10_100), 0.5, "half-way to the fresh reading of 0 (the usual smoothing)");
+    assert.equal(load.sample(10_300), 0.5, "then minMs again");
     assert.equal(new OtherLoad(() => undefined).sample(0), undefined);
   });
 });

@@ -57,16 +57,25 @@ export class OtherLoad {
     return u.user + u.system;
   }) {}
 
-  /** Samples at most every `minMs`; returns the latest estimate (undefined where /proc/stat is not readable). */
-  sample(now: number, minMs = 500): number | undefined {
-    if (this.last && now - this.last.at < minMs) return this.value;
+  /** The window after a restart is this short, so that a fresh estimate comes soon. */
+  private restarted = false;
+
+  /**
+   * Samples at most every `minMs`; returns the latest estimate (undefined where /proc/stat is not
+   * readable). Sampling happens only while the engine works, so a window longer than `staleMs`
+   * spans an idle time (others' work that may be over, e.g. another server's run): it is dropped,
+   * the estimate from before the pause stands, and a fresh one follows after `freshMs`.
+   */
+  sample(now: number, minMs = 500, staleMs = 2000, freshMs = 100): number | undefined {
+    if (this.last && now - this.last.at < (this.restarted ? freshMs : minMs)) return this.value;
     const line = this.read()?.split("\n", 1)[0];
     if (!line?.startsWith("cpu ")) return undefined;
     const f = line.trim().split(/\s+/).slice(1).map(Number);
     const idle = (f[3] ?? 0) + (f[4] ?? 0);
     const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
     const cur = { busy: total - idle, total, own: this.ownMicros(), at: now };
-    if (this.last && now > this.last.at) {
+    this.restarted = this.last !== undefined && now - this.last.at > staleMs;
+    if (this.last && now > this.last.at && !this.restarted) {
       const seconds = (now - this.last.at) / 1000;
       const ticks = (cur.total - this.last.total) / seconds; // ticks per second over all cores
       const cores = ticks / 100; // USER_HZ is 100 on Linux

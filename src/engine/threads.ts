@@ -19,6 +19,8 @@ export interface ThreadTuner {
   describe(): string;
   /** The thread count chosen per step-size group, where it is chosen by measurement. */
   choices?(): Record<string, number>;
+  /** The contention guard's view (other processes' CPU in cores, reduced steps, back-offs), where there is one. */
+  state?(): { otherCores?: number; reducedSteps: number; backoffs: number };
 }
 
 /** Always the same thread count. */
