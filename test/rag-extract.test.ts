@@ -118,7 +118,9 @@ describe("pdf", () => {
     const pdf = makePdf([[{ text: "Named wrongly" }]]);
     assert.equal(detectFormat(pdf, "upload.bin"), "pdf");
     assert.match(documentText(await extractDocument(pdf, "upload")), /Named wrongly/);
-    await rejectsWith(extractDocument(pdf, "slow.pdf", undefined, { pdfTimeoutMs: 1 }), "invalid_file", /longer than/);
+    // A deadline far below what the parse needs (200 pages: tens of ms at least; one tiny page can beat 1 ms on a warm worker).
+    const long = makePdf(Array.from({ length: 200 }, (_, i) => [{ text: `Page ${i} of a long report` }]));
+    await rejectsWith(extractDocument(long, "slow.pdf", undefined, { pdfTimeoutMs: 1 }), "invalid_file", /longer than/);
   });
 });
 
