@@ -57,7 +57,7 @@ export class OtherLoad {
     return u.user + u.system;
   }) {}
 
-  /** The window after a restart is this short, so that a fresh estimate comes soon. */
+  /** The last window was dropped (an idle pause): the next sample comes after `freshMs`, not `minMs`. */
   private restarted = false;
 
   /**
