@@ -43,6 +43,9 @@ void register_embedding_functions(napi_env env, napi_value exports);
 /* Adds the sequence-state functions (kv-state.c) to the module's exports. */
 void register_kv_state_functions(napi_env env, napi_value exports);
 
+/* Adds greedy sampling on the calling thread (greedy.c) to the module's exports. */
+void register_greedy_functions(napi_env env, napi_value exports);
+
 /* Adds the stdout/stderr capture (output-capture.c) to the module's exports. */
 void register_output_capture_functions(napi_env env, napi_value exports);
 

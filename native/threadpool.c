@@ -193,6 +193,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_set_named_property(env, exports, "detach", fn);
   register_embedding_functions(env, exports);
   register_kv_state_functions(env, exports);
+  register_greedy_functions(env, exports);
   register_output_capture_functions(env, exports);
   return exports;
 }

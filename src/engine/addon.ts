@@ -24,6 +24,8 @@ export interface NimbleAddon {
   seqStateSet?(context: unknown, model: unknown, sequences: number, sequence: number, state: Buffer): number;
   /** Makes `to` a copy of all of `from`'s KV cells (llama_memory_seq_cp). */
   seqCopy?(context: unknown, model: unknown, sequences: number, from: number, to: number): boolean;
+  /** The first token with the highest logit in an output row of the last decode; -1 when the row cannot be read. */
+  greedyToken?(context: unknown, model: unknown, sequences: number, outputIndex: number): number;
   /** Sends file descriptors 1 and 2 to temporary files until outputCaptureEnd(); false when it could not (or a capture is on). */
   outputCaptureStart?(): boolean;
   /** Restores stdout and stderr and returns what was written to each since outputCaptureStart() (at most 64 KiB each). */

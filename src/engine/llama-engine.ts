@@ -12,6 +12,7 @@ import { createNativeSampler, nativeContext, type NativeContext } from "./native
 import { KvTier } from "./kv-tier.js";
 import { Scheduler, type SchedulerObserver } from "./scheduler.js";
 import { sequenceStates } from "./sequence-states.js";
+import { greedyToken } from "./greedy.js";
 import { attachThreadPool, type ThreadPoolStatus } from "./threadpool.js";
 import { cpuLimit } from "./contention.js";
 import { createEngineThreadTuner, type ThreadTuner } from "./threads.js";
@@ -143,6 +144,7 @@ export class LlamaEngine implements Engine {
     await warmUp(nativeContext(context), model);
     const threads = createEngineThreadTuner(cpu.cores, options.threads, threadPool.attached, cpu.why);
     const states = sequenceStates(context, model, options.parallel);
+    const greedy = greedyToken(context, model, options.parallel);
     const kvTier = typeof states !== "string" ? await createKvTier(options, model, context.contextSize) : undefined;
 
     const eogTokens: number[] = [];
@@ -171,6 +173,7 @@ export class LlamaEngine implements Engine {
         threads,
         ...(typeof states !== "string" ? { states } : {}),
         ...(kvTier ? { kvTier } : {}),
+        ...(greedy ? { greedy } : {}),
       },
       options.observer,
     );

@@ -6,6 +6,7 @@
  */
 import { GenerationChannel } from "./channel.js";
 import { FairQueue } from "./fair-queue.js";
+import type { GreedyToken } from "./greedy.js";
 import type { KvTier } from "./kv-tier.js";
 import { PrefillPacing } from "./prefill-pacing.js";
 import type { NativeContext, NativeSampler, NativeSamplerConfig } from "./native.js";
@@ -57,6 +58,8 @@ export interface SchedulerOptions {
   kvTier?: KvTier;
   /** Measures steps and decides how many prompts one step prefills (see prefill-pacing.ts). */
   pacing?: Pick<PrefillPacing, "record" | "joins" | "prefillMsPerToken">;
+  /** Greedy sampling on this thread for plain-greedy requests (see greedy.ts); -1: use the sampler. */
+  greedy?: GreedyToken;
 }
 
 /** Copies of KV cells between sequences, and in and out of host memory. Call only between steps. */
@@ -95,6 +98,8 @@ interface Job {
   rawSampler?: NativeSampler;
   logprobs: TokenLogprob[];
   samplerConfig?: NativeSamplerConfig;
+  /** The sampler is plain greedy (temperature 0, no grammar, penalties or biases) and no logprobs are wanted. */
+  plainGreedy: boolean;
   eogSuppressed: boolean;
   detokenizer: IncrementalDetokenizer;
   stopMatcher: StopMatcher;
@@ -152,6 +157,7 @@ export class Scheduler {
   /** Prompt tokens decoded (not served from a cache), prefix copies between sequences. */
   private prefilled = 0;
   private prefixCopies = 0;
+  private greedySamples = 0;
   /** Measured step costs: prompts per step, and the prefill cost restores are weighed against. */
   private readonly pacing: NonNullable<SchedulerOptions["pacing"]>;
 
@@ -187,6 +193,7 @@ export class Scheduler {
       cachedTokens: 0,
       generated: [],
       text: "",
+      plainGreedy: false,
       eogSuppressed: false,
       logprobs: [],
       detokenizer: new IncrementalDetokenizer((t) => this.model.detokenize(t)),
@@ -208,6 +215,7 @@ export class Scheduler {
       kvCacheUsage: used / (this.options.contextSize * this.options.parallel),
       prefillTokens: this.prefilled,
       prefixCopies: this.prefixCopies,
+      greedySamples: this.greedySamples,
       ...(this.options.kvTier?.enabled ? { kvTier: this.options.kvTier.stats() } : {}),
     };
   }
@@ -417,6 +425,7 @@ export class Scheduler {
     job.eogSuppressed = job.request.minTokens > 0 && this.model.eogTokens.length > 0;
     Object.assign(config, this.tokenBias(job));
     job.samplerConfig = config;
+    job.plainGreedy = isPlainGreedy(config) && !job.request.logprobs;
     job.sampler = this.model.createSampler();
     job.sampler.applyConfig(config);
     if (job.request.logprobs) {
@@ -445,6 +454,7 @@ export class Scheduler {
       config.repeatPenaltyTokens = Uint32Array.from(history.slice(-this.penaltyLastN));
     }
     job.samplerConfig = config;
+    job.plainGreedy = isPlainGreedy(config) && !job.request.logprobs;
     job.sampler!.applyConfig(config);
   }
 
@@ -512,13 +522,20 @@ export class Scheduler {
     }
 
     const sampling = items.filter((it) => it.wantsLogits && it.job.slot !== undefined);
+    const greedy = this.options.greedy;
     const results = await Promise.all(
-      sampling.map((it) =>
-        Promise.all([
+      sampling.map((it) => {
+        // Plain greedy: the token straight from the logits row, without a trip to libuv's pool.
+        const token = greedy && it.job.plainGreedy ? greedy(it.logitIndex) : -1;
+        if (token >= 0) {
+          this.greedySamples++;
+          return [token, undefined];
+        }
+        return Promise.all([
           this.ctx.sampleToken(it.logitIndex, it.job.sampler!),
           it.job.rawSampler ? this.ctx.sampleToken(it.logitIndex, it.job.rawSampler, true).then((r) => r[1]) : undefined,
-        ]).catch((err: unknown) => err),
-      ),
+        ]).catch((err: unknown) => err);
+      }),
     );
     for (let i = 0; i < sampling.length; i++) {
       const job = sampling[i]!.job;
@@ -670,4 +687,13 @@ export class Scheduler {
     this.ctx.removeTokenCellsFromSequence(slot.id, 0, -1);
     slot.cached.length = 0;
   }
+}
+
+/**
+ * Whether node-llama-cpp's chain for this config is its greedy sampler alone: temperature 0 (top-k,
+ * top-p and min-p are then not in the chain), and no grammar, repetition penalties or token biases.
+ */
+export function isPlainGreedy(config: NativeSamplerConfig): boolean {
+  return config.temperature !== undefined && config.temperature <= 0 && config.grammarEvaluationState === undefined && config.repeatPenalty === undefined
+    && (config.tokenBiasKeys === undefined || config.tokenBiasKeys.length === 0);
 }

@@ -127,6 +127,8 @@ export interface EngineStats {
   prefillTokens?: number;
   /** Prompt prefixes copied from one sequence to another instead of being prefilled again. */
   prefixCopies?: number;
+  /** Tokens sampled greedily on the main thread (plain-greedy requests), without node-llama-cpp's sampler. */
+  greedySamples?: number;
   /** The KV cache tier in RAM and on disk, when it is on. */
   kvTier?: KvTierStats;
 }

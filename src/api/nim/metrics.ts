@@ -57,6 +57,7 @@ export class Metrics {
     const engineCounter = (name: string, help: string, read: (s: EngineStats) => number) => mirror(Counter, metrics.engines, name, help, read);
     engineCounter("nimble_prefill_tokens_total", "Prompt tokens decoded (not served from a sequence's cache, a copy or the KV cache tier).", (s) => s.prefillTokens ?? 0);
     engineCounter("nimble_prefix_copies_total", "Prompt prefixes copied from another sequence instead of being prefilled again.", (s) => s.prefixCopies ?? 0);
+    engineCounter("nimble_greedy_samples_total", "Tokens of plain-greedy requests picked from the logits on the main thread (no sampler call).", (s) => s.greedySamples ?? 0);
     engineCounter("nimble_kv_cache_misses_total", "Admissions the KV cache tier had no longer prefix for.", (s) => s.kvTier?.misses ?? 0);
     for (const tier of ["ram", "disk"] as const) {
       engineCounter(`nimble_kv_cache_${tier}_hits_total`, `Prompt prefixes restored from the KV cache tier in ${tier}.`, (s) => s.kvTier?.[tier].hits ?? 0);
