@@ -98,8 +98,6 @@ interface Job {
   rawSampler?: NativeSampler;
   logprobs: TokenLogprob[];
   samplerConfig?: NativeSamplerConfig;
-  /** The sampler is plain greedy (temperature 0, no grammar, penalties or biases) and no logprobs are wanted. */
-  plainGreedy: boolean;
   eogSuppressed: boolean;
   detokenizer: IncrementalDetokenizer;
   stopMatcher: StopMatcher;
@@ -193,7 +191,6 @@ export class Scheduler {
       cachedTokens: 0,
       generated: [],
       text: "",
-      plainGreedy: false,
       eogSuppressed: false,
       logprobs: [],
       detokenizer: new IncrementalDetokenizer((t) => this.model.detokenize(t)),
@@ -425,7 +422,6 @@ export class Scheduler {
     job.eogSuppressed = job.request.minTokens > 0 && this.model.eogTokens.length > 0;
     Object.assign(config, this.tokenBias(job));
     job.samplerConfig = config;
-    job.plainGreedy = isPlainGreedy(config) && !job.request.logprobs;
     job.sampler = this.model.createSampler();
     job.sampler.applyConfig(config);
     if (job.request.logprobs) {
@@ -454,7 +450,6 @@ export class Scheduler {
       config.repeatPenaltyTokens = Uint32Array.from(history.slice(-this.penaltyLastN));
     }
     job.samplerConfig = config;
-    job.plainGreedy = isPlainGreedy(config) && !job.request.logprobs;
     job.sampler!.applyConfig(config);
   }
 
@@ -525,8 +520,8 @@ export class Scheduler {
     const greedy = this.options.greedy;
     const results = await Promise.all(
       sampling.map((it) => {
-        // Plain greedy: the token straight from the logits row, without a trip to libuv's pool.
-        const token = greedy && it.job.plainGreedy ? greedy(it.logitIndex) : -1;
+        // Plain greedy, no logprobs: the token straight from the logits row, without a trip to libuv's pool.
+        const token = greedy && !it.job.request.logprobs && isPlainGreedy(it.job.samplerConfig!) ? greedy(it.logitIndex) : -1;
         if (token >= 0) {
           this.greedySamples++;
           return [token, undefined];
