@@ -9,6 +9,7 @@
  */
 import type { LlamaContext, LlamaModel } from "node-llama-cpp";
 import { loadAddon } from "./addon.js";
+import { nativeContext, nativeModelHandle } from "./native.js";
 
 /** The most likely token of an output row of the last decode; -1 when the row cannot be read (use the sampler). */
 export type GreedyToken = (batchLogitIndex: number) => number;
@@ -17,8 +18,8 @@ export function greedyToken(context: LlamaContext, model: LlamaModel, sequences:
   if (process.env.NIMBLE_GREEDY_FAST === "0") return undefined;
   const addon = loadAddon();
   if (typeof addon === "string" || !addon.greedyToken) return undefined;
-  const ctx = (context as unknown as { _ctx: unknown })._ctx;
-  const mdl = (model as unknown as { _model: unknown })._model;
+  const ctx = nativeContext(context);
+  const mdl = nativeModelHandle(model);
   const native = addon.greedyToken;
   return (index) => native(ctx, mdl, sequences, index);
 }

@@ -5,6 +5,7 @@
  */
 import type { LlamaContext, LlamaModel } from "node-llama-cpp";
 import { loadAddon } from "./addon.js";
+import { nativeContext, nativeModelHandle } from "./native.js";
 import type { SequenceStates } from "./scheduler.js";
 
 /** The context's sequence states, or why they are not available. */
@@ -13,8 +14,8 @@ export function sequenceStates(context: LlamaContext, model: LlamaModel, sequenc
   if (typeof addon === "string") return addon;
   const { seqStateGet, seqStateSet, seqCopy } = addon;
   if (!seqStateGet || !seqStateSet || !seqCopy) return "the native addon is older than this Nimble; run npm run build:native";
-  const ctx = (context as unknown as { _ctx: unknown })._ctx;
-  const mdl = (model as unknown as { _model: unknown })._model;
+  const ctx = nativeContext(context);
+  const mdl = nativeModelHandle(model);
   return {
     get: (id) => seqStateGet(ctx, mdl, sequences, id),
     set: (id, state) => seqStateSet(ctx, mdl, sequences, id, state) > 0,

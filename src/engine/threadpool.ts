@@ -9,6 +9,7 @@
  */
 import type { LlamaContext, LlamaModel } from "node-llama-cpp";
 import { loadAddon } from "./addon.js";
+import { nativeContext, nativeModelHandle } from "./native.js";
 
 export interface ThreadPoolStatus {
   attached: boolean;
@@ -23,10 +24,10 @@ export function attachThreadPool(context: LlamaContext, model: LlamaModel, seque
   if (process.env.NIMBLE_NO_THREADPOOL === "1") return none("disabled by NIMBLE_NO_THREADPOOL=1");
   const addon = loadAddon();
   if (typeof addon === "string") return none(addon);
-  const nativeContext = (context as unknown as { _ctx: unknown })._ctx;
-  const nativeModel = (model as unknown as { _model: unknown })._model;
+  const ctx = nativeContext(context);
+  const mdl = nativeModelHandle(model);
   // Poll level 0: idle workers sleep instead of spinning, leaving the cores to Node between steps.
-  const result = addon.attach(nativeContext, nativeModel, sequences, threads, 0);
+  const result = addon.attach(ctx, mdl, sequences, threads, 0);
   if (!result.attached || result.handle === undefined) return none(result.reason ?? "unknown reason");
   let attached = true;
   return {
@@ -34,7 +35,7 @@ export function attachThreadPool(context: LlamaContext, model: LlamaModel, seque
     detach: () => {
       if (!attached) return;
       attached = false;
-      addon.detach(nativeContext, nativeModel, sequences, result.handle!);
+      addon.detach(ctx, mdl, sequences, result.handle!);
     },
   };
 }
